@@ -1,0 +1,253 @@
+"""Condition 2's money side: volume, cost per query, net saving, payback and recovery.
+
+Everything works on whole columns: usage is priced row by row with an as-of join against the
+effective-dated price tables, then summed per tune with ``groupby``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .inputs import DAYS_PER_MONTH, Portfolio
+
+TOKENS_PER_PRICE_UNIT = 1_000_000.0  # prices are per million tokens
+ONE_DAY = pd.Timedelta(days=1)
+_PRICE = ["input_per_mtok", "output_per_mtok"]
+_USAGE = ["queries", "input_tokens", "output_tokens"]
+
+
+def tidy(values: pd.Series, digits: int) -> pd.Series:
+    """Round away float noise so that figures sitting exactly on a threshold compare as equal
+    (0.85 - 0.80 must be a 0.05 gap, not 0.04999999999999993)."""
+    return values.round(digits)
+
+
+def daily_usage(usage: pd.DataFrame, tune_ids: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per tune and day up to ``as_of``; several sources on one day are summed."""
+    rows = usage[usage["tune_id"].isin(tune_ids) & (usage["day"] <= as_of)]
+    return rows.groupby(["tune_id", "day"], as_index=False, sort=True)[_USAGE].sum()
+
+
+def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -> pd.DataFrame:
+    """The price row effective on each day: the latest ``effective_from`` on or before it.
+
+    ``keys`` and ``days`` are aligned Series (one lookup per position). Returns input and output
+    price per million tokens aligned to ``keys.index``; NaN where no price was in force.
+    """
+    out = pd.DataFrame(np.nan, index=keys.index, columns=_PRICE)
+    lookups = pd.DataFrame({key: keys.to_numpy(), "day": days.to_numpy(), "_pos": np.arange(len(keys))})
+    lookups = lookups.dropna(subset=[key, "day"])
+    table = prices.dropna(subset=_PRICE, how="all")
+    if lookups.empty or table.empty:
+        return out
+    lookups = lookups.astype({key: "int64"}).sort_values("day", kind="mergesort")
+    # Duplicate (key, effective_from) rows: the canonical sort in normalise() makes "last" stable.
+    table = table.drop_duplicates([key, "effective_from"], keep="last")
+    table = table.sort_values("effective_from", kind="mergesort")
+    merged = pd.merge_asof(
+        lookups, table, left_on="day", right_on="effective_from", by=key, direction="backward"
+    )
+    out.iloc[merged["_pos"].to_numpy(), :] = merged[_PRICE].to_numpy()
+    return out
+
+
+def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) -> pd.DataFrame:
+    """Each tune-day's cost on both sides at that day's prices.
+
+    The alternative pays for (input tokens + its extra prompt tokens per query) and output tokens
+    at the alternative model's price; the tune pays its own serving price, or its base model's on
+    days it has none. A day that needs a price and has none is flagged, never guessed.
+    """
+    d = daily.copy()
+    alt_model = d["tune_id"].map(tunes["alternative_model_id"])
+    base_model = d["tune_id"].map(tunes["base_model_id"])
+    extra = d["tune_id"].map(tunes["extra_prompt_tokens"])
+
+    alt = price_on(portfolio.model_prices, "model_id", alt_model, d["day"])
+    own = price_on(portfolio.tune_prices, "tune_id", d["tune_id"], d["day"])
+    base = price_on(portfolio.model_prices, "model_id", base_model, d["day"])
+    has_own = own.notna().all(axis=1)
+    tune_price = own.where(has_own, base)
+
+    needs_price = (d[_USAGE] > 0).any(axis=1)
+    alt_input = d["input_tokens"] + extra * d["queries"]
+    d["alternative_cost"] = (
+        alt_input * alt["input_per_mtok"] + d["output_tokens"] * alt["output_per_mtok"]
+    ) / TOKENS_PER_PRICE_UNIT
+    d["tune_cost"] = (
+        d["input_tokens"] * tune_price["input_per_mtok"]
+        + d["output_tokens"] * tune_price["output_per_mtok"]
+    ) / TOKENS_PER_PRICE_UNIT
+    d["alternative_missing"] = needs_price & d["alternative_cost"].isna()
+    d["tune_missing"] = needs_price & d["tune_cost"].isna()
+    # A day with nothing to price costs nothing on either side.
+    d.loc[~needs_price, ["alternative_cost", "tune_cost"]] = 0.0
+    return d
+
+
+def usage_days(daily: pd.DataFrame, tune_ids: pd.Index) -> pd.DataFrame:
+    """First and last day with queries, per tune (NaT when none yet)."""
+    used = daily[daily["queries"] > 0].groupby("tune_id")["day"].agg(["min", "max"])
+    used = used.reindex(tune_ids)
+    return pd.DataFrame(
+        {"first_usage_on": used["min"], "last_usage_on": used["max"]}, index=tune_ids
+    ).astype("datetime64[ns]")
+
+
+def sums_from(priced: pd.DataFrame, start: pd.Series, tune_ids: pd.Index) -> pd.DataFrame:
+    """Per-tune sums of priced usage from each tune's ``start`` day (inclusive) onwards."""
+    rows = priced[priced["day"] >= priced["tune_id"].map(start)]
+    grouped = rows.groupby("tune_id")
+    sums = grouped[[*_USAGE, "alternative_cost", "tune_cost"]].sum()
+    sums["alternative_missing_days"] = grouped["alternative_missing"].sum()
+    sums["tune_missing_days"] = grouped["tune_missing"].sum()
+    missing = rows[rows["alternative_missing"] | rows["tune_missing"]].groupby("tune_id")["day"]
+    sums["first_missing_price_on"] = missing.min()
+    sums["last_missing_price_on"] = missing.max()
+    sums = sums.reindex(tune_ids)
+    counts = [*_USAGE, "alternative_cost", "tune_cost", "alternative_missing_days"]
+    sums[[*counts, "tune_missing_days"]] = sums[[*counts, "tune_missing_days"]].fillna(0.0)
+    return sums
+
+
+def lookback_window(
+    usage_on: pd.DataFrame, as_of: pd.Timestamp, lookback_days: int
+) -> pd.DataFrame:
+    """The volume window: ``lookback_days`` days ending on ``as_of`` (inclusive), starting no
+    earlier than the tune's first usage day, so a young tune is not diluted by days before it
+    existed. Days inside the window without a record count as zero."""
+    earliest = as_of - pd.Timedelta(days=lookback_days - 1)
+    start = usage_on["first_usage_on"].where(usage_on["first_usage_on"] > earliest, earliest)
+    start = start.where(usage_on["first_usage_on"].notna())
+    days = (as_of - start).dt.days + 1
+    return pd.DataFrame({"lookback_start": start, "lookback_days": days.astype("float64")})
+
+
+def volume_and_costs(window: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
+    """Monthly volume, average tokens per query and each side's cost per query over the window.
+
+    Cost per query is the window's cost at each day's price divided by its queries, so a price
+    change mid-window weighs in only for the days it applied.
+    """
+    queries = sums["queries"]
+    per_query = queries.where(queries > 0)
+    alt_known = sums["alternative_missing_days"] == 0
+    tune_known = sums["tune_missing_days"] == 0
+    return pd.DataFrame(
+        {
+            "monthly_queries": queries / window["lookback_days"] * DAYS_PER_MONTH,
+            "input_tokens_per_query": sums["input_tokens"] / per_query,
+            "output_tokens_per_query": sums["output_tokens"] / per_query,
+            "alternative_cost_per_query": (sums["alternative_cost"] / per_query).where(alt_known),
+            "tune_cost_per_query": (sums["tune_cost"] / per_query).where(tune_known),
+        }
+    )
+
+
+def proposal_volume_and_costs(
+    tunes: pd.DataFrame, portfolio: Portfolio, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """A proposal's expected volume and tokens, priced at the prices in force on ``as_of``."""
+    on = pd.Series(as_of, index=tunes.index)
+    alt = price_on(portfolio.model_prices, "model_id", tunes["alternative_model_id"], on)
+    own = price_on(portfolio.tune_prices, "tune_id", pd.Series(tunes.index, index=tunes.index), on)
+    base = price_on(portfolio.model_prices, "model_id", tunes["base_model_id"], on)
+    tune_price = own.where(own.notna().all(axis=1), base)
+    inp, out = tunes["expected_input_tokens"], tunes["expected_output_tokens"]
+    alt_cost = (
+        (inp + tunes["extra_prompt_tokens"]) * alt["input_per_mtok"] + out * alt["output_per_mtok"]
+    ) / TOKENS_PER_PRICE_UNIT
+    tune_cost = (
+        inp * tune_price["input_per_mtok"] + out * tune_price["output_per_mtok"]
+    ) / TOKENS_PER_PRICE_UNIT
+    return pd.DataFrame(
+        {
+            "monthly_queries": tunes["expected_monthly_queries"],
+            "input_tokens_per_query": inp,
+            "output_tokens_per_query": out,
+            "alternative_cost_per_query": alt_cost,
+            "tune_cost_per_query": tune_cost,
+            "alternative_price_missing": alt.isna().any(axis=1),
+            "tune_price_missing": tune_price.isna().any(axis=1),
+        }
+    )
+
+
+def monthly_net_saving(
+    monthly_queries: pd.Series,
+    alternative_cost_per_query: pd.Series,
+    tune_cost_per_query: pd.Series,
+    monthly_fixed_cost: pd.Series,
+) -> pd.Series:
+    """volume × (alternative − tune cost per query) − fixed cost. With no queries at all the
+    per-query side is zero whatever the prices, so only the fixed cost remains."""
+    variable = monthly_queries * (alternative_cost_per_query - tune_cost_per_query)
+    variable = variable.mask(monthly_queries == 0, 0.0)
+    return tidy(variable - monthly_fixed_cost, 6)
+
+
+def payback_months(cost: pd.Series, saving: pd.Series) -> pd.Series:
+    """cost ÷ monthly net saving; infinite when the saving is ≤ 0; NaN when either is unknown."""
+    months = (cost / saving.where(saving > 0)).where(saving > 0, np.inf)
+    return tidy(months.where(saving.notna() & cost.notna()), 9)
+
+
+def recovery(
+    priced: pd.DataFrame,
+    last_trained_on: pd.Series,
+    training_cost: pd.Series,
+    monthly_fixed_cost: pd.Series,
+    saving: pd.Series,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """Cumulative net saving since the last training, recovery and the break-even day.
+
+    The cumulative figure uses the actual daily usage at each day's prices, minus the fixed cost
+    for every day since training. The break-even day is the first day from which the running
+    total stayed at or above the training cost; if not recovered yet it is projected at the
+    current monthly net saving, and stays empty ("never") when that saving is ≤ 0.
+    """
+    tune_ids = last_trained_on.index
+    fixed_per_day = monthly_fixed_cost / DAYS_PER_MONTH
+    since = priced[priced["day"] >= priced["tune_id"].map(last_trained_on)]
+    rows = since.assign(net=since["alternative_cost"] - since["tune_cost"])
+    missing = rows["net"].isna().groupby(rows["tune_id"]).any()
+    missing = missing.reindex(tune_ids, fill_value=False).astype(bool)
+    total = rows.groupby("tune_id")["net"].sum().reindex(tune_ids, fill_value=0.0)
+    days = ((as_of - last_trained_on).dt.days + 1).astype("float64")
+    cumulative = tidy(total - fixed_per_day * days, 6).where(~missing & days.notna())
+
+    known = cumulative.notna() & training_cost.notna()
+    recovered = pd.Series(pd.NA, index=tune_ids, dtype="boolean")
+    recovered[known] = (cumulative >= training_cost)[known]
+
+    # Running total at the end of each stretch between usage days; a zero row on the training
+    # day makes the first stretch start there. The break-even day is the first usage day after
+    # which no stretch ends below the cost.
+    done = recovered.fillna(False).astype(bool)
+    start_rows = pd.DataFrame(
+        {"tune_id": tune_ids[done], "day": last_trained_on[done].to_numpy(), "net": 0.0}
+    )
+    steps = pd.concat([rows.loc[rows["tune_id"].map(done), ["tune_id", "day", "net"]], start_rows])
+    steps = steps.groupby(["tune_id", "day"], as_index=False)["net"].sum()
+    by_tune = steps.groupby("tune_id")
+    stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
+    elapsed = (stretch_end - steps["tune_id"].map(last_trained_on)).dt.days + 1
+    running = by_tune["net"].cumsum() - steps["tune_id"].map(fixed_per_day) * elapsed
+    lowest_after = tidy(running, 6)[::-1].groupby(steps["tune_id"][::-1]).cummin()[::-1]
+    holds = lowest_after >= steps["tune_id"].map(training_cost)
+    reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
+
+    to_go = (training_cost - cumulative).clip(lower=0.0)
+    days_to_go = np.ceil(to_go / (saving / DAYS_PER_MONTH).where(saving > 0))
+    projected = as_of + pd.to_timedelta(days_to_go, unit="D")
+    break_even_on = reached_on.where(done, projected.where(~done & known))
+    return pd.DataFrame(
+        {
+            "cumulative_net_saving": cumulative,
+            "recovered": recovered,
+            "break_even_on": break_even_on.astype("datetime64[ns]"),
+            "unrecovered_cost": tidy(to_go, 6),
+        }
+    )

@@ -1,0 +1,87 @@
+"""Plain-words formatting of figures for messages, and JSON-safe conversion of figures.
+
+Messages are read by people deciding about money, so amounts use thousands separators and
+infinite paybacks read "never" instead of ``inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN, NaT and pandas <NA>."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    return False
+
+
+def usd(value: float) -> str:
+    """Whole dollars for amounts of $100 or more, cents below: "$12,400", "$37.50"."""
+    if is_missing(value):
+        return "an unknown amount"
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    return f"${value:,.2f}"
+
+
+def usd_per_query(value: float) -> str:
+    """Per-query costs are tiny; four significant digits keep the difference visible."""
+    if is_missing(value):
+        return "unknown"
+    return f"${value:.4g}"
+
+
+def count(value: float) -> str:
+    return "unknown" if is_missing(value) else f"{value:,.0f}"
+
+
+def number(value: float, digits: int = 2) -> str:
+    """A plain number with up to ``digits`` decimals, trailing zeros dropped ("0.05", "1.5")."""
+    if is_missing(value):
+        return "unknown"
+    text = f"{value:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def months(value: float) -> str:
+    """ "never" for an infinite payback, else "14.2 months"."""
+    if is_missing(value):
+        return "an unknown number of months"
+    if math.isinf(value):
+        return "never"
+    return f"{value:,.1f} months"
+
+
+def percent(value: float) -> str:
+    return "unknown" if is_missing(value) else f"{value:.0%}"
+
+
+def day(value: object) -> str:
+    return "no date" if is_missing(value) else pd.Timestamp(value).date().isoformat()
+
+
+def json_safe(value: object) -> object:
+    """Figures as JSON-safe values: finite floats or None, ISO dates, bools, ints, strings."""
+    if is_missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp | datetime | date | np.datetime64):
+        return pd.Timestamp(value).date().isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return str(value)

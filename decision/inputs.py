@@ -1,0 +1,255 @@
+"""What the engine reads: the policy and the portfolio, as plain dataclasses and DataFrames.
+
+The Django app builds these from its database; anything else (a notebook, a CSV export) can
+build them too. Column names below are the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+#: Days in an average month; monthly figures are daily figures times this.
+DAYS_PER_MONTH = 30.4375
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds that turn the seed's conditions into numbers. Defaults follow the article."""
+
+    lookback_days: int = 90
+    min_labelled_examples: int = 1000
+    max_changes_per_quarter: float = 1.0
+    min_quality_gap: float = 0.05
+    horizon_months: float = 24.0
+    shutdown_warning_days: int = 90
+    shutdown_watch_days: int = 180
+    quality_tolerance: float = 0.02
+    volume_drop_watch: float = 0.30
+    stale_usage_days: int = 7
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+TUNE_COLUMNS: dict[str, str] = {
+    # index: tune_id (int)
+    "status": "'proposed', 'deployed' or 'retired' (retired tunes are not evaluated)",
+    "base_model_id": "int, key into models",
+    "alternative_model_id": "int or <NA>: the model the best prompt/RAG setup runs on",
+    "extra_prompt_tokens": "float: instructions and examples the alternative adds to each query",
+    "need_is_articulable": "bool: the need can be written down in words",
+    "behaviour_unpromptable": "bool: condition 1, behaviour prompting can't hold reliably",
+    "tacit_expertise": "bool: condition 3, expertise not in the prompt or retrieval store",
+    "adds_knowledge": "bool: anti-pattern, the tune is meant to add new knowledge",
+    "fixes_formatting": "bool: anti-pattern, the tune is meant to fix formatting",
+    "few_edge_cases": "bool: anti-pattern, the tune is meant to fix a few edge cases",
+    "brand_tone": "bool: anti-pattern, the tune is meant to sound like the brand",
+    "labelled_examples": "float: labelled examples available for training",
+    "target_score": "float or NaN, eval score in [0, 1] the task needs",
+    "baseline_score": "float or NaN, best prompt/RAG score in [0, 1]",
+    "tune_score": "float or NaN, the tune's score in [0, 1]",
+    "upfront_cost": "float USD: training + data + engineering of the first training",
+    "retrain_cost": "float USD: what one retraining costs",
+    "monthly_fixed_cost": "float USD: hosting, monitoring, upkeep per month",
+    "deployed_on": "datetime64 (day) or NaT",
+    "last_trained_on": "datetime64 (day) or NaT",
+    "expected_monthly_queries": "float or NaN (proposals)",
+    "expected_input_tokens": "float or NaN, per query (proposals)",
+    "expected_output_tokens": "float or NaN, per query (proposals)",
+}
+
+USAGE_COLUMNS: dict[str, str] = {
+    "tune_id": "int",
+    "day": "datetime64 (day); several rows per tune and day (sources) are summed",
+    "queries": "float",
+    "input_tokens": "float, total for the day",
+    "output_tokens": "float, total for the day",
+}
+
+CHANGE_COLUMNS: dict[str, str] = {
+    "tune_id": "int",
+    "day": "datetime64 (day)",
+    "kind": "task_spec, new_category, business_rule, base_model_upgrade, retraining, "
+    "data_refresh, baseline_remeasured or note",
+    "meaningful": "bool",
+    "cost": "float USD or NaN (a retraining's cost)",
+}
+
+MODEL_COLUMNS: dict[str, str] = {
+    # index: model_id (int)
+    "label": "str, e.g. 'openai gpt-4o-mini 2024-07-18'",
+    "shutdown_on": "datetime64 (day) or NaT",
+    "successor_id": "int or <NA>",
+}
+
+PRICE_COLUMNS: dict[str, str] = {
+    # model_prices has model_id, tune_prices has tune_id, then:
+    "effective_from": "datetime64 (day): the price holds from this day until the next row",
+    "input_per_mtok": "float USD per 1M input tokens",
+    "output_per_mtok": "float USD per 1M output tokens",
+}
+
+
+def _frame(columns: list[str], index: str | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return frame.set_index(pd.Index([], name=index, dtype="int64")) if index else frame
+
+
+@dataclass
+class Portfolio:
+    """Every table the engine needs. Empty tables are fine; the as-of date is passed apart."""
+
+    tunes: pd.DataFrame = field(default_factory=lambda: _frame(list(TUNE_COLUMNS), "tune_id"))
+    usage: pd.DataFrame = field(default_factory=lambda: _frame(list(USAGE_COLUMNS)))
+    changes: pd.DataFrame = field(default_factory=lambda: _frame(list(CHANGE_COLUMNS)))
+    models: pd.DataFrame = field(default_factory=lambda: _frame(list(MODEL_COLUMNS), "model_id"))
+    model_prices: pd.DataFrame = field(
+        default_factory=lambda: _frame(["model_id", *PRICE_COLUMNS])
+    )
+    tune_prices: pd.DataFrame = field(default_factory=lambda: _frame(["tune_id", *PRICE_COLUMNS]))
+
+
+# --- Normalisation -------------------------------------------------------------------------------
+# The Django side, notebooks and tests build frames in slightly different ways (object columns,
+# second- or nanosecond-resolution dates, <NA> in int columns). Every engine function works on the
+# normalised copy below, so dtype quirks are handled in exactly one place.
+
+TASK_CHANGE_KINDS: frozenset[str] = frozenset({"task_spec", "new_category", "business_rule"})
+RETRAINING_KIND = "retraining"
+
+_TUNE_DATES = ("deployed_on", "last_trained_on")
+_TUNE_FLAGS = {
+    # A blank flag means "not claimed", except articulability: the article's default stance is
+    # that a need can be written down until shown otherwise, so a blank counts as articulable.
+    "need_is_articulable": True,
+    "behaviour_unpromptable": False,
+    "tacit_expertise": False,
+    "adds_knowledge": False,
+    "fixes_formatting": False,
+    "few_edge_cases": False,
+    "brand_tone": False,
+}
+_TUNE_IDS = ("base_model_id", "alternative_model_id")
+_TUNE_ZERO_IF_BLANK = ("extra_prompt_tokens", "monthly_fixed_cost")  # absent means none
+_PRICE_FIELDS = ("input_per_mtok", "output_per_mtok")
+
+
+def as_day(value: object) -> pd.Timestamp:
+    """The as-of date as a tz-naive midnight Timestamp (accepts date, datetime, str, Timestamp)."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return stamp.normalize().as_unit("ns")
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    out = pd.to_datetime(values, errors="coerce")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_localize(None)
+    return out.dt.normalize().astype("datetime64[ns]")
+
+
+def _floats(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("Int64")
+
+
+def _flags(values: pd.Series, default: bool) -> pd.Series:
+    return values.astype("boolean").fillna(default).astype(bool)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").fillna("").str.strip().str.lower()
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(pd.NA, index=frame.index, dtype="object")
+
+
+def normalise(portfolio: Portfolio) -> Portfolio:
+    """A copy of ``portfolio`` with canonical dtypes and a canonical row order.
+
+    Dates become ``datetime64[ns]`` days, ids ``Int64``, money and counts ``float64``. Missing
+    optional columns are added blank. Rows are sorted on every column so that the input row order
+    can never change a result (not even through floating-point summation order).
+    """
+    tunes = portfolio.tunes
+    t = pd.DataFrame(index=pd.Index(_ids(pd.Series(tunes.index)).astype("int64"), name="tune_id"))
+    t["status"] = _text(_column(tunes, "status")).set_axis(t.index)
+    for name in _TUNE_IDS:
+        t[name] = _ids(_column(tunes, name)).set_axis(t.index)
+    for name, default in _TUNE_FLAGS.items():
+        t[name] = _flags(_column(tunes, name), default).set_axis(t.index)
+    for name in _TUNE_DATES:
+        t[name] = _dates(_column(tunes, name)).set_axis(t.index)
+    for name in TUNE_COLUMNS:
+        if name not in t.columns:
+            t[name] = _floats(_column(tunes, name)).set_axis(t.index)
+    for name in _TUNE_ZERO_IF_BLANK:
+        t[name] = t[name].fillna(0.0)
+    t = t[list(TUNE_COLUMNS)].sort_index()
+
+    usage = portfolio.usage
+    u = pd.DataFrame(
+        {
+            "tune_id": _ids(_column(usage, "tune_id")),
+            "day": _dates(_column(usage, "day")),
+            "queries": _floats(_column(usage, "queries")).fillna(0.0),
+            "input_tokens": _floats(_column(usage, "input_tokens")).fillna(0.0),
+            "output_tokens": _floats(_column(usage, "output_tokens")).fillna(0.0),
+        }
+    ).dropna(subset=["tune_id", "day"])
+    u["tune_id"] = u["tune_id"].astype("int64")
+
+    changes = portfolio.changes
+    c = pd.DataFrame(
+        {
+            "tune_id": _ids(_column(changes, "tune_id")),
+            "day": _dates(_column(changes, "day")),
+            "kind": _text(_column(changes, "kind")),
+            "meaningful": _flags(_column(changes, "meaningful"), False),
+            "cost": _floats(_column(changes, "cost")),
+        }
+    ).dropna(subset=["tune_id", "day"])
+    c["tune_id"] = c["tune_id"].astype("int64")
+
+    models = portfolio.models
+    m = pd.DataFrame(
+        index=pd.Index(_ids(pd.Series(models.index)).astype("int64"), name="model_id")
+    )
+    m["label"] = _column(models, "label").astype("string").fillna("").set_axis(m.index)
+    m["shutdown_on"] = _dates(_column(models, "shutdown_on")).set_axis(m.index)
+    m["successor_id"] = _ids(_column(models, "successor_id")).set_axis(m.index)
+    m = m.sort_index()
+
+    return Portfolio(
+        tunes=t,
+        usage=_sorted(u),
+        changes=_sorted(c),
+        models=m,
+        model_prices=_sorted(_prices(portfolio.model_prices, "model_id")),
+        tune_prices=_sorted(_prices(portfolio.tune_prices, "tune_id")),
+    )
+
+
+def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            key: _ids(_column(prices, key)),
+            "effective_from": _dates(_column(prices, "effective_from")),
+            **{name: _floats(_column(prices, name)) for name in _PRICE_FIELDS},
+        }
+    )
+    out = out.dropna(subset=[key, "effective_from"])
+    return out.astype({key: "int64"})
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns), kind="mergesort").reset_index(drop=True)

@@ -1,0 +1,90 @@
+"""What the engine hands back: a verdict per tune, the figures, and the findings behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .fmt import json_safe
+
+#: Recorded with every result so a stored verdict can be traced to the rules that produced it.
+ENGINE_VERSION = "1.0.0"
+
+
+class Verdict(StrEnum):
+    """KEEP/WATCH/RETRAIN/RETIRE for deployed tunes; FINE_TUNE/ITERATE for proposals."""
+
+    KEEP = "KEEP"
+    WATCH = "WATCH"
+    RETRAIN = "RETRAIN"
+    RETIRE = "RETIRE"
+    FINE_TUNE = "FINE_TUNE"
+    ITERATE = "ITERATE"
+
+
+class Severity(StrEnum):
+    """How much a finding asks of the reader: nothing, attention, or a decision."""
+
+    INFO = "info"
+    WATCH = "watch"
+    ACTION = "action"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule that holds for a tune, in plain words with the numbers behind it.
+
+    ``code`` is a stable machine code; ``source`` names the part of the article it comes from
+    ("Q1".."Q4", "condition 1".."condition 3", "anti-pattern", "lifecycle" or "data");
+    ``decisive`` marks the finding(s) that decided the verdict.
+    """
+
+    code: str
+    source: str
+    severity: Severity
+    message: str
+    decisive: bool = False
+    figures: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """JSON-safe dict (severity as its string value)."""
+        return {
+            "code": self.code,
+            "source": self.source,
+            "severity": str(self.severity),
+            "message": self.message,
+            "decisive": self.decisive,
+            "figures": json_safe(self.figures),
+        }
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The engine's answer for one tune on one as-of date."""
+
+    tune_id: int
+    verdict: Verdict
+    reason: str
+    figures: dict
+    findings: tuple[Finding, ...]
+    engine_version: str
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The finding codes, in rule order (handy in tests and logs)."""
+        return tuple(f.code for f in self.findings)
+
+    def finding(self, code: str) -> Finding | None:
+        """The finding with this code, or None."""
+        return next((f for f in self.findings if f.code == code), None)
+
+    def as_dict(self) -> dict:
+        """JSON-safe dict, ready for a JSONField."""
+        return {
+            "tune_id": int(self.tune_id),
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "figures": json_safe(self.figures),
+            "findings": [f.as_dict() for f in self.findings],
+            "engine_version": self.engine_version,
+        }

@@ -1,0 +1,99 @@
+"""Every admin page a person can open renders, and bad values are refused by field."""
+
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.urls import reverse
+
+from tracker.models import ChangeLogEntry, FineTune
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = date(2026, 3, 2)
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo", as_of=AS_OF, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def registered():
+    return [
+        pytest.param(model, id=f"{model._meta.app_label}.{model._meta.model_name}")
+        for model in admin.site._registry
+    ]
+
+
+@pytest.mark.parametrize("model", registered())
+def test_changelist_add_and_change_pages_render(staff_client, demo, model):
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    response = staff_client.get(url, follow=True)
+    assert response.status_code == 200, url
+    model_admin = admin.site._registry[model]
+    request = response.wsgi_request
+    if model_admin.has_add_permission(request):
+        add = reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+        assert staff_client.get(add).status_code == 200, add
+    obj = model._default_manager.first()
+    if obj is not None:
+        change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        assert staff_client.get(change).status_code == 200, change
+
+
+def test_tune_list_shows_base_model_shutdown(staff_client, demo):
+    response = staff_client.get(reverse("admin:tracker_finetune_changelist"))
+    assert b"shuts down 2026-04-16" in response.content  # mistral-small 2409, 45 days on
+
+
+def tune_form(tune, **changes):
+    data = {
+        field: getattr(tune, field)
+        for field in [
+            "name", "slug", "status", "task_description", "method", "extra_prompt_tokens",
+            "labelled_examples", "target_score", "baseline_score", "tune_score", "upfront_cost",
+            "retrain_cost", "monthly_fixed_cost", "deployed_on", "last_trained_on",
+        ]
+    }
+    data |= {"team": tune.team_id, "owner": tune.owner_id, "base_model": tune.base_model_id,
+             "alternative": tune.alternative_id or ""}
+    for prefix in ("serving_prices", "changes", "evaluations"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+    data |= changes
+    return {k: ("" if v is None else v) for k, v in data.items()}
+
+
+def test_bad_score_is_refused_naming_the_field(staff_client, demo):
+    tune = FineTune.objects.get(slug="support-triage")
+    url = reverse("admin:tracker_finetune_change", args=[tune.pk])
+    response = staff_client.post(url, tune_form(tune, target_score="1.5"))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "target_score" in errors
+    tune.refresh_from_db()
+    assert tune.target_score == pytest.approx(0.93)
+
+
+def test_owner_without_email_is_refused(staff_client, demo, django_user_model):
+    nobody = django_user_model.objects.create(username="no-mail", email="")
+    tune = FineTune.objects.get(slug="support-triage")
+    url = reverse("admin:tracker_finetune_change", args=[tune.pk])
+    response = staff_client.post(url, tune_form(tune, owner=nobody.pk))
+    assert "owner" in response.context["adminform"].form.errors
+
+
+def test_recording_a_retraining_in_the_admin_restarts_the_clock(staff_client, demo):
+    tune = FineTune.objects.get(slug="ticket-summarizer")
+    url = reverse("admin:tracker_changelogentry_add")
+    response = staff_client.post(
+        url,
+        {"tune": tune.pk, "day": "2026-03-01", "kind": "retraining", "meaningful": "",
+         "summary": "Retrained on mistral-small 2501", "cost": "5000"},
+    )
+    assert response.status_code == 302
+    tune.refresh_from_db()
+    assert tune.last_trained_on == date(2026, 3, 1)
+    entry = ChangeLogEntry.objects.get(tune=tune, day=date(2026, 3, 1))
+    assert entry.author == "staff"

@@ -1,0 +1,412 @@
+"""The admin is where people register and keep the portfolio. It reads through selectors and
+writes through services, like every other entry point."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from . import selectors, services
+from .models import (
+    CatalogModel,
+    ChangeLogEntry,
+    DecisionPolicy,
+    DigestDelivery,
+    DigestPreference,
+    Evaluation,
+    FineTune,
+    Flag,
+    ModelPrice,
+    Team,
+    TunePrice,
+    UsageRecord,
+    Verdict,
+)
+
+VERDICT_COLOURS = {
+    Verdict.KEEP: "#1b7f3b",
+    Verdict.WATCH: "#a76b00",
+    Verdict.RETRAIN: "#1f5fbf",
+    Verdict.RETIRE: "#b3261e",
+    Verdict.FINE_TUNE: "#1b7f3b",
+    Verdict.ITERATE: "#6b6b6b",
+}
+SEVERITY_COLOURS = {"action": "#b3261e", "watch": "#a76b00", "info": "#555"}
+
+
+def verdict_badge(verdict: str | None):
+    if not verdict:
+        return "—"
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:9px;'
+        'font-weight:600;font-size:11px">{}</span>',
+        VERDICT_COLOURS.get(verdict, "#555"),
+        Verdict(verdict).label,
+    )
+
+
+def findings_table(findings: list[dict]):
+    if not findings:
+        return "—"
+    rows = format_html_join(
+        "",
+        '<tr><td style="color:{}">{}</td><td>{}</td><td>{}{}</td></tr>',
+        (
+            (
+                SEVERITY_COLOURS.get(f.get("severity"), "#555"),
+                f.get("severity", ""),
+                f.get("source", ""),
+                f.get("message", ""),
+                " ◀ decides" if f.get("decisive") else "",
+            )
+            for f in findings
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>severity</th><th>from</th><th>finding</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "tune_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(tune_count=Count("tunes"))
+
+    @admin.display(ordering="tune_count", description="tunes")
+    def tune_count(self, obj):
+        return obj.tune_count
+
+
+class ModelPriceInline(admin.TabularInline):
+    model = ModelPrice
+    extra = 0
+    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+
+
+@admin.register(CatalogModel)
+class CatalogModelAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "provider",
+        "released_on",
+        "shutdown_on",
+        "successor",
+        "tune_count",
+        "alternative_count",
+    ]
+    list_filter = ["provider"]
+    search_fields = ["provider", "name", "version"]
+    autocomplete_fields = ["successor"]
+    inlines = [ModelPriceInline]
+
+    def get_queryset(self, request):
+        return selectors.catalog_with_tune_counts().select_related("successor")
+
+    @admin.display(ordering="tune_count", description="tunes on it")
+    def tune_count(self, obj):
+        return obj.tune_count
+
+    @admin.display(ordering="alternative_count", description="alternative for")
+    def alternative_count(self, obj):
+        return obj.alternative_count
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["model", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    list_filter = ["model__provider"]
+    autocomplete_fields = ["model"]
+    date_hierarchy = "effective_from"
+
+
+class TunePriceInline(admin.TabularInline):
+    model = TunePrice
+    extra = 0
+    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+
+
+class ChangeLogInline(admin.TabularInline):
+    model = ChangeLogEntry
+    extra = 1
+    fields = ["day", "kind", "meaningful", "summary", "author", "cost"]
+    ordering = ["-day", "-id"]
+
+
+class EvaluationInline(admin.TabularInline):
+    """Evaluation history: written by the engine, never edited by hand."""
+
+    model = Evaluation
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["as_of", "badge", "reason", "engine_version"]
+    readonly_fields = fields
+    ordering = ["-as_of"]
+    verbose_name_plural = "evaluation history"
+
+    @admin.display(description="verdict")
+    def badge(self, obj):
+        return verdict_badge(obj.verdict)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("figures", "findings", "policy")
+
+
+class LatestVerdictFilter(admin.SimpleListFilter):
+    title = "latest verdict"
+    parameter_name = "verdict"
+
+    def lookups(self, request, model_admin):
+        return Verdict.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(latest_verdict=self.value()) if self.value() else queryset
+
+
+@admin.register(FineTune)
+class FineTuneAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "team",
+        "owner",
+        "status",
+        "base_model_and_shutdown",
+        "latest_verdict_badge",
+    ]
+    list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
+    search_fields = ["name", "slug", "task_description", "team__name", "owner__email"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["team", "owner", "base_model", "alternative"]
+    list_select_related = ["team", "owner", "base_model"]
+    readonly_fields = ["latest_findings", "created_at", "updated_at"]
+    inlines = [TunePriceInline, ChangeLogInline, EvaluationInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "team", "owner", "status", "task_description"]}),
+        ("Latest evaluation", {"fields": ["latest_findings"]}),
+        (
+            "Models",
+            {"fields": ["method", "base_model", "alternative", "extra_prompt_tokens"]},
+        ),
+        (
+            "Why fine-tune (the four questions)",
+            {
+                "description": "Fine-tuning is worth it when the need can't be written down, "
+                "the task is stable and high-volume, there are thousands of examples and the "
+                "gap to the best prompt is significant.",
+                "fields": [
+                    "need_is_articulable",
+                    "behaviour_unpromptable",
+                    "tacit_expertise",
+                    "labelled_examples",
+                ],
+            },
+        ),
+        (
+            "What it is for (anti-patterns)",
+            {
+                "description": "Each of these is better served by prompts or retrieval.",
+                "fields": ["adds_knowledge", "fixes_formatting", "few_edge_cases", "brand_tone"],
+            },
+        ),
+        ("Quality", {"fields": ["target_score", "baseline_score", "tune_score"]}),
+        (
+            "Economics",
+            {
+                "fields": [
+                    "upfront_cost",
+                    "retrain_cost",
+                    "monthly_fixed_cost",
+                    "deployed_on",
+                    "last_trained_on",
+                ]
+            },
+        ),
+        (
+            "Proposal estimates",
+            {
+                "fields": [
+                    "expected_monthly_queries",
+                    "expected_input_tokens",
+                    "expected_output_tokens",
+                ]
+            },
+        ),
+        ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return selectors.tunes_with_latest_verdict(super().get_queryset(request))
+
+    @admin.display(ordering="base_model", description="base model (shutdown)")
+    def base_model_and_shutdown(self, obj):
+        shutdown = obj.base_model.shutdown_on
+        if not shutdown:
+            return str(obj.base_model)
+        return format_html("{} <small>(shuts down {})</small>", obj.base_model, shutdown)
+
+    @admin.display(ordering="latest_verdict", description="latest verdict")
+    def latest_verdict_badge(self, obj):
+        return verdict_badge(obj.latest_verdict)
+
+    @admin.display(description="findings")
+    def latest_findings(self, obj):
+        latest = obj.evaluations.order_by("-as_of").first() if obj.pk else None
+        if latest is None:
+            return "Not evaluated yet."
+        return format_html(
+            "<p>{} as of {}: {}</p>{}",
+            verdict_badge(latest.verdict),
+            latest.as_of,
+            latest.reason,
+            findings_table(latest.findings),
+        )
+
+    def save_formset(self, request, form, formset, change):
+        entries = formset.save(commit=False)
+        for entry in entries:
+            if isinstance(entry, ChangeLogEntry) and not entry.author:
+                entry.author = request.user.get_username()
+        formset.save()
+        for entry in entries:
+            if isinstance(entry, ChangeLogEntry):
+                services.after_change_saved(entry)
+
+
+@admin.register(TunePrice)
+class TunePriceAdmin(ModelPriceAdmin):
+    list_display = ["tune", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    list_filter = ["tune__team"]
+    autocomplete_fields = ["tune"]
+
+
+@admin.register(ChangeLogEntry)
+class ChangeLogEntryAdmin(admin.ModelAdmin):
+    list_display = ["day", "tune", "kind", "meaningful", "summary", "author", "cost"]
+    list_filter = ["kind", "meaningful", "tune__team"]
+    search_fields = ["summary", "tune__name", "author"]
+    autocomplete_fields = ["tune"]
+    date_hierarchy = "day"
+    list_select_related = ["tune"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.author:
+            obj.author = request.user.get_username()
+        super().save_model(request, obj, form, change)
+        services.after_change_saved(obj)
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ["day", "tune", "source", "queries", "input_tokens", "output_tokens", "cost_usd"]
+    list_filter = ["source", "tune__team"]
+    search_fields = ["tune__name", "source"]
+    autocomplete_fields = ["tune"]
+    date_hierarchy = "day"
+    list_select_related = ["tune"]
+    show_full_result_count = False  # counting millions of rows on every page is slow
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the system writes; people read them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdmin):
+    list_display = ["as_of", "tune", "badge", "monthly_net_saving", "reason", "engine_version"]
+    list_filter = ["verdict", "as_of", "tune__team"]
+    search_fields = ["tune__name", "reason"]
+    date_hierarchy = "as_of"
+    list_select_related = ["tune"]
+    readonly_fields = ["findings_html"]
+    exclude = ["findings"]
+
+    @admin.display(ordering="verdict", description="verdict")
+    def badge(self, obj):
+        return verdict_badge(obj.verdict)
+
+    @admin.display(description="findings")
+    def findings_html(self, obj):
+        return findings_table(obj.findings)
+
+
+class OpenFlagFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_on__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_on__isnull=False)
+        return queryset
+
+
+@admin.register(Flag)
+class FlagAdmin(ReadOnlyAdmin):
+    list_display = ["tune", "kind", "opened_on", "age", "resolved_on", "reason"]
+    list_filter = [OpenFlagFilter, "kind", "tune__team"]
+    search_fields = ["tune__name"]
+    list_select_related = ["tune", "opened_by"]
+
+    @admin.display(description="age (days)")
+    def age(self, obj):
+        end = obj.resolved_on or timezone.localdate()
+        return (end - obj.opened_on).days
+
+    @admin.display(description="why")
+    def reason(self, obj):
+        return obj.opened_by.reason
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["recipient", "week", "status", "tune_count", "attempts", "sent_at", "error"]
+    list_filter = ["status", "iso_year", "iso_week"]
+    search_fields = ["recipient__email", "email", "error"]
+    list_select_related = ["recipient"]
+
+    @admin.display(description="ISO week")
+    def week(self, obj):
+        return f"{obj.iso_year}-W{obj.iso_week:02d}"
+
+
+@admin.register(DigestPreference)
+class DigestPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "weekly_digest"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(DecisionPolicy)
+class DecisionPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "lookback_days", "max_changes_per_quarter", "horizon_months"]
+
+    def has_add_permission(self, request):
+        return not DecisionPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        from django.shortcuts import redirect
+
+        policy = selectors.current_policy()
+        return redirect(reverse("admin:tracker_decisionpolicy_change", args=[policy.pk]))

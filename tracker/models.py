@@ -1,0 +1,618 @@
+"""The portfolio: teams, the base-model catalog and its prices, fine-tunes, their change log and
+usage, and what the evaluations, flags and digests record. Models hold data and small invariants;
+writes go through ``tracker.services``, reads through ``tracker.selectors``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and the tune."
+SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+PRICE = {"max_digits": 12, "decimal_places": 4, "validators": [MinValueValidator(Decimal(0))]}
+
+
+def score_between_0_and_1(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True})
+        | (Q(**{f"{field}__gte": 0}) & Q(**{f"{field}__lte": 1})),
+        name=f"%(app_label)s_%(class)s_{field}_between_0_and_1",
+        violation_error_message=f"{field} must be between 0 and 1.",
+    )
+
+
+def not_negative(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0}),
+        name=f"%(app_label)s_%(class)s_{field}_not_negative",
+        violation_error_message=f"{field} cannot be negative.",
+    )
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="teams",
+        blank=True,
+        help_text="People who see and edit this team's tunes through the admin and the API.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CatalogModel(models.Model):
+    """A base model version offered by a provider: what tunes are trained on, and what the best
+    prompt/RAG alternative runs on."""
+
+    provider = models.CharField(max_length=80, help_text="Who serves it, e.g. openai, anthropic.")
+    name = models.CharField(max_length=120, help_text="Model family, e.g. gpt-4o-mini.")
+    version = models.CharField(max_length=80, help_text="Dated or numbered version.")
+    released_on = models.DateField(null=True, blank=True)
+    shutdown_on = models.DateField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Announced shutdown (deprecation) date. A tune on this base must be retrained "
+        "on the successor before then, or retired.",
+    )
+    successor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="predecessors",
+        help_text="The version the provider recommends moving to.",
+    )
+
+    class Meta:
+        verbose_name = "catalog model"
+        ordering = ["provider", "name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "name", "version"], name="tracker_catalogmodel_unique_version"
+            ),
+            models.CheckConstraint(
+                condition=~Q(successor=F("id")),
+                name="tracker_catalogmodel_successor_not_itself",
+                violation_error_message="A model cannot be its own successor.",
+            ),
+            models.CheckConstraint(
+                condition=Q(shutdown_on__isnull=True)
+                | Q(released_on__isnull=True)
+                | Q(shutdown_on__gte=F("released_on")),
+                name="tracker_catalogmodel_shutdown_after_release",
+                violation_error_message="The shutdown date cannot come before the release date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.name} {self.version}"
+
+
+class Price(models.Model):
+    """USD per million tokens from ``effective_from`` until the next price of the same owner."""
+
+    effective_from = models.DateField(help_text="The price applies from this day on.")
+    input_usd_per_mtok = models.DecimalField(
+        "input USD / 1M tokens", help_text="USD per million input tokens.", **PRICE
+    )
+    output_usd_per_mtok = models.DecimalField(
+        "output USD / 1M tokens", help_text="USD per million output tokens.", **PRICE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["effective_from"]
+        constraints = [
+            not_negative("input_usd_per_mtok"),
+            not_negative("output_usd_per_mtok"),
+        ]
+
+
+class ModelPrice(Price):
+    model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="prices")
+
+    class Meta(Price.Meta):
+        constraints = [
+            *Price.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["model", "effective_from"], name="tracker_modelprice_one_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} from {self.effective_from}"
+
+
+class FineTune(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        DEPLOYED = "deployed", "Deployed"
+        RETIRED = "retired", "Retired"
+
+    class Method(models.TextChoices):
+        LORA = "lora", "LoRA"
+        QLORA = "qlora", "QLoRA"
+        FULL = "full", "Full fine-tune"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=160)
+    slug = models.SlugField(max_length=160, unique=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="tunes")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_tunes",
+        help_text="Gets the weekly digest about this tune. Needs an email address.",
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROPOSED, db_index=True
+    )
+    task_description = models.TextField(blank=True, help_text="What the tune does, in a sentence.")
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.LORA)
+    base_model = models.ForeignKey(
+        CatalogModel,
+        on_delete=models.PROTECT,
+        related_name="tunes",
+        help_text="The catalog model this tune is (or would be) trained on.",
+    )
+    alternative = models.ForeignKey(
+        CatalogModel,
+        on_delete=models.PROTECT,
+        related_name="alternative_for",
+        null=True,
+        blank=True,
+        help_text="The model your best prompt/RAG setup runs on — what you would use instead of "
+        "the tune. Its price is what the tune saves against.",
+    )
+    extra_prompt_tokens = models.PositiveIntegerField(
+        default=0,
+        help_text="Tokens the alternative adds to every query (instructions, few-shot examples) "
+        "that the tune no longer needs.",
+    )
+
+    # The article's questions and conditions.
+    need_is_articulable = models.BooleanField(
+        "need can be written down",
+        default=True,
+        help_text="Could the behaviour or knowledge be specified in words? If so, prompting and "
+        "retrieval come first (question 1).",
+    )
+    behaviour_unpromptable = models.BooleanField(
+        "behaviour prompting can't hold",
+        default=False,
+        help_text="Condition 1: the model must follow a pattern, tone or refusal style "
+        "consistently, and prompting only gets it right most of the time.",
+    )
+    tacit_expertise = models.BooleanField(
+        "tacit expertise",
+        default=False,
+        help_text="Condition 3: the judgement lives in practitioners' heads, not in any prompt "
+        "or retrieval store.",
+    )
+    adds_knowledge = models.BooleanField(
+        "purpose: add new knowledge",
+        default=False,
+        help_text="Anti-pattern: new knowledge belongs in a retrieval store, not in weights.",
+    )
+    fixes_formatting = models.BooleanField(
+        "purpose: better formatting",
+        default=False,
+        help_text="Anti-pattern: formatting is fixed with instructions and validation rules.",
+    )
+    few_edge_cases = models.BooleanField(
+        "purpose: a few edge cases",
+        default=False,
+        help_text="Anti-pattern: a handful of exceptions belong in prompt examples or the corpus.",
+    )
+    brand_tone = models.BooleanField(
+        "purpose: sound like the brand",
+        default=False,
+        help_text="Anti-pattern: a few sentences of voice guidance do more than a training run.",
+    )
+    labelled_examples = models.PositiveIntegerField(
+        default=0, help_text="High-quality labelled examples available to train on."
+    )
+    target_score = models.FloatField(
+        null=True,
+        blank=True,
+        validators=SCORE_VALIDATORS,
+        help_text="The quality the task needs. " + SCORE_HELP,
+    )
+    baseline_score = models.FloatField(
+        "best prompt/RAG score",
+        null=True,
+        blank=True,
+        validators=SCORE_VALIDATORS,
+        help_text="What the best prompt/RAG setup on the alternative scores. " + SCORE_HELP,
+    )
+    tune_score = models.FloatField(
+        null=True,
+        blank=True,
+        validators=SCORE_VALIDATORS,
+        help_text="What the tune scores now. " + SCORE_HELP,
+    )
+
+    # Economics.
+    upfront_cost = models.DecimalField(
+        "upfront cost (USD)",
+        default=Decimal(0),
+        help_text="First training: compute, data labelling and engineering time.",
+        **MONEY,
+    )
+    retrain_cost = models.DecimalField(
+        "retrain cost (USD)", default=Decimal(0), help_text="What one retraining costs.", **MONEY
+    )
+    monthly_fixed_cost = models.DecimalField(
+        "monthly fixed cost (USD)",
+        default=Decimal(0),
+        help_text="Hosting, monitoring and upkeep per month, whatever the volume.",
+        **MONEY,
+    )
+    deployed_on = models.DateField(null=True, blank=True)
+    last_trained_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The economic clock starts here. Recording a retraining in the change log "
+        "moves it.",
+    )
+    expected_monthly_queries = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="For proposals: queries a month you expect."
+    )
+    expected_input_tokens = models.PositiveIntegerField(
+        "expected input tokens / query", null=True, blank=True, help_text="For proposals."
+    )
+    expected_output_tokens = models.PositiveIntegerField(
+        "expected output tokens / query", null=True, blank=True, help_text="For proposals."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "fine-tune"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["team", "status"], name="tracker_tune_team_status")]
+        constraints = [
+            score_between_0_and_1("target_score"),
+            score_between_0_and_1("baseline_score"),
+            score_between_0_and_1("tune_score"),
+            not_negative("upfront_cost"),
+            not_negative("retrain_cost"),
+            not_negative("monthly_fixed_cost"),
+            models.CheckConstraint(
+                condition=~Q(status="deployed")
+                | (Q(deployed_on__isnull=False) & Q(last_trained_on__isnull=False)),
+                name="tracker_finetune_deployed_has_dates",
+                violation_error_message="A deployed tune needs a deployed date and a last "
+                "trained date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.owner_id and not self.owner.email:
+            raise ValidationError(
+                {"owner": "The owner needs an email address: the weekly digest goes there."}
+            )
+
+
+class TunePrice(Price):
+    """What serving the tune costs, when it differs from its base model's list price."""
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="serving_prices")
+
+    class Meta(Price.Meta):
+        verbose_name = "serving price"
+        constraints = [
+            *Price.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tune", "effective_from"], name="tracker_tuneprice_one_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tune} serving from {self.effective_from}"
+
+
+class ChangeLogEntry(models.Model):
+    class Kind(models.TextChoices):
+        TASK_SPEC = "task_spec", "Task specification"
+        NEW_CATEGORY = "new_category", "New category"
+        BUSINESS_RULE = "business_rule", "Business rule"
+        BASE_MODEL_UPGRADE = "base_model_upgrade", "Base-model upgrade"
+        RETRAINING = "retraining", "Retraining"
+        DATA_REFRESH = "data_refresh", "Data refresh"
+        BASELINE_REMEASURED = "baseline_remeasured", "Baseline re-measured"
+        NOTE = "note", "Note"
+
+    #: Kinds that change the task itself; only these count against stability.
+    TASK_CHANGE_KINDS = (Kind.TASK_SPEC, Kind.NEW_CATEGORY, Kind.BUSINESS_RULE)
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="changes")
+    day = models.DateField()
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    meaningful = models.BooleanField(
+        default=True,
+        help_text="Would the tune, trained before this change, now answer wrongly? Tick it for "
+        "changes that need a retraining to follow (new rules, new categories, a changed spec); "
+        "leave it clear for wording fixes and notes. Only meaningful task changes count against "
+        "stability.",
+    )
+    summary = models.CharField(max_length=500)
+    author = models.CharField(max_length=150, blank=True, help_text="Who or what recorded it.")
+    cost = models.DecimalField(
+        "cost (USD)",
+        null=True,
+        blank=True,
+        help_text="For a retraining: what it cost. It becomes the training cost to pay back.",
+        **MONEY,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "change-log entry"
+        verbose_name_plural = "change log"
+        ordering = ["-day", "-id"]
+        indexes = [models.Index(fields=["tune", "day"], name="tracker_change_tune_day")]
+        constraints = [not_negative("cost")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.get_kind_display()}: {self.summary[:60]}"
+
+
+class UsageRecord(models.Model):
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="usage")
+    day = models.DateField()
+    source = models.CharField(
+        max_length=64, default="default", help_text="Which gateway or export sent it."
+    )
+    queries = models.PositiveBigIntegerField()
+    input_tokens = models.PositiveBigIntegerField()
+    output_tokens = models.PositiveBigIntegerField()
+    cost_usd = models.DecimalField(
+        "actual cost (USD)", null=True, blank=True, max_digits=16, decimal_places=4
+    )
+    quality_score = models.FloatField(null=True, blank=True, validators=SCORE_VALIDATORS)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tune", "day", "source"], name="tracker_usage_one_per_tune_day_source"
+            ),
+            not_negative("queries"),
+            not_negative("input_tokens"),
+            not_negative("output_tokens"),
+            not_negative("cost_usd"),
+            score_between_0_and_1("quality_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tune} {self.day} {self.source}: {self.queries} queries"
+
+
+class Verdict(models.TextChoices):
+    KEEP = "KEEP", "Keep"
+    WATCH = "WATCH", "Watch"
+    RETRAIN = "RETRAIN", "Retrain"
+    RETIRE = "RETIRE", "Retire"
+    FINE_TUNE = "FINE_TUNE", "Fine-tune"
+    ITERATE = "ITERATE", "Iterate on prompts"
+
+
+class DecisionPolicy(models.Model):
+    """The thresholds every evaluation uses. There is one policy; evaluations keep a copy."""
+
+    lookback_days = models.PositiveIntegerField(
+        default=90, help_text="Days of usage that make the monthly volume."
+    )
+    min_labelled_examples = models.PositiveIntegerField(
+        default=1000, help_text="Question 3: thousands of high-quality examples."
+    )
+    max_changes_per_quarter = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="Question 2: above this many meaningful task changes a quarter, the logic "
+        "belongs in prompts.",
+    )
+    min_quality_gap = models.FloatField(
+        default=0.05,
+        validators=SCORE_VALIDATORS,
+        help_text="Question 4: the smallest target − best prompt gap worth a training run.",
+    )
+    horizon_months = models.FloatField(
+        default=24.0,
+        validators=[MinValueValidator(0.1)],
+        help_text="The longest a tune is expected to stay useful, whatever else holds.",
+    )
+    shutdown_warning_days = models.PositiveIntegerField(
+        default=90, help_text="A base model shutting down this soon means retrain or retire."
+    )
+    shutdown_watch_days = models.PositiveIntegerField(
+        default=180, help_text="A base model shutting down this soon puts the tune on watch."
+    )
+    quality_tolerance = models.FloatField(
+        default=0.02,
+        validators=SCORE_VALIDATORS,
+        help_text="How far below target the tune may score before it needs retraining.",
+    )
+    volume_drop_watch = models.FloatField(
+        default=0.30,
+        validators=SCORE_VALIDATORS,
+        help_text="A drop in daily volume (last 30 days against the 60 before) this large puts "
+        "the tune on watch.",
+    )
+    stale_usage_days = models.PositiveIntegerField(
+        default=7, help_text="No usage for this many days puts a deployed tune on watch."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "decision policy"
+        verbose_name_plural = "decision policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="tracker_policy_single_row"),
+            models.CheckConstraint(
+                condition=Q(max_changes_per_quarter__gte=0),
+                name="tracker_policy_changes_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(horizon_months__gt=0), name="tracker_policy_horizon_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(shutdown_watch_days__gte=F("shutdown_warning_days")),
+                name="tracker_policy_watch_after_warning",
+                violation_error_message="The shutdown watch window must be at least as long as "
+                "the warning window.",
+            ),
+            *(
+                score_between_0_and_1(f)
+                for f in ("min_quality_gap", "quality_tolerance", "volume_drop_watch")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Decision policy"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1  # one policy for the whole portfolio
+        super().save(*args, **kwargs)
+
+
+class Evaluation(models.Model):
+    """One tune's verdict as of one day, with the numbers and findings that led to it."""
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="evaluations")
+    as_of = models.DateField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, db_index=True)
+    reason = models.TextField(help_text="The deciding reason, with its numbers.")
+    monthly_net_saving = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    unrecovered_cost = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    figures = models.JSONField(default=dict)
+    findings = models.JSONField(default=list)
+    policy = models.JSONField(default=dict, help_text="The thresholds in force.")
+    engine_version = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-as_of", "tune_id"]
+        get_latest_by = "as_of"
+        constraints = [
+            models.UniqueConstraint(fields=["tune", "as_of"], name="tracker_one_evaluation_a_day")
+        ]
+        indexes = [models.Index(fields=["as_of"], name="tracker_evaluation_as_of")]
+
+    def __str__(self) -> str:
+        return f"{self.tune} {self.as_of}: {self.verdict}"
+
+
+class Flag(models.Model):
+    """A tune that needs action, open from the evaluation that raised it until one no longer
+    supports it."""
+
+    class Kind(models.TextChoices):
+        RETRAIN = "RETRAIN", "Retrain"
+        RETIRE = "RETIRE", "Retire"
+        FINE_TUNE = "FINE_TUNE", "Ready to fine-tune"
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    opened_by = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="opened_flags")
+    opened_on = models.DateField()
+    resolved_by = models.ForeignKey(
+        Evaluation, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_flags"
+    )
+    resolved_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tune", "kind"],
+                condition=Q(resolved_on__isnull=True),
+                name="tracker_one_open_flag_per_tune_and_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("opened_on")),
+                name="tracker_flag_resolved_after_opened",
+            ),
+        ]
+        indexes = [models.Index(fields=["resolved_on"], name="tracker_flag_resolved_on")]
+
+    def __str__(self) -> str:
+        state = f"resolved {self.resolved_on}" if self.resolved_on else "open"
+        return f"{self.tune}: {self.get_kind_display()} ({state})"
+
+
+class DigestDelivery(models.Model):
+    """One recipient's digest for one ISO week: claimed before sending, so it goes out once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_deliveries"
+    )
+    iso_year = models.PositiveSmallIntegerField()
+    iso_week = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(53)]
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    email = models.EmailField(blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    tune_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "digest deliveries"
+        ordering = ["-iso_year", "-iso_week", "recipient_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "iso_year", "iso_week"], name="tracker_one_digest_a_week"
+            ),
+            models.CheckConstraint(
+                condition=Q(iso_week__gte=1) & Q(iso_week__lte=53),
+                name="tracker_digest_iso_week_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} {self.iso_year}-W{self.iso_week:02d}: {self.status}"
+
+
+class DigestPreference(models.Model):
+    """A person's choice about the weekly digest; no row means they get it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_preference"
+    )
+    weekly_digest = models.BooleanField(default=True, help_text="Send me the weekly digest.")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'on' if self.weekly_digest else 'off'}"
