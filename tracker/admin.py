@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from . import selectors, services
 from .models import (
@@ -19,8 +20,10 @@ from .models import (
     Evaluation,
     FineTune,
     Flag,
+    IdempotencyRecord,
     ModelPrice,
     Team,
+    TeamAPIKey,
     TunePrice,
     UsageRecord,
     Verdict,
@@ -410,3 +413,18 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
 
         policy = selectors.current_policy()
         return redirect(reverse("admin:tracker_decisionpolicy_change", args=[policy.pk]))
+
+
+@admin.register(TeamAPIKey)
+class TeamAPIKeyAdmin(APIKeyModelAdmin):
+    """The key is shown once, on creation; only its hash is kept."""
+
+    list_display = [*APIKeyModelAdmin.list_display, "team", "can_ingest", "can_read", "can_write"]
+    list_filter = [*APIKeyModelAdmin.list_filter, "team"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["key", "team", "status_code", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["key"]

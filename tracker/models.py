@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from rest_framework_api_key.models import AbstractAPIKey
 
 SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and the tune."
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
@@ -616,3 +617,54 @@ class DigestPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {'on' if self.weekly_digest else 'off'}"
+
+
+class TeamAPIKey(AbstractAPIKey):
+    """A machine's key: hashed at rest, shown once, limited to one team and to its scopes."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
+    can_ingest = models.BooleanField(
+        "scope: ingest", default=True, help_text="May send usage records."
+    )
+    can_read = models.BooleanField(
+        "scope: read", default=True, help_text="May read the team's portfolio and evaluations."
+    )
+    can_write = models.BooleanField(
+        "scope: write",
+        default=False,
+        help_text="May create and change tunes, change-log entries, catalog models and prices.",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "team API key"
+        verbose_name_plural = "team API keys"
+
+    def scopes(self) -> set[str]:
+        return {
+            scope
+            for scope, allowed in (
+                ("ingest", self.can_ingest),
+                ("read", self.can_read),
+                ("write", self.can_write),
+            )
+            if allowed
+        }
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a request sent with an ``Idempotency-Key``, replayed to retries."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="tracker_idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.key}"
