@@ -1,4 +1,4 @@
-"""Reads. Everything the admin, API, tasks and emails show comes through here."""
+"""Reading the portfolio: the engine's input, tunes with their latest verdict, the catalog."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pandas as pd
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
 from decision.inputs import Policy, Portfolio
-
-from .models import (
+from tracker.models import (
     CatalogModel,
     ChangeLogEntry,
     DecisionPolicy,

@@ -1,4 +1,4 @@
-"""Writes. Views, admin actions, commands and tasks call these; nothing else saves models."""
+"""Evaluating the portfolio: verdicts written per tune and day, flags kept in step."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
 
 import decision
-
-from . import selectors
-from .models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
+from tracker import selectors
+from tracker.models import Evaluation, Flag, Verdict
 
 #: The verdicts that open a flag of the same kind.
 FLAG_VERDICTS = {Verdict.RETRAIN, Verdict.RETIRE, Verdict.FINE_TUNE}
@@ -24,25 +22,6 @@ def _money(value) -> Decimal | None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return Decimal(str(round(float(value), 2)))
-
-
-@transaction.atomic
-def record_change(tune: FineTune, **fields) -> ChangeLogEntry:
-    """Add a change-log entry. A retraining restarts the tune's economic clock on its day."""
-    entry = ChangeLogEntry(tune=tune, **fields)
-    entry.full_clean()
-    entry.save()
-    after_change_saved(entry)
-    return entry
-
-
-def after_change_saved(entry: ChangeLogEntry) -> None:
-    """Move the last trained date forward to a retraining's day (never back)."""
-    if entry.kind != ChangeLogEntry.Kind.RETRAINING:
-        return
-    FineTune.objects.filter(pk=entry.tune_id).filter(
-        Q(last_trained_on__isnull=True) | Q(last_trained_on__lt=entry.day)
-    ).update(last_trained_on=entry.day)
 
 
 @dataclass(frozen=True)
@@ -133,15 +112,3 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
     ]
     Flag.objects.bulk_create(to_open)
     return len(to_open), len(to_resolve)
-
-
-@transaction.atomic
-def retire_tune(tune: FineTune, on: date) -> FineTune:
-    """Retire a tune: it stays in the history but is no longer evaluated, and the flags that
-    asked for action on it are resolved by the retirement."""
-    FineTune.objects.filter(pk=tune.pk).update(status=FineTune.Status.RETIRED)
-    Flag.objects.filter(tune=tune, resolved_on__isnull=True, opened_on__lte=on).update(
-        resolved_on=on
-    )
-    tune.refresh_from_db()
-    return tune
