@@ -9,7 +9,7 @@ Assumptions behind the figures (list prices per 1M tokens, input / output, as of
 - Small bases: openai gpt-4o-mini at $0.15 / $0.60, served fine-tuned at $0.30 / $1.20;
   mistral-small 2409 at $0.20 / $0.60, shutting down 45 days after the as-of date with 2501 as
   successor; llama-3.1-8b on a dedicated endpoint at $0.20 / $0.20, served tuned at $0.30 / $0.30.
-- Volumes from 500 to 60,000 queries a day, with a weekday rhythm and ±10 % daily noise; prompts
+- Volumes from 4,000 to 60,000 queries a day, with a weekday rhythm and ±10 % daily noise; prompts
   of 400 to 3,000 input tokens and 60 to 500 output tokens; the alternative's extra prompt
   (instructions and few-shot examples) of 300 to 2,400 tokens a query.
 - A LoRA tune costs $15k–$60k up front (compute, labelling, engineering), $4k–$15k to retrain,
@@ -207,7 +207,7 @@ TUNES = [
         "ben",
         "deployed",
         "gpt-4o-mini",
-        "gpt-4o-mini",
+        "gpt-4o",
         "Picks the intent of a chat message before it reaches the bot.",
         daily_queries=35_000,
         input_tokens=400,
@@ -292,7 +292,7 @@ TUNES = [
         "llama-8b",
         "claude-sonnet",
         "Flags risky indemnity and liability clauses as the legal team would.",
-        daily_queries=500,
+        daily_queries=4_000,
         input_tokens=3000,
         output_tokens=500,
         extra_prompt_tokens=2400,

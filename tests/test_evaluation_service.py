@@ -1,0 +1,118 @@
+"""The engine wired to the database: constant queries, one evaluation per tune and day."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tracker import selectors, services
+from tracker.models import Evaluation, FineTune, TunePrice, UsageRecord
+
+from .factories import CatalogModelFactory, FineTuneFactory, ModelPriceFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2025, 9, 30)
+
+
+def portfolio(size: int) -> list[FineTune]:
+    base = CatalogModelFactory()
+    alternative = CatalogModelFactory()
+    ModelPriceFactory(model=base, input_usd_per_mtok=Decimal("0.15"), output_usd_per_mtok=1)
+    ModelPriceFactory(model=alternative, input_usd_per_mtok=Decimal("2.5"), output_usd_per_mtok=10)
+    team = TeamFactory()
+    tunes = FineTuneFactory.create_batch(size, team=team, base_model=base, alternative=alternative)
+    TunePrice.objects.bulk_create(
+        TunePrice(
+            tune=t, effective_from=date(2025, 1, 1), input_usd_per_mtok=Decimal("0.3"),
+            output_usd_per_mtok=Decimal("1.2"),
+        )
+        for t in tunes
+    )
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            tune=t, day=AS_OF - timedelta(days=d), source="gateway", queries=20_000,
+            input_tokens=20_000 * 800, output_tokens=20_000 * 150,
+        )
+        for t in tunes
+        for d in range(120)
+    )
+    return tunes
+
+
+def queries_to_evaluate(as_of=AS_OF) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        services.evaluate_portfolio(as_of)
+    return len(captured.captured_queries)
+
+
+def test_query_count_does_not_grow_with_the_portfolio():
+    selectors.current_policy()  # created once; not part of what is measured
+    portfolio(10)
+    ten = queries_to_evaluate()
+    Evaluation.objects.all().delete()
+    portfolio(90)
+    assert FineTune.objects.count() == 100
+    hundred = queries_to_evaluate()
+    assert hundred == ten
+
+
+def test_evaluating_twice_leaves_one_evaluation_per_tune():
+    tunes = portfolio(5)
+    first = services.evaluate_portfolio(AS_OF)
+    second = services.evaluate_portfolio(AS_OF)
+    assert Evaluation.objects.count() == len(tunes)
+    assert [e.pk for e in first.evaluations] == [e.pk for e in second.evaluations]
+    assert {e.verdict for e in second.evaluations} == {"KEEP"}
+
+
+def test_evaluation_records_figures_policy_and_engine_version():
+    (tune,) = portfolio(1)
+    (evaluation,) = services.evaluate_portfolio(AS_OF).evaluations
+    # 20,000 queries a day over the 90-day lookback.
+    assert evaluation.figures["monthly_queries"] == pytest.approx(20_000 * 30.4375)
+    alternative = (800 + 1000) * 2.5e-6 + 150 * 10e-6
+    serving = 800 * 0.3e-6 + 150 * 1.2e-6
+    expected = 20_000 * 30.4375 * (alternative - serving) - 500
+    assert float(evaluation.monthly_net_saving) == pytest.approx(expected, abs=0.01)
+    assert evaluation.policy["lookback_days"] == 90
+    assert evaluation.engine_version
+    assert evaluation.findings and all("message" in f for f in evaluation.findings)
+
+
+def test_retired_tunes_are_not_evaluated():
+    tunes = portfolio(3)
+    services.retire_tune(tunes[0], on=AS_OF)
+    services.evaluate_portfolio(AS_OF)
+    assert not Evaluation.objects.filter(tune=tunes[0]).exists()
+    assert Evaluation.objects.count() == 2
+
+
+def test_reevaluate_command_prints_verdicts_with_reasons():
+    portfolio(2)
+    out = StringIO()
+    call_command("reevaluate", as_of=AS_OF, stdout=out, stderr=StringIO())
+    text = out.getvalue()
+    assert f"Verdicts as of {AS_OF}" in text
+    assert text.count("KEEP") == 2
+    assert Evaluation.objects.filter(as_of=AS_OF).count() == 2
+
+
+def test_reevaluate_one_tune_by_slug():
+    tunes = portfolio(3)
+    call_command("reevaluate", as_of=AS_OF, tune=tunes[1].slug, stdout=StringIO(), stderr=StringIO())
+    assert list(Evaluation.objects.values_list("tune_id", flat=True)) == [tunes[1].pk]
+
+
+def test_admin_shows_the_verdict_badge_and_findings(staff_client):
+    (tune,) = portfolio(1)
+    services.evaluate_portfolio(AS_OF)
+    listing = staff_client.get(reverse("admin:tracker_finetune_changelist"))
+    assert b">Keep</span>" in listing.content
+    page = staff_client.get(reverse("admin:tracker_finetune_change", args=[tune.pk]))
+    evaluation = Evaluation.objects.get(tune=tune)
+    assert evaluation.findings[0]["message"].encode() in page.content.replace(b"&#x27;", b"'")
