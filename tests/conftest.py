@@ -6,9 +6,7 @@ from django.contrib.auth import get_user_model
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_superuser(
-        "staff", "staff@example.com", "staff-password"
-    )
+    return get_user_model().objects.create_superuser("staff", "staff@example.com", "staff-password")
 
 
 @pytest.fixture

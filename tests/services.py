@@ -18,7 +18,9 @@ REDIS_TEST_URL = os.environ.get("TUNEFOLIO_TEST_REDIS_URL", "redis://127.0.0.1:6
 def reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
             return True
     except OSError:
         return False

@@ -52,13 +52,29 @@ def tune_form(tune, **changes):
     data = {
         field: getattr(tune, field)
         for field in [
-            "name", "slug", "status", "task_description", "method", "extra_prompt_tokens",
-            "labelled_examples", "target_score", "baseline_score", "tune_score", "upfront_cost",
-            "retrain_cost", "monthly_fixed_cost", "deployed_on", "last_trained_on",
+            "name",
+            "slug",
+            "status",
+            "task_description",
+            "method",
+            "extra_prompt_tokens",
+            "labelled_examples",
+            "target_score",
+            "baseline_score",
+            "tune_score",
+            "upfront_cost",
+            "retrain_cost",
+            "monthly_fixed_cost",
+            "deployed_on",
+            "last_trained_on",
         ]
     }
-    data |= {"team": tune.team_id, "owner": tune.owner_id, "base_model": tune.base_model_id,
-             "alternative": tune.alternative_id or ""}
+    data |= {
+        "team": tune.team_id,
+        "owner": tune.owner_id,
+        "base_model": tune.base_model_id,
+        "alternative": tune.alternative_id or "",
+    }
     for prefix in ("serving_prices", "changes", "evaluations"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
     data |= changes
@@ -89,8 +105,14 @@ def test_recording_a_retraining_in_the_admin_restarts_the_clock(staff_client, de
     url = reverse("admin:tracker_changelogentry_add")
     response = staff_client.post(
         url,
-        {"tune": tune.pk, "day": "2026-03-01", "kind": "retraining", "meaningful": "",
-         "summary": "Retrained on mistral-small 2501", "cost": "5000"},
+        {
+            "tune": tune.pk,
+            "day": "2026-03-01",
+            "kind": "retraining",
+            "meaningful": "",
+            "summary": "Retrained on mistral-small 2501",
+            "cost": "5000",
+        },
     )
     assert response.status_code == 302
     tune.refresh_from_db()

@@ -30,7 +30,11 @@ def test_negative_tokens_refused():
 def test_quality_score_above_one_refused():
     tune = FineTuneFactory()
     refused(
-        tune=tune, day=date(2025, 1, 1), queries=1, input_tokens=1, output_tokens=1,
+        tune=tune,
+        day=date(2025, 1, 1),
+        queries=1,
+        input_tokens=1,
+        output_tokens=1,
         quality_score=1.5,
     )
 
@@ -38,7 +42,11 @@ def test_quality_score_above_one_refused():
 def test_duplicate_usage_key_refused():
     record = UsageRecordFactory()
     refused(
-        tune=record.tune, day=record.day, source=record.source, queries=1, input_tokens=1,
+        tune=record.tune,
+        day=record.day,
+        source=record.source,
+        queries=1,
+        input_tokens=1,
         output_tokens=1,
     )
     # Another source on the same day is a different record.

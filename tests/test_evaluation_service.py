@@ -28,15 +28,21 @@ def portfolio(size: int) -> list[FineTune]:
     tunes = FineTuneFactory.create_batch(size, team=team, base_model=base, alternative=alternative)
     TunePrice.objects.bulk_create(
         TunePrice(
-            tune=t, effective_from=date(2025, 1, 1), input_usd_per_mtok=Decimal("0.3"),
+            tune=t,
+            effective_from=date(2025, 1, 1),
+            input_usd_per_mtok=Decimal("0.3"),
             output_usd_per_mtok=Decimal("1.2"),
         )
         for t in tunes
     )
     UsageRecord.objects.bulk_create(
         UsageRecord(
-            tune=t, day=AS_OF - timedelta(days=d), source="gateway", queries=20_000,
-            input_tokens=20_000 * 800, output_tokens=20_000 * 150,
+            tune=t,
+            day=AS_OF - timedelta(days=d),
+            source="gateway",
+            queries=20_000,
+            input_tokens=20_000 * 800,
+            output_tokens=20_000 * 150,
         )
         for t in tunes
         for d in range(120)
@@ -71,7 +77,7 @@ def test_evaluating_twice_leaves_one_evaluation_per_tune():
 
 
 def test_evaluation_records_figures_policy_and_engine_version():
-    (tune,) = portfolio(1)
+    (_tune,) = portfolio(1)
     (evaluation,) = services.evaluate_portfolio(AS_OF).evaluations
     # 20,000 queries a day over the 90-day lookback.
     assert evaluation.figures["monthly_queries"] == pytest.approx(20_000 * 30.4375)
@@ -104,7 +110,9 @@ def test_reevaluate_command_prints_verdicts_with_reasons():
 
 def test_reevaluate_one_tune_by_slug():
     tunes = portfolio(3)
-    call_command("reevaluate", as_of=AS_OF, tune=tunes[1].slug, stdout=StringIO(), stderr=StringIO())
+    call_command(
+        "reevaluate", as_of=AS_OF, tune=tunes[1].slug, stdout=StringIO(), stderr=StringIO()
+    )
     assert list(Evaluation.objects.values_list("tune_id", flat=True)) == [tunes[1].pk]
 
 
