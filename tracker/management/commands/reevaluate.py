@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from tracker import selectors, services
+from tracker import services
 from tracker.models import FineTune
 
 CHUNK = 200
@@ -43,9 +43,9 @@ class Command(BaseCommand):
 
     def print_table(self, as_of, evaluations):
         names = dict(
-            selectors.tunes_with_latest_verdict()
-            .filter(pk__in=[e.tune_id for e in evaluations])
-            .values_list("pk", "slug")
+            FineTune.objects.filter(pk__in=[e.tune_id for e in evaluations]).values_list(
+                "pk", "slug"
+            )
         )
         width = max((len(n) for n in names.values()), default=4)
         self.stdout.write(f"Verdicts as of {as_of}:")
