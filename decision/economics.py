@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .inputs import DAYS_PER_MONTH, Portfolio
+from .inputs import DAYS_PER_MONTH, Portfolio, lookup
 
 TOKENS_PER_PRICE_UNIT = 1_000_000.0  # prices are per million tokens
 ONE_DAY = pd.Timedelta(days=1)
+MAX_PROJECTION_DAYS = 100 * 365  # a break-even a century out is reported as never
 _PRICE = ["input_per_mtok", "output_per_mtok"]
 _USAGE = ["queries", "input_tokens", "output_tokens"]
 
@@ -36,7 +37,9 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     price per million tokens aligned to ``keys.index``; NaN where no price was in force.
     """
     out = pd.DataFrame(np.nan, index=keys.index, columns=_PRICE)
-    lookups = pd.DataFrame({key: keys.to_numpy(), "day": days.to_numpy(), "_pos": np.arange(len(keys))})
+    lookups = pd.DataFrame(
+        {key: keys.to_numpy(), "day": days.to_numpy(), "_pos": np.arange(len(keys))}
+    )
     lookups = lookups.dropna(subset=[key, "day"])
     table = prices.dropna(subset=_PRICE, how="all")
     if lookups.empty or table.empty:
@@ -60,9 +63,9 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
     days it has none. A day that needs a price and has none is flagged, never guessed.
     """
     d = daily.copy()
-    alt_model = d["tune_id"].map(tunes["alternative_model_id"])
-    base_model = d["tune_id"].map(tunes["base_model_id"])
-    extra = d["tune_id"].map(tunes["extra_prompt_tokens"])
+    alt_model = lookup(tunes["alternative_model_id"], d["tune_id"])
+    base_model = lookup(tunes["base_model_id"], d["tune_id"])
+    extra = lookup(tunes["extra_prompt_tokens"], d["tune_id"])
 
     alt = price_on(portfolio.model_prices, "model_id", alt_model, d["day"])
     own = price_on(portfolio.tune_prices, "tune_id", d["tune_id"], d["day"])
@@ -97,7 +100,7 @@ def usage_days(daily: pd.DataFrame, tune_ids: pd.Index) -> pd.DataFrame:
 
 def sums_from(priced: pd.DataFrame, start: pd.Series, tune_ids: pd.Index) -> pd.DataFrame:
     """Per-tune sums of priced usage from each tune's ``start`` day (inclusive) onwards."""
-    rows = priced[priced["day"] >= priced["tune_id"].map(start)]
+    rows = priced[priced["day"] >= lookup(start, priced["tune_id"])]
     grouped = rows.groupby("tune_id")
     sums = grouped[[*_USAGE, "alternative_cost", "tune_cost"]].sum()
     sums["alternative_missing_days"] = grouped["alternative_missing"].sum()
@@ -210,7 +213,7 @@ def recovery(
     """
     tune_ids = last_trained_on.index
     fixed_per_day = monthly_fixed_cost / DAYS_PER_MONTH
-    since = priced[priced["day"] >= priced["tune_id"].map(last_trained_on)]
+    since = priced[priced["day"] >= lookup(last_trained_on, priced["tune_id"])]
     rows = since.assign(net=since["alternative_cost"] - since["tune_cost"])
     missing = rows["net"].isna().groupby(rows["tune_id"]).any()
     missing = missing.reindex(tune_ids, fill_value=False).astype(bool)
@@ -229,18 +232,21 @@ def recovery(
     start_rows = pd.DataFrame(
         {"tune_id": tune_ids[done], "day": last_trained_on[done].to_numpy(), "net": 0.0}
     )
-    steps = pd.concat([rows.loc[rows["tune_id"].map(done), ["tune_id", "day", "net"]], start_rows])
+    steps = pd.concat(
+        [rows.loc[lookup(done, rows["tune_id"]), ["tune_id", "day", "net"]], start_rows]
+    )
     steps = steps.groupby(["tune_id", "day"], as_index=False)["net"].sum()
     by_tune = steps.groupby("tune_id")
     stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
-    elapsed = (stretch_end - steps["tune_id"].map(last_trained_on)).dt.days + 1
-    running = by_tune["net"].cumsum() - steps["tune_id"].map(fixed_per_day) * elapsed
+    elapsed = (stretch_end - lookup(last_trained_on, steps["tune_id"])).dt.days + 1
+    running = by_tune["net"].cumsum() - lookup(fixed_per_day, steps["tune_id"]) * elapsed
     lowest_after = tidy(running, 6)[::-1].groupby(steps["tune_id"][::-1]).cummin()[::-1]
-    holds = lowest_after >= steps["tune_id"].map(training_cost)
+    holds = lowest_after >= lookup(training_cost, steps["tune_id"])
     reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
     days_to_go = np.ceil(to_go / (saving / DAYS_PER_MONTH).where(saving > 0))
+    days_to_go = days_to_go.where(days_to_go <= MAX_PROJECTION_DAYS)  # beyond that: "never"
     projected = as_of + pd.to_timedelta(days_to_go, unit="D")
     break_even_on = reached_on.where(done, projected.where(~done & known))
     return pd.DataFrame(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from . import economics, lifecycle, stability
 from .economics import tidy
-from .inputs import Policy, Portfolio, as_day, normalise
+from .inputs import Policy, Portfolio, as_day, lookup, normalise
 
 #: The figures every result carries, in a stable order (see decision/README.md for formulas).
 FIGURE_KEYS: tuple[str, ...] = (
@@ -75,8 +74,19 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     shutdown = lifecycle.base_model_shutdown(tunes, p.models, day)
     volume_trend = lifecycle.volume_change_30d(daily, used["first_usage_on"], day)
 
+    # The effective last training (with logged retrainings) replaces the tune record's field.
     f = pd.concat(
-        [tunes, used, window, volume, rate, training, since_training, shutdown, volume_trend],
+        [
+            tunes.drop(columns="last_trained_on"),
+            used,
+            window,
+            volume,
+            rate,
+            training,
+            since_training,
+            shutdown,
+            volume_trend,
+        ],
         axis=1,
     )
     f["as_of"] = day
@@ -97,6 +107,8 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         f["retrain_cost"], f["monthly_net_saving"]
     ).where(~proposed)
     retrain_shutdown = lifecycle.shutdown_for_retraining(shutdown, policy.shutdown_warning_days)
+    f["retrain_shutdown_on"] = retrain_shutdown
+    f["alternative_label"] = lookup(p.models["label"], f["alternative_model_id"])
     f["lifetime_after_retraining_months"] = stability.stable_lifetime(
         pd.Series(day, index=ids),
         retrain_shutdown,

@@ -42,6 +42,11 @@ def count(value: float) -> str:
     return "unknown" if is_missing(value) else f"{value:,.0f}"
 
 
+def plural(value: float, noun: str) -> str:
+    """ "1 meaningful task change", "3 meaningful task changes"."""
+    return f"{count(value)} {noun}{'' if value == 1 else 's'}"
+
+
 def number(value: float, digits: int = 2) -> str:
     """A plain number with up to ``digits`` decimals, trailing zeros dropped ("0.05", "1.5")."""
     if is_missing(value):
@@ -57,6 +62,15 @@ def months(value: float) -> str:
     if math.isinf(value):
         return "never"
     return f"{value:,.1f} months"
+
+
+def pays_back(value: float) -> str:
+    """ "pays back in 14.2 months", "never pays back", or "has an unknown payback"."""
+    if is_missing(value):
+        return "has an unknown payback"
+    if math.isinf(value):
+        return "never pays back"
+    return f"pays back in {months(value)}"
 
 
 def percent(value: float) -> str:

@@ -105,9 +105,7 @@ class Portfolio:
     usage: pd.DataFrame = field(default_factory=lambda: _frame(list(USAGE_COLUMNS)))
     changes: pd.DataFrame = field(default_factory=lambda: _frame(list(CHANGE_COLUMNS)))
     models: pd.DataFrame = field(default_factory=lambda: _frame(list(MODEL_COLUMNS), "model_id"))
-    model_prices: pd.DataFrame = field(
-        default_factory=lambda: _frame(["model_id", *PRICE_COLUMNS])
-    )
+    model_prices: pd.DataFrame = field(default_factory=lambda: _frame(["model_id", *PRICE_COLUMNS]))
     tune_prices: pd.DataFrame = field(default_factory=lambda: _frame(["tune_id", *PRICE_COLUMNS]))
 
 
@@ -142,6 +140,13 @@ def as_day(value: object) -> pd.Timestamp:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)
     return stamp.normalize().as_unit("ns")
+
+
+def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
+    """``values[key]`` for every key, aligned to ``keys`` and keeping ``values``' dtype (unlike
+    ``Series.map``, which turns an empty or all-missing datetime result into floats)."""
+    found = values.reindex(pd.Index(keys.array))
+    return pd.Series(found.array, index=keys.index, name=values.name)
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -221,9 +226,7 @@ def normalise(portfolio: Portfolio) -> Portfolio:
     c["tune_id"] = c["tune_id"].astype("int64")
 
     models = portfolio.models
-    m = pd.DataFrame(
-        index=pd.Index(_ids(pd.Series(models.index)).astype("int64"), name="model_id")
-    )
+    m = pd.DataFrame(index=pd.Index(_ids(pd.Series(models.index)).astype("int64"), name="model_id"))
     m["label"] = _column(models, "label").astype("string").fillna("").set_axis(m.index)
     m["shutdown_on"] = _dates(_column(models, "shutdown_on")).set_axis(m.index)
     m["successor_id"] = _ids(_column(models, "successor_id")).set_axis(m.index)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .economics import tidy
+from .inputs import lookup
 
 RECENT_DAYS = 30  # "the last 30 days' daily volume ..."
 EARLIER_DAYS = 60  # "... against the 60 days before"
@@ -19,16 +20,16 @@ def base_model_shutdown(
 ) -> pd.DataFrame:
     """The base model's shutdown date, days to it (negative once past), and its successor."""
     base_id = tunes["base_model_id"]
-    successor_id = base_id.map(models["successor_id"]).astype("Int64")
-    shutdown = base_id.map(models["shutdown_on"]).astype("datetime64[ns]")
+    successor_id = lookup(models["successor_id"], base_id).astype("Int64")
+    shutdown = lookup(models["shutdown_on"], base_id).astype("datetime64[ns]")
     return pd.DataFrame(
         {
-            "base_model_label": base_id.map(models["label"]),
+            "base_model_label": lookup(models["label"], base_id),
             "base_model_shutdown_on": shutdown,
             "days_to_shutdown": (shutdown - as_of).dt.days.astype("float64"),
             "successor_id": successor_id,
-            "successor_label": successor_id.map(models["label"]),
-            "successor_shutdown_on": successor_id.map(models["shutdown_on"]).astype(
+            "successor_label": lookup(models["label"], successor_id),
+            "successor_shutdown_on": lookup(models["shutdown_on"], successor_id).astype(
                 "datetime64[ns]"
             ),
         },

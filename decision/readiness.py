@@ -148,8 +148,8 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     rate, changes = row["change_rate_per_quarter"], row["task_changes_12m"]
     limit = policy.max_changes_per_quarter
     change_words = (
-        f"{fmt.count(changes)} meaningful task change{'s' if changes != 1 else ''} in the last "
-        f"365 days, {fmt.number(rate)} per quarter"
+        f"{fmt.plural(changes, 'meaningful task change')} in the last 365 days, "
+        f"{fmt.number(rate)} per quarter"
     )
     q2_figures = _pick(row, "change_rate_per_quarter", "task_changes_12m")
     if flags["q2"]:
@@ -216,7 +216,7 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
         f"({fmt.number(target, 3)}) is {fmt.number(gap, 3)}"
     )
     pay_words = (
-        f"the {fmt.usd(row['training_cost'])} upfront cost pays back in {fmt.months(payback)} "
+        f"the {fmt.usd(row['training_cost'])} upfront cost {fmt.pays_back(payback)} "
         f"from a net saving of {savings_sum(row)}"
     )
     if flags["q4"]:
@@ -225,9 +225,9 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
             "Q4",
             True,
             f"Q4 passes: {gap_words} (at least {fmt.number(min_gap, 3)}), and {pay_words}, "
-            f"within the {fmt.months(lifetime)} expected stable lifetime.",
-            f"gap {fmt.number(gap, 3)}, payback {fmt.months(payback)} of "
-            f"{fmt.months(lifetime)}",
+            f"within the expected stable lifetime of {fmt.months(lifetime)}.",
+            f"gap {fmt.number(gap, 3)}, payback {fmt.months(payback)} "
+            f"within {fmt.months(lifetime)}",
             {**scores, **money},
         )
     else:
@@ -266,8 +266,8 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
                 "q4_does_not_pay_back",
                 "Q4",
                 False,
-                f"Q4 fails: {pay_words}, beyond the {fmt.months(lifetime)} expected stable "
-                f"lifetime.",
+                f"Q4 fails: {pay_words}, beyond the expected stable lifetime of "
+                f"{fmt.months(lifetime)}.",
                 f"Q4 (payback {fmt.months(payback)} > {fmt.months(lifetime)})",
                 money,
             )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .economics import tidy
-from .inputs import DAYS_PER_MONTH, RETRAINING_KIND, TASK_CHANGE_KINDS
+from .inputs import DAYS_PER_MONTH, RETRAINING_KIND, TASK_CHANGE_KINDS, lookup
 
 CHANGE_RATE_WINDOW_DAYS = 365
 QUARTERS_PER_YEAR = 4.0
@@ -35,9 +35,7 @@ def change_rate(task_log: pd.DataFrame, tune_ids: pd.Index, as_of: pd.Timestamp)
     )
 
 
-def last_training(
-    tunes: pd.DataFrame, changes: pd.DataFrame, as_of: pd.Timestamp
-) -> pd.DataFrame:
+def last_training(tunes: pd.DataFrame, changes: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """When the current training happened and what it cost.
 
     The last training is the later of the tune's ``last_trained_on`` and its latest retraining
@@ -64,7 +62,7 @@ def last_training(
 def changes_since(task_log: pd.DataFrame, since: pd.Series) -> pd.DataFrame:
     """Meaningful task changes dated strictly after each tune's last training (a change logged
     on the training day is taken to be in that training)."""
-    after = task_log[task_log["day"] > task_log["tune_id"].map(since)]
+    after = task_log[task_log["day"] > lookup(since, task_log["tune_id"])]
     grouped = after.groupby("tune_id")
     latest = grouped.tail(1).set_index("tune_id").reindex(since.index)
     return pd.DataFrame(

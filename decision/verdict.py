@@ -40,14 +40,18 @@ def rule_flags(f: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     x["changed_since_training"] = f["task_changes_since_training"] > 0
     x["below_target"] = f["tune_score_shortfall"] > policy.quality_tolerance
     x["retrain_needed"] = x[["shutdown_due", "changed_since_training", "below_target"]].any(axis=1)
-    retrain_payback, lifetime_after = f["retrain_payback_months"], f["lifetime_after_retraining_months"]
+    retrain_payback, lifetime_after = (
+        f["retrain_payback_months"],
+        f["lifetime_after_retraining_months"],
+    )
     known = retrain_payback.notna() & lifetime_after.notna()
     x["retrain_fits"] = known & (retrain_payback <= lifetime_after)
     x["retrain_too_slow"] = x["retrain_needed"] & known & (retrain_payback > lifetime_after)
     x["retrain_unknown"] = x["retrain_needed"] & ~known
     # 3. WATCH
     recovered = f["recovered"].astype("boolean")
-    x["payback_too_long"] = (recovered == False).fillna(False).astype(bool) & (  # noqa: E712
+    not_recovered = ~recovered.fillna(True).astype(bool)  # unknown is not "not recovered"
+    x["payback_too_long"] = not_recovered & (
         f["payback_months"] > f["expected_stable_lifetime_months"]
     )
     x["shutdown_approaching"] = (days > policy.shutdown_warning_days) & (
@@ -55,20 +59,24 @@ def rule_flags(f: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     )
     x["volume_dropped"] = f["volume_change_30d"] <= -policy.volume_drop_watch
     x["usage_stale"] = f["days_since_last_usage"] >= policy.stale_usage_days
-    # Data gaps (what is missing is named in the findings).
-    x["gap_no_usage"] = f["first_usage_on"].isna()
-    x["gap_no_alternative"] = f["alternative_model_id"].isna()
+    x = x.where(deployed, False).astype(bool)  # the deployed rules say nothing about proposals
+    # Data gaps (what is missing is named in the findings); proposals have their own inputs.
+    x["gap_no_usage"] = deployed & f["first_usage_on"].isna()
+    x["gap_no_alternative"] = f["alternative_model_id"].isna().astype(bool)
+    priced_alternative = ~x["gap_no_alternative"]
     x["gap_prices"] = (
-        (f["alternative_missing_days"] > 0) & ~x["gap_no_alternative"]
+        (f["alternative_missing_days"] > 0) & priced_alternative
         | (f["tune_missing_days"] > 0)
-        | f["alternative_price_missing"] & ~x["gap_no_alternative"]
+        | f["alternative_price_missing"] & priced_alternative
         | f["tune_price_missing"]
     )
-    score_columns = ["target_score", "baseline_score", "tune_score"]
-    x["gap_scores"] = f[score_columns].isna().any(axis=1)
-    x["gap_training_date"] = f["last_trained_on"].isna()
+    x["gap_scores"] = (
+        f[["target_score", "baseline_score"]].isna().any(axis=1) | deployed & f["tune_score"].isna()
+    )
+    x["gap_training_date"] = deployed & f["last_trained_on"].isna()
     x["gap_costs"] = f["training_cost"].isna() | (f["retrain_cost"].isna() & x["retrain_needed"])
-    x = x.where(deployed, False).astype(bool)  # the deployed rules say nothing about proposals
+    expected = ["expected_monthly_queries", "expected_input_tokens", "expected_output_tokens"]
+    x["gap_expected_usage"] = ~deployed & f[expected].isna().any(axis=1)
     gaps = [c for c in x.columns if c.startswith("gap_")]
 
     retire = x[
@@ -122,8 +130,8 @@ def _lifetime_bound(row: dict, lifetime_key: str, shutdown_key: str, policy: Pol
 
 def _retrain_words(row: dict) -> str:
     return (
-        f"retraining costs {fmt.usd(row['retrain_cost'])} and pays back in "
-        f"{fmt.months(row['retrain_payback_months'])} at {fmt.usd(row['monthly_net_saving'])}"
+        f"retraining costs {fmt.usd(row['retrain_cost'])} and "
+        f"{fmt.pays_back(row['retrain_payback_months'])} at {fmt.usd(row['monthly_net_saving'])}"
         f"/month"
     )
 
@@ -168,8 +176,8 @@ def _deployed_findings(
                 "task_changes_too_often",
                 "Q2",
                 act,
-                f"{fmt.count(row['task_changes_12m'])} meaningful task changes in the last 365 "
-                f"days, {fmt.number(rate)} per quarter, more than the {fmt.number(limit)} "
+                f"{fmt.plural(row['task_changes_12m'], 'meaningful task change')} in the last "
+                f"365 days, {fmt.number(rate)} per quarter, more than the {fmt.number(limit)} "
                 f"maximum: the logic belongs in prompts and retrieval, where changes are cheap.",
                 figures=_pick(row, "change_rate_per_quarter", "task_changes_12m"),
             )
@@ -209,7 +217,9 @@ def _deployed_findings(
 
     # 2. RETRAIN triggers
     if x["shutdown_due"]:
-        code = "base_model_shut_down" if row["days_to_shutdown"] <= 0 else "base_model_shutdown_soon"
+        code = (
+            "base_model_shut_down" if row["days_to_shutdown"] <= 0 else "base_model_shutdown_soon"
+        )
         successor = row["successor_label"]
         onto = (
             f"retrain on its successor {_model(successor)}"
@@ -244,7 +254,7 @@ def _deployed_findings(
                 "task_changed_since_training",
                 "condition 2",
                 act,
-                f"{fmt.count(n)} meaningful task change{'s' if n != 1 else ''} since the last "
+                f"{fmt.plural(n, 'meaningful task change')} since the last "
                 f"training on {fmt.day(row['last_trained_on'])} (latest: {kind} on "
                 f"{fmt.day(row['latest_task_change_on'])}): the tune no longer matches the task.",
                 figures={
@@ -272,8 +282,8 @@ def _deployed_findings(
                 "retraining_pays_back",
                 "condition 2",
                 act,
-                f"Worth retraining: {_retrain_words(row)}, within the {fmt.months(after)} "
-                f"lifetime after retraining (set by {bound}).",
+                f"Worth retraining: {_retrain_words(row)}, within the lifetime after "
+                f"retraining of {fmt.months(after)} (set by {bound}).",
                 figures=retrain_figures,
             )
         )
@@ -292,17 +302,20 @@ def _deployed_findings(
     # 3. WATCH
     if x["payback_too_long"]:
         lifetime = row["expected_stable_lifetime_months"]
+        stable_bound = _lifetime_bound(
+            row, "expected_stable_lifetime_months", "base_model_shutdown_on", policy
+        )
         watch.append(
             Finding(
                 "payback_beyond_stable_lifetime",
                 "condition 2",
                 look,
                 f"The {fmt.usd(row['training_cost'])} training cost is not recovered yet "
-                f"({fmt.usd(row['unrecovered_cost'])} to go) and payback takes "
-                f"{fmt.months(row['payback_months'])}, beyond the {fmt.months(lifetime)} "
-                f"expected stable lifetime from the training on "
+                f"({fmt.usd(row['unrecovered_cost'])} to go) and it "
+                f"{fmt.pays_back(row['payback_months'])}, beyond the expected "
+                f"stable lifetime of {fmt.months(lifetime)} from the training on "
                 f"{fmt.day(row['last_trained_on'])} (set by "
-                f"{_lifetime_bound(row, 'expected_stable_lifetime_months', 'base_model_shutdown_on', policy)}).",  # noqa: E501
+                f"{stable_bound}).",
                 figures=_pick(
                     row,
                     "training_cost",
@@ -371,8 +384,8 @@ def _deployed_findings(
                 "task_stable",
                 "condition 2",
                 Severity.INFO,
-                f"{fmt.count(row['task_changes_12m'])} meaningful task changes in the last 365 "
-                f"days ({fmt.number(rate)} per quarter, at most {fmt.number(limit)}).",
+                f"{fmt.plural(row['task_changes_12m'], 'meaningful task change')} in the last "
+                f"365 days ({fmt.number(rate)} per quarter, at most {fmt.number(limit)}).",
                 figures=_pick(row, "change_rate_per_quarter", "task_changes_12m"),
             )
         )
@@ -381,7 +394,12 @@ def _deployed_findings(
 
 def _recovery_finding(row: dict) -> Finding:
     figures = _pick(
-        row, "training_cost", "cumulative_net_saving", "recovered", "break_even_on", "payback_months"
+        row,
+        "training_cost",
+        "cumulative_net_saving",
+        "recovered",
+        "break_even_on",
+        "payback_months",
     )
     if row["recovered"] is True:
         return Finding(
@@ -399,8 +417,7 @@ def _recovery_finding(row: dict) -> Finding:
             "condition 2",
             Severity.INFO,
             f"{fmt.usd(row['unrecovered_cost'])} of the {fmt.usd(row['training_cost'])} "
-            f"training cost is still to recover; break-even projected on "
-            f"{fmt.day(row['break_even_on'])} (payback {fmt.months(row['payback_months'])}).",
+            f"training cost is still to recover; {_projection(row)}.",
             figures=figures,
         )
     return Finding(
@@ -409,6 +426,15 @@ def _recovery_finding(row: dict) -> Finding:
         Severity.INFO,
         "Whether the training cost has been recovered can't be computed (see the missing data).",
         figures=figures,
+    )
+
+
+def _projection(row: dict) -> str:
+    if fmt.is_missing(row["break_even_on"]):
+        return "at the current net saving it never breaks even"
+    return (
+        f"break-even projected on {fmt.day(row['break_even_on'])} "
+        f"(payback {fmt.months(row['payback_months'])})"
     )
 
 
@@ -427,6 +453,8 @@ def _data_findings(row: dict, x: dict) -> list[Finding]:
                 f"be computed yet.",
             )
         )
+    if x["gap_expected_usage"]:
+        out.extend(_proposal_data_findings(row))
     if x["gap_no_alternative"]:
         out.append(
             Finding(
@@ -530,7 +558,7 @@ def _and(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _proposal_data_findings(row: dict, x: dict) -> list[Finding]:
+def _proposal_data_findings(row: dict) -> list[Finding]:
     out: list[Finding] = []
     missing_usage = [
         name
@@ -607,27 +635,15 @@ def _keep_reason(row: dict) -> str:
         recovery = f"training cost recovered on {fmt.day(row['break_even_on'])}"
     else:
         recovery = (
-            f"payback in {fmt.months(row['payback_months'])}, within the "
-            f"{fmt.months(row['expected_stable_lifetime_months'])} expected stable lifetime"
+            f"it {fmt.pays_back(row['payback_months'])}, within the expected stable lifetime "
+            f"of {fmt.months(row['expected_stable_lifetime_months'])}"
         )
     return f"Still pays off: saves {savings_sum(row)}; {recovery}."
 
 
 def proposal_result(row: dict, x: dict, policy: Policy) -> TuneResult:
     answered = question_findings(row, x, policy)
-    data = _proposal_data_findings(row, x)
-    gap_x = {
-        **x,
-        "gap_no_alternative": fmt.is_missing(row["alternative_model_id"]),
-        "gap_no_usage": False,
-        "gap_training_date": False,
-        "retrain_needed": False,
-        "gap_prices": bool(row["alternative_price_missing"] or row["tune_price_missing"])
-        and not (row["tune_price_missing"] is False and fmt.is_missing(row["alternative_model_id"])),
-        "gap_scores": fmt.is_missing(row["target_score"]) or fmt.is_missing(row["baseline_score"]),
-        "gap_costs": fmt.is_missing(row["training_cost"]),
-    }
-    data.extend(_data_findings(row, gap_x))
+    data = _data_findings(row, x)
     lifecycle = _proposal_lifecycle(row, policy)
     findings = [f for f, _ in answered]
     if x["verdict"] == Verdict.FINE_TUNE:
@@ -637,9 +653,7 @@ def proposal_result(row: dict, x: dict, policy: Policy) -> TuneResult:
     else:
         failed = [(f, short) for f, short in answered if f.severity is Severity.ACTION]
         decisive = [f for f, _ in failed]
-        reason = (
-            f"Keep improving prompts and retrieval: fails {_and([s for _, s in failed])}."
-        )
+        reason = f"Keep improving prompts and retrieval: fails {_and([s for _, s in failed])}."
     everything = [*findings, *data, *lifecycle, *condition_findings(row)]
     return TuneResult(
         tune_id=int(row["tune_id"]),

@@ -148,7 +148,7 @@ def portfolio_inputs(
 
     # Usage back to the earliest day any rule needs: the oldest last training, or the windows.
     earliest = as_of - timedelta(days=max(VOLUME_TREND_DAYS, policy.lookback_days))
-    trained = tunes["last_trained_on"].dropna()
+    trained = tunes["last_trained_on"].fillna(tunes["deployed_on"]).dropna()
     if not trained.empty:
         earliest = min(earliest, trained.min().date())
     usage = _frame(

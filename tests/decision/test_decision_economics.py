@@ -1,0 +1,258 @@
+"""Volume, cost per query, net saving, payback, recovery: hand-computed against the formulas."""
+
+import math
+
+import pandas as pd
+import pytest
+from decision_builders import (
+    FRONTIER,
+    FRONTIER_PRICE,
+    MONTH,
+    POLICY,
+    SMALL,
+    SMALL_PRICE,
+    change,
+    cost_per_query,
+    day,
+    figures,
+    one,
+    portfolio,
+    price,
+    tune,
+    usage,
+)
+
+ALT_CPQ = cost_per_query(FRONTIER_PRICE)  # 0.013
+TUNE_CPQ = cost_per_query(SMALL_PRICE)  # 0.0012
+
+
+def test_steady_usage_gives_volume_tokens_costs_and_net_saving():
+    f = figures(portfolio([tune()], usage(queries=1000)))
+    assert f["monthly_queries"] == pytest.approx(1000 * 30.4375)
+    assert f["input_tokens_per_query"] == pytest.approx(1000)
+    assert f["output_tokens_per_query"] == pytest.approx(100)
+    assert f["alternative_cost_per_query"] == pytest.approx(0.013)
+    assert f["tune_cost_per_query"] == pytest.approx(0.0012)
+    # 30,437.5 queries/month × ($0.013 − $0.0012) − $100 fixed
+    assert f["monthly_net_saving"] == pytest.approx(30437.5 * 0.0118 - 100)
+    assert f["lookback_days"] == 90
+    assert f["lookback_start"] == day(-89)
+
+
+def test_days_without_a_record_count_as_zero():
+    rows = [r for i, r in enumerate(usage(start=-89, queries=1000)) if i % 3 == 0]  # 30 of 90
+    f = figures(portfolio([tune()], rows))
+    assert f["monthly_queries"] == pytest.approx(30 * 1000 / 90 * MONTH)
+
+
+def test_several_rows_on_one_day_are_summed():
+    rows = usage(start=-89, queries=600) + usage(start=-89, queries=400)
+    f = figures(portfolio([tune()], rows))
+    assert f["monthly_queries"] == pytest.approx(1000 * MONTH)
+
+
+def test_usage_after_the_as_of_date_is_ignored():
+    rows = usage(start=-89, end=0, queries=1000) + usage(start=1, end=30, queries=99_999)
+    f = figures(portfolio([tune()], rows))
+    assert f["monthly_queries"] == pytest.approx(1000 * MONTH)
+
+
+def test_tune_younger_than_the_lookback_is_not_diluted():
+    # First usage 20 days before the as-of date: a 21-day window, not 90.
+    f = figures(portfolio([tune(deployed_on=day(-20), last_trained_on=day(-25))], usage(start=-20)))
+    assert f["lookback_days"] == 21
+    assert f["lookback_start"] == day(-20)
+    assert f["monthly_queries"] == pytest.approx(1000 * MONTH)
+
+
+def test_zero_query_records_before_first_use_do_not_start_the_window():
+    rows = usage(start=-60, end=-31, queries=0) + usage(start=-30, queries=500)
+    f = figures(portfolio([tune()], rows))
+    assert f["lookback_days"] == 31
+    assert f["monthly_queries"] == pytest.approx(500 * MONTH)
+
+
+def test_price_change_mid_window_applies_from_its_day():
+    # Frontier price doubles 30 days before the as-of date: the last 30 days pay double.
+    prices = [
+        price(FRONTIER, -1000, *FRONTIER_PRICE),
+        price(FRONTIER, -29, 20.0, 60.0),
+        price(SMALL, -1000, *SMALL_PRICE),
+    ]
+    f = figures(portfolio([tune()], usage(queries=1000), model_prices=prices))
+    expected_alt = (60 * 0.013 + 30 * 0.026) / 90
+    assert f["alternative_cost_per_query"] == pytest.approx(expected_alt)
+    assert f["monthly_net_saving"] == pytest.approx(1000 * MONTH * (expected_alt - 0.0012) - 100)
+
+
+def test_price_change_weighs_by_each_day_volume():
+    # 2,000 queries/day at the old price for 60 days, 1,000/day at the new one for 30.
+    prices = [price(FRONTIER, -1000, *FRONTIER_PRICE), price(FRONTIER, -29, 20.0, 60.0)]
+    prices.append(price(SMALL, -1000, *SMALL_PRICE))
+    rows = usage(start=-89, end=-30, queries=2000) + usage(start=-29, end=0, queries=1000)
+    f = figures(portfolio([tune()], rows, model_prices=prices))
+    expected_alt = (120_000 * 0.013 + 30_000 * 0.026) / 150_000
+    assert f["alternative_cost_per_query"] == pytest.approx(expected_alt)
+
+
+def test_tune_own_price_wins_and_base_price_fills_days_before_it():
+    own = [price(1, -44, 0.5, 1.0, key_name="tune_id")]  # own serving price for the last 45 days
+    f = figures(portfolio([tune()], usage(queries=1000), tune_prices=own))
+    own_cpq = (1000 * 0.5 + 100 * 1.0) / 1e6
+    assert f["tune_cost_per_query"] == pytest.approx((45 * 0.0012 + 45 * own_cpq) / 90)
+
+
+def test_alternative_pays_for_its_extra_prompt_tokens():
+    f = figures(portfolio([tune(extra_prompt_tokens=500.0)], usage(queries=1000)))
+    assert f["alternative_cost_per_query"] == pytest.approx((1500 * 10 + 100 * 30) / 1e6)
+    assert f["tune_cost_per_query"] == pytest.approx(0.0012)
+
+
+def test_payback_is_training_cost_over_net_saving():
+    f = figures(portfolio([tune(upfront_cost=5000.0)], usage(queries=1000)))
+    saving = 30437.5 * 0.0118 - 100
+    assert f["training_cost"] == 5000
+    assert f["payback_months"] == pytest.approx(5000 / saving)
+    assert f["retrain_payback_months"] == pytest.approx(500 / saving)
+
+
+@pytest.mark.parametrize("fixed", [359.1625, 500.0])
+def test_payback_is_infinite_when_saving_is_not_positive(fixed):
+    p = portfolio([tune(monthly_fixed_cost=fixed)], usage(queries=1000))
+    f = figures(p)
+    assert f["monthly_net_saving"] == pytest.approx(359.1625 - fixed, abs=1e-9)
+    assert math.isinf(f["payback_months"])
+    result = one(p)
+    assert result.figures["payback_months"] is None  # JSON-safe: infinite becomes None
+    assert result.figures["retrain_payback_months"] is None
+
+
+def test_cumulative_saving_recovery_and_break_even_date():
+    # Trained 100 days before; usage every day since at 1,000 queries.
+    p = portfolio(
+        [tune(deployed_on=day(-100), last_trained_on=day(-100), upfront_cost=400.0)],
+        usage(start=-100),
+    )
+    f = figures(p)
+    daily_net = 1000 * 0.0118 - 100 / MONTH  # 8.5146.. per day
+    assert f["cumulative_net_saving"] == pytest.approx(101 * daily_net, abs=1e-5)
+    assert bool(f["recovered"]) is True
+    # Running total first reaches $400 on the 47th day (46 × 8.51 = 391.7 < 400 ≤ 47 × 8.51).
+    assert f["break_even_on"] == day(-100 + 46)
+    assert f["unrecovered_cost"] == 0
+
+
+def test_not_recovered_projects_break_even_at_current_rate():
+    p = portfolio(
+        [tune(deployed_on=day(-10), last_trained_on=day(-10), upfront_cost=1000.0)],
+        usage(start=-10),
+    )
+    f = figures(p)
+    daily_net = 1000 * 0.0118 - 100 / MONTH
+    cumulative = 11 * daily_net
+    assert bool(f["recovered"]) is False
+    assert f["unrecovered_cost"] == pytest.approx(1000 - cumulative, abs=1e-5)
+    saving_per_day = (30437.5 * 0.0118 - 100) / MONTH
+    days_to_go = math.ceil((1000 - cumulative) / saving_per_day)
+    assert f["break_even_on"] == day(days_to_go)
+
+
+def test_break_even_is_when_the_total_stayed_above_cost():
+    # Recovered by day −40 on heavy use, then a long gap with only fixed costs dips the total
+    # below the cost, and usage from day −5 lifts it back above: break-even is day −5.
+    rows = usage(start=-60, end=-41, queries=2000) + usage(start=-5, end=0, queries=3000)
+    p = portfolio([tune(deployed_on=day(-60), last_trained_on=day(-60), upfront_cost=300.0)], rows)
+    f = figures(p)
+    fixed_day = 100 / MONTH
+    after_first_run = 20 * 2000 * 0.0118 - 20 * fixed_day  # ≈ 406 ≥ 300
+    low_point = after_first_run - 35 * fixed_day  # ≈ 291 < 300, day −6
+    assert after_first_run >= 300 > low_point
+    total = after_first_run + 6 * 3000 * 0.0118 - 41 * fixed_day
+    assert f["cumulative_net_saving"] == pytest.approx(total, abs=1e-5)
+    assert f["break_even_on"] == day(-5)
+
+
+def test_no_break_even_date_when_saving_is_not_positive():
+    p = portfolio(
+        [tune(deployed_on=day(-10), last_trained_on=day(-10), monthly_fixed_cost=10_000.0)],
+        usage(start=-10),
+    )
+    f = figures(p)
+    assert bool(f["recovered"]) is False
+    assert pd.isna(f["break_even_on"])
+    assert one(p).figures["break_even_on"] is None
+
+
+def test_retraining_entry_restarts_the_clock_and_sets_training_cost():
+    p = portfolio(
+        [tune(deployed_on=day(-300), last_trained_on=day(-300), upfront_cost=1000.0)],
+        usage(start=-300),
+        changes=[change(at=-20, kind="retraining", meaningful=False, cost=750.0)],
+    )
+    f = figures(p)
+    assert f["last_trained_on"] == day(-20)
+    assert f["training_cost"] == 750
+    daily_net = 1000 * 0.0118 - 100 / MONTH
+    assert f["cumulative_net_saving"] == pytest.approx(21 * daily_net, abs=1e-5)
+    assert bool(f["recovered"]) is False  # 21 × 8.51 ≈ 179 < 750
+
+
+def test_retraining_entry_without_cost_uses_the_tune_retrain_cost():
+    p = portfolio(
+        [tune(retrain_cost=640.0)],
+        usage(),
+        changes=[change(at=-20, kind="retraining", meaningful=False, cost=None)],
+    )
+    assert figures(p)["training_cost"] == 640
+
+
+def test_retraining_after_the_as_of_date_is_ignored():
+    p = portfolio(
+        [tune(last_trained_on=day(-300))],
+        usage(),
+        changes=[change(at=5, kind="retraining", meaningful=False, cost=750.0)],
+    )
+    f = figures(p)
+    assert f["last_trained_on"] == day(-300)
+    assert f["training_cost"] == 1000
+
+
+def test_tune_without_training_date_falls_back_to_deployment():
+    f = figures(portfolio([tune(last_trained_on=pd.NaT, deployed_on=day(-50))], usage()))
+    assert f["last_trained_on"] == day(-50)
+
+
+def test_proposal_uses_expected_volume_and_prices_on_the_as_of_date():
+    prices = [
+        price(FRONTIER, -1000, 5.0, 15.0),
+        price(FRONTIER, -10, *FRONTIER_PRICE),  # in force on the as-of date
+        price(FRONTIER, 10, 50.0, 150.0),  # not yet
+        price(SMALL, -1000, *SMALL_PRICE),
+    ]
+    from decision_builders import proposal
+
+    f = figures(portfolio([proposal(expected_monthly_queries=200_000.0)], model_prices=prices))
+    assert f["monthly_queries"] == 200_000
+    assert f["alternative_cost_per_query"] == pytest.approx(0.013)
+    assert f["monthly_net_saving"] == pytest.approx(200_000 * 0.0118 - 100)
+    assert f["payback_months"] == pytest.approx(20_000 / (200_000 * 0.0118 - 100))
+    assert pd.isna(f["cumulative_net_saving"])
+    assert POLICY.horizon_months == f["expected_stable_lifetime_months"]
+
+
+def test_cumulative_saving_uses_each_day_price():
+    # 20 days at the old price, then 11 days with the alternative at double price.
+    prices = [
+        price(FRONTIER, -1000, *FRONTIER_PRICE),
+        price(FRONTIER, -10, 20.0, 60.0),
+        price(SMALL, -1000, *SMALL_PRICE),
+    ]
+    p = portfolio(
+        [tune(deployed_on=day(-30), last_trained_on=day(-30), monthly_fixed_cost=0.0)],
+        usage(start=-30),
+        model_prices=prices,
+    )
+    f = figures(p)
+    assert f["cumulative_net_saving"] == pytest.approx(
+        20 * 1000 * (0.013 - 0.0012) + 11 * 1000 * (0.026 - 0.0012), abs=1e-5
+    )
