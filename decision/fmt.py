@@ -23,12 +23,13 @@ def is_missing(value: object) -> bool:
 
 
 def usd(value: float) -> str:
-    """Whole dollars for amounts of $100 or more, cents below: "$12,400", "$37.50"."""
+    """Whole dollars for amounts of $100 or more, cents below: "$12,400", "-$37.50"."""
     if is_missing(value):
         return "an unknown amount"
+    sign = "-" if value < 0 else ""  # "-$240", not "$-240"
     if abs(value) >= 100:
-        return f"${value:,.0f}"
-    return f"${value:,.2f}"
+        return f"{sign}${abs(value):,.0f}"
+    return f"{sign}${abs(value):,.2f}"
 
 
 def usd_per_query(value: float) -> str:

@@ -77,7 +77,7 @@ def test_negative_saving_message_shows_the_sum():
     saving = SAVING + 100 - 1600
     assert r.figures["monthly_net_saving"] == pytest.approx(saving)
     assert r.finding("no_longer_pays_off").message == (
-        "Saves $-1,241/month (30,438 queries/month × ($0.013 − $0.0012) − $1,600 fixed): "
+        "Saves -$1,241/month (30,438 queries/month × ($0.013 − $0.0012) − $1,600 fixed): "
         "it no longer pays off."
     )
 
