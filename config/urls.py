@@ -5,7 +5,10 @@ admin.site.site_header = "Tunefolio"
 admin.site.site_title = "Tunefolio"
 admin.site.index_title = "Fine-tune portfolio"
 
+handler404 = "tracker.api.errors.api_aware_404"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("tracker.api.urls")),
     path("", include("tracker.urls")),
 ]

@@ -119,3 +119,14 @@ def test_recording_a_retraining_in_the_admin_restarts_the_clock(staff_client, de
     assert tune.last_trained_on == date(2026, 3, 1)
     entry = ChangeLogEntry.objects.get(tune=tune, day=date(2026, 3, 1))
     assert entry.author == "staff"
+
+
+def test_a_day_outside_the_sensible_range_is_refused_naming_the_field(staff_client, demo):
+    tune = FineTune.objects.get(slug="ticket-summarizer")
+    response = staff_client.post(
+        reverse("admin:tracker_changelogentry_add"),
+        {"tune": tune.pk, "day": "0073-01-01", "kind": "note", "summary": "typo"},
+    )
+    assert response.status_code == 200
+    assert "day" in response.context["adminform"].form.errors
+    assert not ChangeLogEntry.objects.filter(summary="typo").exists()

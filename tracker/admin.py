@@ -3,7 +3,7 @@ writes through services, like every other entry point."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,8 @@ from .models import (
     UsageRecord,
     Verdict,
 )
+from .services import digest as digest_services
+from .services import jobs
 
 VERDICT_COLOURS = {
     Verdict.KEEP: "#1b7f3b",
@@ -187,6 +189,7 @@ class FineTuneAdmin(admin.ModelAdmin):
         "latest_verdict_badge",
     ]
     list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
+    actions = ["reevaluate_now"]
     search_fields = ["name", "slug", "task_description", "team__name", "owner__email"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
@@ -272,6 +275,27 @@ class FineTuneAdmin(admin.ModelAdmin):
             latest.as_of,
             latest.reason,
             findings_table(latest.findings),
+        )
+
+    @admin.action(description="Re-evaluate now")
+    def reevaluate_now(self, request, queryset):
+        """Queue the same task the nightly run uses; it replaces today's evaluations."""
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            queued = jobs.enqueue_evaluation(ids)
+        except jobs.QueueUnavailable as exc:
+            self.message_user(
+                request,
+                f"Nothing was queued: {exc}. The nightly run will evaluate these tunes; "
+                "try again once the queue is back.",
+                messages.ERROR,
+            )
+            return
+        self.message_user(
+            request,
+            f"Re-evaluation of {len(ids)} tune(s) queued ({queued} task(s)). The verdicts update "
+            "in a moment; reload the page.",
+            messages.SUCCESS,
         )
 
     def save_formset(self, request, form, formset, change):
@@ -380,16 +404,69 @@ class FlagAdmin(ReadOnlyAdmin):
         return obj.opened_by.reason
 
 
+DELIVERY_COLOURS = {
+    DigestDelivery.Status.PENDING: "#6b6b6b",
+    DigestDelivery.Status.SENDING: "#a76b00",
+    DigestDelivery.Status.SENT: "#1b7f3b",
+    DigestDelivery.Status.FAILED: "#b3261e",
+}
+
+
 @admin.register(DigestDelivery)
 class DigestDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["recipient", "week", "status", "tune_count", "attempts", "sent_at", "error"]
+    """One row per recipient and ISO week. Failed ones carry the mail server's answer; a row
+    left in "sending" for over an hour lost its worker mid-send and is not retried on its own."""
+
+    list_display = [
+        "recipient",
+        "week",
+        "status_badge",
+        "email",
+        "tune_count",
+        "attempts",
+        "claimed_at",
+        "sent_at",
+        "error_summary",
+    ]
     list_filter = ["status", "iso_year", "iso_week"]
     search_fields = ["recipient__email", "email", "error"]
     list_select_related = ["recipient"]
+    actions = ["allow_resend"]
 
     @admin.display(description="ISO week")
     def week(self, obj):
         return f"{obj.iso_year}-W{obj.iso_week:02d}"
+
+    @admin.display(ordering="status", description="status")
+    def status_badge(self, obj):
+        stuck = (
+            obj.status == DigestDelivery.Status.SENDING
+            and obj.claimed_at
+            and obj.claimed_at < timezone.now() - digest_services.STUCK_AFTER
+        )
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:9px;'
+            'font-weight:600;font-size:11px">{}</span>',
+            DELIVERY_COLOURS.get(obj.status, "#555"),
+            "stuck in sending" if stuck else obj.get_status_display(),
+        )
+
+    @admin.display(description="error")
+    def error_summary(self, obj):
+        if not obj.error:
+            return "—"
+        text = obj.error if len(obj.error) <= 160 else obj.error[:157] + "…"
+        return format_html('<span style="color:#b3261e" title="{}">{}</span>', obj.error, text)
+
+    @admin.action(description="Allow resending (failed or stuck)")
+    def allow_resend(self, request, queryset):
+        released = digest_services.release_deliveries(list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"{released} deliver{'y' if released == 1 else 'ies'} will go out on the next digest "
+            "run for their week (manage.py send_digest --week YYYY-Www sends now).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(DigestPreference)

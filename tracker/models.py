@@ -5,6 +5,7 @@ writes go through ``tracker.services``, reads through ``tracker.selectors``.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,6 +18,11 @@ from rest_framework_api_key.models import AbstractAPIKey
 SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and the tune."
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+#: Days outside this range are typing mistakes, and pandas can't hold days before 1677.
+DAY_VALIDATORS = [
+    MinValueValidator(date(2000, 1, 1), "Enter a day in 2000 or later."),
+    MaxValueValidator(date(2099, 12, 31), "Enter a day before 2100."),
+]
 PRICE = {"max_digits": 12, "decimal_places": 4, "validators": [MinValueValidator(Decimal(0))]}
 
 
@@ -61,11 +67,12 @@ class CatalogModel(models.Model):
     provider = models.CharField(max_length=80, help_text="Who serves it, e.g. openai, anthropic.")
     name = models.CharField(max_length=120, help_text="Model family, e.g. gpt-4o-mini.")
     version = models.CharField(max_length=80, help_text="Dated or numbered version.")
-    released_on = models.DateField(null=True, blank=True)
+    released_on = models.DateField(null=True, blank=True, validators=DAY_VALIDATORS)
     shutdown_on = models.DateField(
         null=True,
         blank=True,
         db_index=True,
+        validators=DAY_VALIDATORS,
         help_text="Announced shutdown (deprecation) date. A tune on this base must be retrained "
         "on the successor before then, or retired.",
     )
@@ -106,7 +113,9 @@ class CatalogModel(models.Model):
 class Price(models.Model):
     """USD per million tokens from ``effective_from`` until the next price of the same owner."""
 
-    effective_from = models.DateField(help_text="The price applies from this day on.")
+    effective_from = models.DateField(
+        help_text="The price applies from this day on.", validators=DAY_VALIDATORS
+    )
     input_usd_per_mtok = models.DecimalField(
         "input USD / 1M tokens", help_text="USD per million input tokens.", **PRICE
     )
@@ -264,10 +273,11 @@ class FineTune(models.Model):
         help_text="Hosting, monitoring and upkeep per month, whatever the volume.",
         **MONEY,
     )
-    deployed_on = models.DateField(null=True, blank=True)
+    deployed_on = models.DateField(null=True, blank=True, validators=DAY_VALIDATORS)
     last_trained_on = models.DateField(
         null=True,
         blank=True,
+        validators=DAY_VALIDATORS,
         help_text="The economic clock starts here. Recording a retraining in the change log "
         "moves it.",
     )
@@ -346,7 +356,7 @@ class ChangeLogEntry(models.Model):
     TASK_CHANGE_KINDS = (Kind.TASK_SPEC, Kind.NEW_CATEGORY, Kind.BUSINESS_RULE)
 
     tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="changes")
-    day = models.DateField()
+    day = models.DateField(validators=DAY_VALIDATORS)
     kind = models.CharField(max_length=24, choices=Kind.choices)
     meaningful = models.BooleanField(
         default=True,
@@ -379,7 +389,7 @@ class ChangeLogEntry(models.Model):
 
 class UsageRecord(models.Model):
     tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="usage")
-    day = models.DateField()
+    day = models.DateField(validators=DAY_VALIDATORS)
     source = models.CharField(
         max_length=64, default="default", help_text="Which gateway or export sent it."
     )

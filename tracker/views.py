@@ -1,5 +1,11 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from tracker.selectors import digest as digest_selectors
+from tracker.services import digest as digest_services
 
 
 def healthz(request):
@@ -7,3 +13,19 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@csrf_exempt  # mail clients POST the one-click unsubscribe (RFC 8058) without a CSRF token
+@require_http_methods(["GET", "POST"])
+def digest_unsubscribe(request, token: str):
+    """The List-Unsubscribe target. GET asks (link scanners open links); POST unsubscribes,
+    whether from the mail client's one-click button or the page's form. The signed token is the
+    only credential: it names one user and cannot be forged without the secret key."""
+    user_id = digest_services.user_id_from_token(token)
+    user = digest_selectors.digest_recipient(user_id) if user_id is not None else None
+    if user is None:
+        raise Http404("Unknown or tampered unsubscribe link.")
+    done = request.method == "POST"
+    if done:
+        digest_services.set_weekly_digest(user.pk, enabled=False)
+    return render(request, "tracker/unsubscribe.html", {"email": user.email, "done": done})

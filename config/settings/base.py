@@ -126,19 +126,26 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tunefolio <tunefolio@loc
 TUNEFOLIO_PORTFOLIO_LEADS = env.list("TUNEFOLIO_PORTFOLIO_LEADS", default=[])
 
 # --- Celery ---------------------------------------------------------------------------------------
-# With no broker URL the filesystem transport carries tasks between processes on this machine.
+# With no broker URL the filesystem transport carries tasks between processes on this machine
+# (config/celery_app.py creates its folders). It has no redelivery: a task whose worker dies is
+# lost, and the next nightly tick picks its tunes up. Production uses Redis.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
         "data_folder_out": str(VAR_DIR / "broker" / "queue"),
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
     # Must stay well above every task's hard time limit, or Redis redelivers running tasks.
     else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 )
+# Any other transport option, as JSON, e.g. {"unacked_restore_interval": 5}.
+CELERY_BROKER_TRANSPORT_OPTIONS |= env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
@@ -153,6 +160,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
+_visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+if _visibility is not None and _visibility <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT must be below the broker's visibility timeout, or Redis hands "
+        "running tasks to a second worker."
+    )
+
+#: Tunes per evaluation task: several workers share a large portfolio, and each task stays far
+#: inside the time limit.
+TUNEFOLIO_EVALUATION_CHUNK_SIZE = env.int("TUNEFOLIO_EVALUATION_CHUNK_SIZE", default=100)
+#: Seconds before the first retry of a digest the mail server deferred (4xx); doubles each time,
+#: five retries, at most ten minutes apart.
+TUNEFOLIO_DIGEST_RETRY_BACKOFF = env.int("TUNEFOLIO_DIGEST_RETRY_BACKOFF", default=60)
 
 REEVALUATE_AT = env("TUNEFOLIO_REEVALUATE_AT", default="02:00")  # HH:MM UTC, every night
 DIGEST_AT = env("TUNEFOLIO_DIGEST_AT", default="mon 07:00")  # DAY HH:MM UTC, every week
@@ -181,9 +205,25 @@ CELERY_BEAT_SCHEDULE = {
 # --- API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Machines send a team API key in X-Api-Key; people use their admin session (with CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tracker.api.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tracker.api.throttling.APIKeyRateThrottle",
+        "tracker.api.throttling.PersonRateThrottle",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.StrictJSONParser"],
+    "DEFAULT_METADATA_CLASS": "tracker.api.metadata.BriefMetadata",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "tracker.api.errors.exception_handler",
+    # Money is a JSON number in and out (rounded to the field's places on the way in).
+    "COERCE_DECIMAL_TO_STRING": False,
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env("TUNEFOLIO_API_KEY_RATE", default="600/min"),
         "user": env("TUNEFOLIO_USER_RATE", default="300/min"),
@@ -191,9 +231,23 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tunefolio API",
-    "DESCRIPTION": "The portfolio of LLM fine-tunes, their usage, and whether each still pays off.",
+    "DESCRIPTION": "The portfolio of LLM fine-tunes, their usage, and whether each still pays off. "
+    "Every 4xx answer is an error envelope: "
+    '`{"error": {"code", "message", "details": [{"row", "field", "message"}]}}`.',
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TuneStatusEnum": "tracker.models.FineTune.Status",
+        "VerdictEnum": "tracker.models.Verdict",
+        "TuneInputStatusEnum": [("proposed", "Proposed"), ("deployed", "Deployed")],
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracker.api.schema.add_error_responses",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -201,7 +255,14 @@ SPECTACULAR_SETTINGS = {
 API_KEY_CUSTOM_HEADER = "HTTP_X_API_KEY"
 #: Usage batches above this many rows are refused; bodies above the size limit get 413.
 USAGE_BATCH_MAX_ROWS = 10_000
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
+#: A refused usage batch lists at most this many errors (its message gives the total).
+USAGE_MAX_ERROR_DETAILS = 1000
+#: A full usage batch (10,000 records with the longest slugs and sources) is about 4.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 * 1024 * 1024)
+#: API bodies above this many bytes get 413 from their Content-Length, before anything reads them.
+API_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+#: How long an Idempotency-Key's first response is replayed.
+API_IDEMPOTENCY_TTL_HOURS = 24
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

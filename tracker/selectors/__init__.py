@@ -11,12 +11,16 @@ from .portfolio import (
     tunes_due_for_evaluation,
     tunes_with_latest_verdict,
 )
+from .summary import portfolio_summary
+from .usage import usage_by_period
 
 __all__ = [
     "catalog_with_tune_counts",
     "current_policy",
     "engine_policy",
     "portfolio_inputs",
+    "portfolio_summary",
     "tunes_due_for_evaluation",
     "tunes_with_latest_verdict",
+    "usage_by_period",
 ]

@@ -12,7 +12,7 @@ from django.db import transaction
 
 import decision
 from tracker import selectors
-from tracker.models import Evaluation, Flag, Verdict
+from tracker.models import Evaluation, FineTune, Flag, Verdict
 
 #: The verdicts that open a flag of the same kind.
 FLAG_VERDICTS = {Verdict.RETRAIN, Verdict.RETIRE, Verdict.FINE_TUNE}
@@ -83,32 +83,76 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
 
 
 def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
-    """Open a flag when a verdict calls for action; resolve open flags a verdict no longer
-    supports. Only evaluations newer than the flag's opening move it."""
+    """Keep each tune's flags in step with its latest evaluation; return (opened, resolved).
+
+    A flag opens when the latest verdict is RETRAIN, RETIRE or FINE_TUNE and no flag of that
+    kind is open, and carries the evaluation that opened it; it resolves, with the evaluation
+    that resolved it, when a later verdict no longer supports it. The rules:
+
+    - Only a tune's latest evaluation moves its flags: re-evaluating an older day (a backfill)
+      changes nothing, so an old verdict never reopens or resolves today's state.
+    - Re-running the latest day replaces that day's effect instead of stacking on it: a flag that
+      an earlier run of the day opened and the new verdict does not support is withdrawn (it was
+      never supported by a kept evaluation); a flag an earlier run of the day resolved and the new
+      verdict supports again is reopened, keeping its original opening and age.
+    - At most one open flag per tune and kind (a database constraint); runs on the same tunes are
+      serialised by locking the tune rows (PostgreSQL; SQLite serialises writers anyway).
+    """
     if not evaluations:
         return 0, 0
-    by_tune = {e.tune_id: e for e in evaluations}
     as_of = evaluations[0].as_of
-    open_flags = list(
-        Flag.objects.filter(tune_id__in=by_tune, resolved_on__isnull=True, opened_on__lte=as_of)
+    by_tune = {e.tune_id: e for e in evaluations}
+    list(
+        FineTune.objects.select_for_update()
+        .filter(pk__in=by_tune)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    to_resolve = [f for f in open_flags if by_tune[f.tune_id].verdict != f.kind]
-    for flag in to_resolve:
-        flag.resolved_by = by_tune[flag.tune_id]
-        flag.resolved_on = as_of
-    Flag.objects.bulk_update(to_resolve, ["resolved_by", "resolved_on"])
+    superseded = set(
+        Evaluation.objects.filter(tune_id__in=by_tune, as_of__gt=as_of).values_list(
+            "tune_id", flat=True
+        )
+    )
+    latest = {tune_id: e for tune_id, e in by_tune.items() if tune_id not in superseded}
+    if not latest:
+        return 0, 0
+    open_flags: dict[int, list[Flag]] = {}
+    for flag in Flag.objects.filter(tune_id__in=latest, resolved_on__isnull=True):
+        open_flags.setdefault(flag.tune_id, []).append(flag)
+    resolved_today: dict[tuple[int, str], Flag] = {
+        (flag.tune_id, flag.kind): flag
+        for flag in Flag.objects.filter(resolved_by__in=latest.values()).order_by("opened_on")
+    }
 
-    open_kinds = {(f.tune_id, f.kind) for f in open_flags if f not in to_resolve}
-    # An open flag dated after this evaluation (a re-run of an older day) also counts as open.
-    open_kinds |= set(
-        Flag.objects.filter(
-            tune_id__in=by_tune, resolved_on__isnull=True, opened_on__gt=as_of
-        ).values_list("tune_id", "kind")
-    )
-    to_open = [
-        Flag(tune_id=e.tune_id, kind=e.verdict, opened_by=e, opened_on=as_of)
-        for e in evaluations
-        if e.verdict in FLAG_VERDICTS and (e.tune_id, e.verdict) not in open_kinds
-    ]
+    to_resolve: list[Flag] = []
+    to_withdraw: list[int] = []
+    to_reopen: list[Flag] = []
+    to_open: list[Flag] = []
+    for tune_id, evaluation in latest.items():
+        wanted = evaluation.verdict if evaluation.verdict in FLAG_VERDICTS else None
+        still_open = False
+        for flag in open_flags.get(tune_id, []):
+            if flag.kind == wanted:
+                still_open = True
+            elif flag.opened_by_id == evaluation.pk:
+                to_withdraw.append(flag.pk)
+            else:
+                flag.resolved_by, flag.resolved_on = evaluation, as_of
+                to_resolve.append(flag)
+        if wanted is None or still_open:
+            continue
+        earlier = resolved_today.get((tune_id, wanted))
+        if earlier is not None:
+            earlier.resolved_by, earlier.resolved_on = None, None
+            to_reopen.append(earlier)
+        else:
+            to_open.append(
+                Flag(tune_id=tune_id, kind=wanted, opened_by=evaluation, opened_on=as_of)
+            )
+
+    # Withdraw and resolve first: the one-open-flag constraint holds after every statement.
+    Flag.objects.filter(pk__in=to_withdraw).delete()
+    Flag.objects.bulk_update(to_resolve, ["resolved_by", "resolved_on"])
+    Flag.objects.bulk_update(to_reopen, ["resolved_by", "resolved_on"])
     Flag.objects.bulk_create(to_open)
-    return len(to_open), len(to_resolve)
+    return len(to_open) + len(to_reopen), len(to_resolve)

@@ -1,0 +1,119 @@
+"""Ingestion on the database itself. The whole suite runs on SQLite and on PostgreSQL (CI runs it
+twice); these tests look at what reaches the database, and at concurrent senders, which only
+PostgreSQL runs truly side by side."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from tests.api.helpers import TODAY, usage_row
+from tracker.models import IdempotencyRecord, UsageRecord
+
+URL = "/api/v1/usage/"
+
+
+def batch(days: int, **overrides) -> dict:
+    return {
+        "records": [
+            usage_row(day=(TODAY - timedelta(days=n + 1)).isoformat(), **overrides)
+            for n in range(days)
+        ]
+    }
+
+
+@pytest.mark.django_db
+def test_the_write_is_one_upsert_statement(world):
+    with CaptureQueriesContext(connection) as queries:
+        response = world.client_a().post(URL, batch(300), format="json")
+    assert response.status_code == 200
+    inserts = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    usage_inserts = [sql for sql in inserts if "tracker_usagerecord" in sql]
+    assert len(usage_inserts) == 1
+    assert "ON CONFLICT" in usage_inserts[0].upper()
+    assert UsageRecord.objects.count() == 300
+
+
+@pytest.mark.django_db
+def test_extreme_but_valid_values_round_trip(world):
+    row = usage_row(
+        queries=10**12,
+        input_tokens=10**12,
+        output_tokens=0,
+        cost_usd=99_999_999_999.9999,
+        quality_score=1.0,
+        source="s" * 64,
+    )
+    response = world.client_a().post(URL, {"records": [row]}, format="json")
+    assert response.status_code == 200, response.content
+    stored = UsageRecord.objects.get()
+    assert (stored.queries, stored.input_tokens, stored.output_tokens) == (10**12, 10**12, 0)
+    assert stored.cost_usd == Decimal("99999999999.9999")
+    too_costly = {"records": [usage_row(day="2025-06-02", cost_usd=10**11)]}
+    assert world.client_a().post(URL, too_costly, format="json").status_code == 400
+    assert stored.day == date(2025, 6, 1)
+
+
+def _send_concurrently(secret: str, bodies: list[dict], headers: dict | None = None) -> list:
+    from tests.api.helpers import key_client
+
+    barrier = threading.Barrier(len(bodies))
+    results: list = [None] * len(bodies)
+
+    def send(i: int) -> None:
+        try:
+            client = key_client(secret)
+            barrier.wait(timeout=10)
+            results[i] = client.post(URL, bodies[i], format="json", **(headers or {}))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def _require_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "concurrent writers need PostgreSQL: SQLite runs one writer at a time "
+            "(this test runs in CI's PostgreSQL pass)"
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_overlapping_batches_write_each_row_once(world):
+    _require_postgres()
+    bodies = [batch(200), batch(200, queries=7)]
+    responses = _send_concurrently(world.key_a, bodies)
+    assert [r.status_code for r in responses] == [200, 200]
+    assert UsageRecord.objects.count() == 200
+    assert set(UsageRecord.objects.values_list("queries", flat=True)) in ({1000}, {7})
+    for response in responses:
+        counts = response.json()
+        assert counts["received"] == 200
+        assert counts["created"] + counts["updated"] + counts["unchanged"] == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_idempotency_key_write_once(world):
+    _require_postgres()
+    body = batch(100)
+    responses = _send_concurrently(
+        world.key_a, [body, body, body], headers={"HTTP_IDEMPOTENCY_KEY": "nightly-2025-07-01"}
+    )
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert {tuple(sorted(r.json().items())) for r in responses} == {
+        (("created", 100), ("received", 100), ("unchanged", 0), ("updated", 0))
+    }
+    assert sum(r.get("Idempotent-Replayed") == "true" for r in responses) == 2
+    assert IdempotencyRecord.objects.count() == 1
+    assert UsageRecord.objects.count() == 100

@@ -1,0 +1,62 @@
+"""JSON in: strict (no NaN/Infinity), bounded nesting, and no text that is not Unicode.
+
+NUL bytes are left to the fields (every string field refuses them, with its row and field), so a
+usage batch still lists all of its errors together.
+"""
+
+from __future__ import annotations
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+from .errors import InvalidInput, detail_item
+
+#: Deeper than this is no request this API takes; refusing it keeps parsing bounded.
+MAX_DEPTH = 32
+
+
+def text_problems(data) -> list[dict]:
+    """Strings (values or keys) holding lone surrogates (JSON's ``"\\ud800"``), wherever they
+    are: no database stores them."""
+    problems = []
+    stack = [((), data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problems.append(detail_item(path, f"Nested deeper than {MAX_DEPTH} levels."))
+            continue
+        if isinstance(value, str):
+            message = _bad_text(value)
+            if message:
+                problems.append(detail_item(path, message))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                message = _bad_text(key)
+                if message:
+                    problems.append(detail_item(path, f"A key {message[0].lower()}{message[1:]}"))
+                    continue
+                stack.append(((*path, key), item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item, depth + 1) for i, item in enumerate(value))
+    problems.sort(key=lambda d: (d["row"] is not None, d["row"] or 0, d["field"] or ""))
+    return problems
+
+
+def _bad_text(value: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Is not valid Unicode text (lone surrogate)."
+    return None
+
+
+class StrictJSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply.") from exc
+        problems = text_problems(data)
+        if problems:
+            raise InvalidInput("The request holds text that cannot be stored.", problems)
+        return data

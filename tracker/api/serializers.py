@@ -1,0 +1,469 @@
+"""What goes in and out of the API. Input serializers check shape and JSON types; services do
+the writes and the model-level validation. Output serializers describe what the selectors read.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from tracker.models import (
+    CatalogModel,
+    ChangeLogEntry,
+    Evaluation,
+    FineTune,
+    ModelPrice,
+    Team,
+    TunePrice,
+    Verdict,
+)
+from tracker.selectors import access
+from tracker.services.usage import (
+    MAX_COST_USD,
+    MAX_DAILY_COUNT,
+    SLUG_PATTERN,
+    SOURCE_MAX_LENGTH,
+)
+
+from .fields import NO_NUL_PATTERN, PlausibleDateField, StrictInputSerializer, StrictMoneyField
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    kwargs.setdefault("trim_whitespace", False)
+    return serializers.CharField(max_length=max_length, **kwargs)
+
+
+def _count(maximum: int = INT32_MAX, **kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=0, max_value=maximum, **kwargs)
+
+
+def _score(**kwargs) -> serializers.FloatField:
+    return serializers.FloatField(min_value=0.0, max_value=1.0, allow_null=True, **kwargs)
+
+
+def _model_id(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=INT64_MAX, **kwargs)
+
+
+# --- Errors (for the schema) ---------------------------------------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    row = serializers.IntegerField(
+        allow_null=True, help_text="The record's index in a usage batch; null elsewhere."
+    )
+    field = serializers.CharField(
+        allow_null=True, help_text="The field (dotted for nested input); null for the whole."
+    )
+    message = serializers.CharField()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable machine code, e.g. invalid, not_found.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    details = ErrorDetailSerializer(many=True)
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+# --- Teams ---------------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["slug", "name"]
+
+
+# --- Catalog -------------------------------------------------------------------------------------
+
+
+class CatalogModelSerializer(serializers.ModelSerializer):
+    tune_count = serializers.IntegerField(
+        read_only=True, help_text="Your tunes trained on this model."
+    )
+    alternative_count = serializers.IntegerField(
+        read_only=True, help_text="Your tunes whose prompt/RAG alternative runs on this model."
+    )
+
+    class Meta:
+        model = CatalogModel
+        fields = [
+            "id",
+            "provider",
+            "name",
+            "version",
+            "released_on",
+            "shutdown_on",
+            "successor",
+            "tune_count",
+            "alternative_count",
+        ]
+
+
+class CatalogModelInputSerializer(StrictInputSerializer):
+    provider = _text(80, min_length=1)
+    name = _text(120, min_length=1)
+    version = _text(80, min_length=1)
+    released_on = PlausibleDateField(required=False, allow_null=True)
+    shutdown_on = PlausibleDateField(required=False, allow_null=True)
+    successor = _model_id(required=False, allow_null=True)
+
+    def validate_successor(self, value):
+        if value is None:
+            return None
+        model = access.catalog_model(None, value)
+        if model is None:
+            raise serializers.ValidationError(f"No catalog model with id {value}.")
+        return model
+
+
+class ModelPriceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelPrice
+        fields = ["id", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_at"]
+
+
+class TunePriceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TunePrice
+        fields = ["id", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_at"]
+
+
+class PriceInputSerializer(StrictInputSerializer):
+    effective_from = PlausibleDateField(help_text="The price applies from this day on.")
+    input_usd_per_mtok = StrictMoneyField(max_digits=12, decimal_places=4)
+    output_usd_per_mtok = StrictMoneyField(max_digits=12, decimal_places=4)
+
+
+# --- Tunes ---------------------------------------------------------------------------------------
+
+
+class TuneSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    base_model_shutdown_on = serializers.DateField(
+        source="base_model.shutdown_on", read_only=True, allow_null=True
+    )
+    latest_verdict = serializers.ChoiceField(
+        choices=Verdict.choices, read_only=True, allow_null=True
+    )
+    latest_as_of = serializers.DateField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = FineTune
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "team",
+            "owner",
+            "status",
+            "task_description",
+            "method",
+            "base_model",
+            "base_model_shutdown_on",
+            "alternative",
+            "extra_prompt_tokens",
+            "need_is_articulable",
+            "behaviour_unpromptable",
+            "tacit_expertise",
+            "adds_knowledge",
+            "fixes_formatting",
+            "few_edge_cases",
+            "brand_tone",
+            "labelled_examples",
+            "target_score",
+            "baseline_score",
+            "tune_score",
+            "upfront_cost",
+            "retrain_cost",
+            "monthly_fixed_cost",
+            "deployed_on",
+            "last_trained_on",
+            "expected_monthly_queries",
+            "expected_input_tokens",
+            "expected_output_tokens",
+            "latest_verdict",
+            "latest_as_of",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class TuneFieldsSerializer(StrictInputSerializer):
+    """The fields both registering and editing a tune take."""
+
+    name = _text(160, min_length=1)
+    owner = _text(
+        150,
+        required=False,
+        help_text="Username of a member of the tune's team with an email address; gets the "
+        "digest. Defaults to you when you are signed in.",
+    )
+    status = serializers.ChoiceField(
+        choices=[
+            (FineTune.Status.PROPOSED.value, FineTune.Status.PROPOSED.label),
+            (FineTune.Status.DEPLOYED.value, FineTune.Status.DEPLOYED.label),
+        ],
+        required=False,
+        help_text="Proposed or deployed; retire through the retire action.",
+    )
+    task_description = _text(10_000, required=False, allow_blank=True)
+    method = serializers.ChoiceField(choices=FineTune.Method.choices, required=False)
+    base_model = _model_id(help_text="Catalog model id the tune is trained on.")
+    alternative = _model_id(
+        required=False, allow_null=True, help_text="Catalog model id of the prompt/RAG setup."
+    )
+    extra_prompt_tokens = _count(required=False)
+    need_is_articulable = serializers.BooleanField(required=False)
+    behaviour_unpromptable = serializers.BooleanField(required=False)
+    tacit_expertise = serializers.BooleanField(required=False)
+    adds_knowledge = serializers.BooleanField(required=False)
+    fixes_formatting = serializers.BooleanField(required=False)
+    few_edge_cases = serializers.BooleanField(required=False)
+    brand_tone = serializers.BooleanField(required=False)
+    labelled_examples = _count(required=False)
+    target_score = _score(required=False)
+    baseline_score = _score(required=False)
+    tune_score = _score(required=False)
+    upfront_cost = StrictMoneyField(required=False)
+    retrain_cost = StrictMoneyField(required=False)
+    monthly_fixed_cost = StrictMoneyField(required=False)
+    deployed_on = PlausibleDateField(required=False, allow_null=True)
+    last_trained_on = PlausibleDateField(required=False, allow_null=True)
+    expected_monthly_queries = _count(INT64_MAX, required=False, allow_null=True)
+    expected_input_tokens = _count(required=False, allow_null=True)
+    expected_output_tokens = _count(required=False, allow_null=True)
+
+    def _catalog(self, value):
+        if value is None:
+            return None
+        model = access.catalog_model(None, value)
+        if model is None:
+            raise serializers.ValidationError(f"No catalog model with id {value}.")
+        return model
+
+    def validate_base_model(self, value):
+        return self._catalog(value)
+
+    def validate_alternative(self, value):
+        return self._catalog(value)
+
+
+class TuneCreateSerializer(TuneFieldsSerializer):
+    slug = serializers.RegexField(
+        SLUG_PATTERN, max_length=160, required=False, help_text="Defaults to the name, slugified."
+    )
+    team = serializers.RegexField(
+        SLUG_PATTERN,
+        max_length=120,
+        required=False,
+        help_text="Team slug. An API key's tunes belong to its team; a person in several teams "
+        "must name one.",
+    )
+
+
+class TuneUpdateSerializer(TuneFieldsSerializer):
+    pass
+
+
+class RetireSerializer(StrictInputSerializer):
+    on = PlausibleDateField(required=False, help_text="Defaults to today; not in the future.")
+
+
+# --- Change log ----------------------------------------------------------------------------------
+
+
+class ChangeLogEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChangeLogEntry
+        fields = ["id", "day", "kind", "meaningful", "summary", "author", "cost", "created_at"]
+
+
+class ChangeLogEntryInputSerializer(StrictInputSerializer):
+    day = PlausibleDateField(help_text="Not in the future.")
+    kind = serializers.ChoiceField(choices=ChangeLogEntry.Kind.choices)
+    meaningful = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Would the tune, trained before this change, now answer wrongly?",
+    )
+    summary = _text(500, min_length=1)
+    author = _text(150, required=False, help_text="Defaults to you, or the API key's name.")
+    cost = StrictMoneyField(
+        required=False, allow_null=True, help_text="For a retraining: what it cost (USD)."
+    )
+
+
+# --- Evaluations ---------------------------------------------------------------------------------
+
+
+class FindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    source = serializers.CharField()
+    severity = serializers.CharField()
+    message = serializers.CharField()
+    decisive = serializers.BooleanField()
+    figures = serializers.DictField()
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    tune = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    figures = serializers.DictField(read_only=True)
+    findings = serializers.ListField(child=serializers.DictField(), read_only=True)
+    policy = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "tune",
+            "as_of",
+            "verdict",
+            "reason",
+            "monthly_net_saving",
+            "unrecovered_cost",
+            "figures",
+            "findings",
+            "policy",
+            "engine_version",
+            "created_at",
+        ]
+
+
+class EvaluateSerializer(StrictInputSerializer):
+    as_of = PlausibleDateField(required=False, help_text="Defaults to today; not in the future.")
+
+
+# --- Usage ---------------------------------------------------------------------------------------
+
+
+class UsageRecordInputSerializer(serializers.Serializer):
+    """One day of one tune from one source. Documentation only: batches are validated as a
+    whole by ``tracker.services.usage``, which enforces the same rules (and the ones a schema
+    cannot say: the tune must be yours, the day not in the future, keys unique in the batch)."""
+
+    tune = serializers.RegexField(SLUG_PATTERN, max_length=160, help_text="The tune's slug.")
+    day = serializers.DateField(help_text="Not in the future, not before 2000-01-01.")
+    source = serializers.RegexField(
+        NO_NUL_PATTERN,
+        min_length=1,
+        max_length=SOURCE_MAX_LENGTH,
+        required=False,
+        help_text="Which gateway or export sent it; the batch's source (or 'default') if left out.",
+    )
+    queries = _count(MAX_DAILY_COUNT)
+    input_tokens = _count(MAX_DAILY_COUNT)
+    output_tokens = _count(MAX_DAILY_COUNT)
+    cost_usd = serializers.FloatField(
+        min_value=0,
+        max_value=float(MAX_COST_USD),
+        allow_null=True,
+        required=False,
+        help_text="The actual cost that day (USD), rounded to 4 decimals.",
+    )
+    quality_score = _score(required=False, help_text="On the eval scale, 0 to 1.")
+
+
+class UsageBatchInputSerializer(serializers.Serializer):
+    source = serializers.RegexField(
+        NO_NUL_PATTERN,
+        min_length=1,
+        max_length=SOURCE_MAX_LENGTH,
+        required=False,
+        help_text="Default source for records that name none.",
+    )
+    records = UsageRecordInputSerializer(
+        many=True, min_length=1, max_length=settings.USAGE_BATCH_MAX_ROWS
+    )
+
+
+class IngestResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField(help_text="Records in the batch.")
+    created = serializers.IntegerField(help_text="New (tune, day, source) rows.")
+    updated = serializers.IntegerField(help_text="Existing rows whose values were replaced.")
+    unchanged = serializers.IntegerField(help_text="Existing rows sent again with equal values.")
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
+    start = serializers.DateField(required=False, help_text="Defaults to 365 days before end.")
+    end = serializers.DateField(required=False, help_text="Defaults to today.")
+
+
+class UsagePeriodSerializer(serializers.Serializer):
+    period_start = serializers.DateField(help_text="The day, the week's Monday, or the 1st.")
+    queries = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
+    quality_score = serializers.FloatField(allow_null=True)
+    sources = serializers.IntegerField(help_text="How many sources reported in the period.")
+
+
+class UsageTotalsSerializer(serializers.Serializer):
+    queries = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
+
+
+class UsageSeriesSerializer(serializers.Serializer):
+    tune = serializers.CharField()
+    period = serializers.ChoiceField(choices=["day", "week", "month"])
+    start = serializers.DateField()
+    end = serializers.DateField()
+    rows = UsagePeriodSerializer(many=True)
+    totals = UsageTotalsSerializer()
+
+
+# --- Summary -------------------------------------------------------------------------------------
+
+
+class ModelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    shutdown_on = serializers.DateField(allow_null=True)
+
+
+class ShutdownSerializer(serializers.Serializer):
+    model = ModelRefSerializer()
+    shutdown_on = serializers.DateField()
+    days_left = serializers.IntegerField(help_text="Negative once it has shut down.")
+    successor = ModelRefSerializer(allow_null=True)
+    tunes = serializers.ListField(
+        child=serializers.CharField(), help_text="Your tunes (not retired) on this model."
+    )
+
+
+class VerdictCountsSerializer(serializers.Serializer):
+    KEEP = serializers.IntegerField()
+    WATCH = serializers.IntegerField()
+    RETRAIN = serializers.IntegerField()
+    RETIRE = serializers.IntegerField()
+    FINE_TUNE = serializers.IntegerField()
+    ITERATE = serializers.IntegerField()
+    UNEVALUATED = serializers.IntegerField()
+
+
+class SummarySerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    tunes = serializers.IntegerField(help_text="Tunes not retired.")
+    by_verdict = VerdictCountsSerializer(help_text="Tunes per latest verdict.")
+    deployed_tunes_evaluated = serializers.IntegerField()
+    realised_monthly_saving_usd = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        help_text="Sum of the deployed tunes' monthly net saving, from their latest evaluation.",
+    )
+    flagged_tunes = serializers.IntegerField(help_text="Tunes with an open flag.")
+    unrecovered_training_cost_of_flagged_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=2
+    )
+    shutdown_window_days = serializers.IntegerField()
+    upcoming_shutdowns = ShutdownSerializer(many=True)

@@ -1,0 +1,622 @@
+"""The endpoints. Each view checks its input, calls one service (writes) or selector (reads), and
+shapes the answer; access is decided by the caller's teams and scopes (``authentication``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.text import slugify
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from tracker.models import (
+    CatalogModel,
+    ChangeLogEntry,
+    Evaluation,
+    FineTune,
+    ModelPrice,
+    Team,
+    TunePrice,
+)
+from tracker.selectors import access
+from tracker.selectors.summary import portfolio_summary
+from tracker.selectors.usage import usage_by_period, usage_totals
+from tracker.services import record_change, retire_tune
+from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
+from tracker.services.evaluation import evaluate_portfolio
+from tracker.services.portfolio import add_serving_price, create_tune, update_tune
+from tracker.services.usage import (
+    DEFAULT_SOURCE,
+    SOURCE_MAX_LENGTH,
+    UsageBatchInvalid,
+    frame_from_records,
+    ingest_usage,
+)
+
+from . import serializers as s
+from .authentication import Caller, get_caller
+from .errors import Conflict, InvalidInput, PayloadTooLarge
+from .filters import ChangeLogFilter, EvaluationFilter, TuneFilter
+from .idempotency import idempotent
+from .schema import IDEMPOTENCY_KEY
+
+
+def _max_error_details() -> int:
+    """A usage batch answers with at most this many error details (the message has the total)."""
+    return getattr(settings, "USAGE_MAX_ERROR_DETAILS", 1000)
+
+
+def _today():
+    return timezone.now().date()
+
+
+SLUG_PARAMETER = OpenApiParameter(
+    "slug",
+    {"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$", "maxLength": 160},
+    OpenApiParameter.PATH,
+    description="The tune's slug.",
+)
+MODEL_ID_PARAMETER = OpenApiParameter(
+    "model_id",
+    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    OpenApiParameter.PATH,
+    description="The catalog model's id.",
+)
+
+
+class ApiView(generics.GenericAPIView):
+    """Refuses oversized bodies before anything reads them; knows its caller."""
+
+    #: HTTP method → scope, where not read (GET) / write (the rest).
+    scopes: dict[str, str] = {}
+    #: Query parameters that may be sent empty (free text); any other must have a value.
+    blank_query_parameters = frozenset({"search", "team", "ordering"})
+
+    def initial(self, request, *args, **kwargs):
+        limit = getattr(settings, "API_MAX_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            raise PayloadTooLarge(f"The body is {length} bytes; the limit is {limit}.")
+        super().initial(request, *args, **kwargs)
+        blank = sorted(
+            name
+            for name, values in request.query_params.lists()
+            if name not in self.blank_query_parameters and "" in values
+        )
+        if blank:
+            raise ValidationError({name: ["May not be empty."] for name in blank})
+
+    @property
+    def caller(self) -> Caller:
+        return get_caller(self.request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "caller": self.caller}
+
+    def validated(self, serializer_class, data, **kwargs) -> dict:
+        serializer = serializer_class(data=data, context=self.get_serializer_context(), **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def page(self, queryset, serializer_class) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    def tune(self) -> FineTune:
+        tune = access.tune_by_slug(self.caller.team_ids, self.kwargs["slug"])
+        if tune is None:
+            raise NotFound("No such tune in your team(s).")
+        return tune
+
+
+def _not_future(value, field):
+    if value is not None and value > _today():
+        raise ValidationError({field: [f"In the future (today is {_today()})."]})
+    return value
+
+
+# --- Teams ---------------------------------------------------------------------------------------
+
+
+class TeamListView(ApiView):
+    """The teams whose data you see."""
+
+    queryset = Team.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=s.TeamSerializer(many=True), summary="Your teams")
+    def get(self, request):
+        teams = access.visible_teams(self.caller.team_ids)
+        return Response(s.TeamSerializer(teams, many=True).data)
+
+
+# --- Tunes ---------------------------------------------------------------------------------------
+
+
+def _tune_out(caller: Caller, tune: FineTune) -> dict:
+    return s.TuneSerializer(access.tune_by_slug(caller.team_ids, tune.slug)).data
+
+
+def _owner(team, username, field="owner"):
+    owner = access.team_member(team, username)
+    if owner is None:
+        raise ValidationError({field: [f"No member '{username}' in team {team.slug}."]})
+    return owner
+
+
+class TuneListView(ApiView):
+    """Fine-tunes of your teams: list (filter, search, order) and register."""
+
+    queryset = FineTune.objects.none()
+    filterset_class = TuneFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return access.visible_tunes(self.caller.team_ids)
+
+    @extend_schema(responses=s.TuneSerializer(many=True), summary="List tunes")
+    def get(self, request):
+        return self.page(self.get_queryset(), s.TuneSerializer)
+
+    @extend_schema(
+        request=s.TuneCreateSerializer,
+        responses={201: s.TuneSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Register a tune",
+    )
+    def post(self, request):
+        def action():
+            data = dict(self.validated(s.TuneCreateSerializer, request.data))
+            team = self._team(data.pop("team", None))
+            username = data.pop("owner", None)
+            if username is not None:
+                owner = _owner(team, username)
+            elif self.caller.user is not None:
+                owner = _owner(team, self.caller.user.get_username())
+            else:
+                raise ValidationError({"owner": ["Required when registering with an API key."]})
+            data.setdefault("slug", slugify(data["name"])[:160])
+            if not data["slug"]:
+                raise ValidationError({"slug": ["Give a slug: the name has no letters."]})
+            tune = create_tune(team=team, owner=owner, **data)
+            return status.HTTP_201_CREATED, _tune_out(self.caller, tune)
+
+        return idempotent(request, action)
+
+    def _team(self, slug):
+        caller = self.caller
+        if caller.api_key is not None:
+            team = caller.api_key.team
+            if slug is not None and slug != team.slug:
+                raise ValidationError(
+                    {"team": [f"This API key registers tunes in its own team, {team.slug}."]}
+                )
+            return team
+        if slug is not None:
+            team = access.team_by_slug(caller.team_ids, slug)
+            if team is None:
+                raise ValidationError({"team": [f"No team '{slug}' among yours."]})
+            return team
+        teams = list(access.visible_teams(caller.team_ids)[:2])
+        if len(teams) != 1:
+            raise ValidationError({"team": ["Name the team (its slug)."]})
+        return teams[0]
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneDetailView(ApiView):
+    """One fine-tune: read and edit."""
+
+    queryset = FineTune.objects.none()
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @extend_schema(responses=s.TuneSerializer, summary="A tune")
+    def get(self, request, slug):
+        return Response(s.TuneSerializer(self.tune()).data)
+
+    @extend_schema(
+        request=s.TuneUpdateSerializer, responses=s.TuneSerializer, summary="Edit a tune"
+    )
+    def patch(self, request, slug):
+        tune = self.tune()
+        data = dict(self.validated(s.TuneUpdateSerializer, request.data, partial=True))
+        if "owner" in data:
+            data["owner"] = _owner(tune.team, data["owner"])
+        tune = update_tune(tune, **data)
+        return Response(_tune_out(self.caller, tune))
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneRetireView(ApiView):
+    """Retire a fine-tune."""
+
+    queryset = FineTune.objects.none()
+
+    @extend_schema(
+        request=s.RetireSerializer,
+        responses=s.TuneSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Retire a tune",
+        description="Retired tunes stay in the history and are no longer evaluated; their open "
+        "flags are resolved. Retiring a retired tune changes nothing.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            data = self.validated(s.RetireSerializer, request.data)
+            on = _not_future(data.get("on"), "on") or _today()
+            if tune.status != FineTune.Status.RETIRED:
+                tune = retire_tune(tune, on)
+            return status.HTTP_200_OK, _tune_out(self.caller, tune)
+
+        return idempotent(request, action)
+
+
+# --- Change log ----------------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneChangesView(ApiView):
+    """A fine-tune's change log."""
+
+    queryset = ChangeLogEntry.objects.none()
+    filterset_class = ChangeLogFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return access.tune_changes(self.tune())
+
+    @extend_schema(responses=s.ChangeLogEntrySerializer(many=True), summary="A tune's change log")
+    def get(self, request, slug):
+        return self.page(self.get_queryset(), s.ChangeLogEntrySerializer)
+
+    @extend_schema(
+        request=s.ChangeLogEntryInputSerializer,
+        responses={201: s.ChangeLogEntrySerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Record a change",
+        description="A retraining moves the tune's last trained date to its day.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            data = dict(self.validated(s.ChangeLogEntryInputSerializer, request.data))
+            _not_future(data["day"], "day")
+            data.setdefault("author", self.caller.label)
+            entry = record_change(tune, **data)
+            return status.HTTP_201_CREATED, s.ChangeLogEntrySerializer(entry).data
+
+        return idempotent(request, action)
+
+
+# --- Serving prices ------------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneServingPricesView(ApiView):
+    """What serving the fine-tune costs, effective-dated."""
+
+    queryset = TunePrice.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=s.TunePriceSerializer(many=True), summary="A tune's serving prices")
+    def get(self, request, slug):
+        prices = access.tune_serving_prices(self.tune())
+        return Response(s.TunePriceSerializer(prices, many=True).data)
+
+    @extend_schema(
+        request=s.PriceInputSerializer,
+        responses={201: s.TunePriceSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Append a serving price",
+        description="Prices are appended, never rewritten: a new one starts after the last.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            price = add_serving_price(tune, **self.validated(s.PriceInputSerializer, request.data))
+            return status.HTTP_201_CREATED, s.TunePriceSerializer(price).data
+
+        return idempotent(request, action)
+
+
+# --- Usage ---------------------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneUsageView(ApiView):
+    """A fine-tune's usage, aggregated."""
+
+    queryset = FineTune.objects.none()
+
+    @extend_schema(
+        parameters=[s.UsageQuerySerializer],
+        responses=s.UsageSeriesSerializer,
+        summary="A tune's usage by day, week or month",
+    )
+    def get(self, request, slug):
+        tune = self.tune()
+        query = self.validated(s.UsageQuerySerializer, request.query_params)
+        end = query.get("end") or _today()
+        start = query.get("start") or max(end, date.min + timedelta(days=365)) - timedelta(days=365)
+        rows = usage_by_period(tune, query["period"], start, end)
+        body = {
+            "tune": tune.slug,
+            "period": query["period"],
+            "start": start,
+            "end": end,
+            "rows": rows,
+            "totals": usage_totals(rows),
+        }
+        return Response(s.UsageSeriesSerializer(body).data)
+
+
+class UsageIngestView(ApiView):
+    """Usage ingestion: daily records in batches."""
+
+    queryset = FineTune.objects.none()
+    scopes = {"POST": "ingest"}
+
+    @extend_schema(
+        request=s.UsageBatchInputSerializer,
+        responses={200: s.IngestResultSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Send a batch of daily usage",
+        description="Up to 10,000 records. Upserts on (tune, day, source): a day sent again "
+        "replaces it; equal values change nothing. The whole batch is checked first: one bad "
+        "record and nothing is written, and the 400 lists every error by record index (`row`) "
+        "and field.",
+    )
+    def post(self, request):
+        def action():
+            records, source = self._batch(request.data)
+            try:
+                result = ingest_usage(
+                    frame_from_records(records),
+                    team_ids=self.caller.team_ids,
+                    default_source=source,
+                )
+            except UsageBatchInvalid as exc:
+                limit = _max_error_details()
+                details = [e.as_dict() for e in exc.errors[:limit]]
+                message = str(exc)
+                if len(exc.errors) > limit:
+                    message += f" The first {limit} are listed."
+                raise InvalidInput(message, details, code="invalid_batch") from exc
+            return status.HTTP_200_OK, result.as_dict()
+
+        return idempotent(request, action)
+
+    @staticmethod
+    def _batch(data) -> tuple[list[dict], str]:
+        def refuse(message, field=None, row=None):
+            raise InvalidInput(
+                "The batch is malformed; nothing was written.",
+                [{"row": row, "field": field, "message": message}],
+                code="invalid_batch",
+            )
+
+        if not isinstance(data, dict):
+            refuse('Send an object: {"records": [...]}.')
+        unknown = sorted(set(data) - {"records", "source"})
+        if unknown:
+            refuse("Unknown field.", field=unknown[0])
+        source = data.get("source", DEFAULT_SOURCE)
+        if not isinstance(source, str) or not 1 <= len(source) <= SOURCE_MAX_LENGTH:
+            refuse(f"A string of 1 to {SOURCE_MAX_LENGTH} characters.", field="source")
+        records = data.get("records")
+        if not isinstance(records, list) or not records:
+            refuse("A non-empty array of usage records.", field="records")
+        if len(records) > settings.USAGE_BATCH_MAX_ROWS:
+            refuse(
+                f"{len(records)} records; at most {settings.USAGE_BATCH_MAX_ROWS} a request.",
+                field="records",
+            )
+        not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        if not_objects:
+            raise InvalidInput(
+                "The batch is malformed; nothing was written.",
+                [{"row": i, "field": None, "message": "Must be an object."} for i in not_objects][
+                    : _max_error_details()
+                ],
+                code="invalid_batch",
+            )
+        return records, source
+
+
+# --- Evaluations ---------------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneEvaluationsView(ApiView):
+    """A fine-tune's evaluation history."""
+
+    queryset = Evaluation.objects.none()
+    filterset_class = EvaluationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return access.tune_evaluations(self.tune())
+
+    @extend_schema(
+        responses=s.EvaluationSerializer(many=True), summary="A tune's evaluations, newest first"
+    )
+    def get(self, request, slug):
+        return self.page(self.get_queryset(), s.EvaluationSerializer)
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneLatestEvaluationView(ApiView):
+    """A fine-tune's latest evaluation."""
+
+    queryset = Evaluation.objects.none()
+
+    @extend_schema(responses=s.EvaluationSerializer, summary="A tune's latest evaluation")
+    def get(self, request, slug):
+        evaluation = access.latest_evaluation(self.tune())
+        if evaluation is None:
+            raise NotFound("This tune has not been evaluated yet.")
+        return Response(s.EvaluationSerializer(evaluation).data)
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneEvaluateView(ApiView):
+    """Evaluate a fine-tune now."""
+
+    queryset = Evaluation.objects.none()
+
+    @extend_schema(
+        request=s.EvaluateSerializer,
+        responses={200: s.EvaluationSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Evaluate a tune now",
+        description="Runs the decision engine for this tune as of the day given (today by "
+        "default) and returns the evaluation; evaluating again for the same day replaces it.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            data = self.validated(s.EvaluateSerializer, request.data)
+            as_of = _not_future(data.get("as_of"), "as_of") or _today()
+            if tune.status == FineTune.Status.RETIRED:
+                raise Conflict("Retired tunes are not evaluated.")
+            run = evaluate_portfolio(as_of, [tune.pk])
+            return status.HTTP_200_OK, s.EvaluationSerializer(run.evaluations[0]).data
+
+        return idempotent(request, action)
+
+
+class SummaryView(ApiView):
+    """The portfolio of your teams at a glance."""
+
+    queryset = FineTune.objects.none()
+    blank_query_parameters = frozenset()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "team",
+                {"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$", "maxLength": 120},
+                description="Only this team (slug).",
+            )
+        ],
+        responses=s.SummarySerializer,
+        summary="The portfolio at a glance",
+    )
+    def get(self, request):
+        team_ids = self.caller.team_ids
+        slug = request.query_params.get("team")
+        if slug is not None:
+            if not re.fullmatch(r"[-a-zA-Z0-9_]{1,120}", slug):
+                raise ValidationError({"team": ["A team slug: letters, digits, - and _."]})
+            team = access.team_by_slug(team_ids, slug)
+            team_ids = [team.pk] if team is not None else []
+        return Response(s.SummarySerializer(portfolio_summary(team_ids, _today())).data)
+
+
+# --- Catalog -------------------------------------------------------------------------------------
+
+
+class CatalogListView(ApiView):
+    """The base-model catalog, shared by every team."""
+
+    queryset = CatalogModel.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return access.catalog(self.caller.team_ids)
+
+    @extend_schema(responses=s.CatalogModelSerializer(many=True), summary="The base-model catalog")
+    def get(self, request):
+        return self.page(self.get_queryset(), s.CatalogModelSerializer)
+
+    @extend_schema(
+        request=s.CatalogModelInputSerializer,
+        responses={201: s.CatalogModelSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Add a catalog model",
+    )
+    def post(self, request):
+        def action():
+            model = create_catalog_model(
+                **self.validated(s.CatalogModelInputSerializer, request.data)
+            )
+            out = access.catalog_model(self.caller.team_ids, model.pk)
+            return status.HTTP_201_CREATED, s.CatalogModelSerializer(out).data
+
+        return idempotent(request, action)
+
+
+class CatalogModelMixin:
+    def catalog_model(self):
+        model = access.catalog_model(self.caller.team_ids, self.kwargs["model_id"])
+        if model is None:
+            raise NotFound("No such catalog model.")
+        return model
+
+
+@extend_schema(parameters=[MODEL_ID_PARAMETER])
+class CatalogDetailView(CatalogModelMixin, ApiView):
+    """One catalog model."""
+
+    queryset = CatalogModel.objects.none()
+    http_method_names = ["get", "patch", "head", "options"]
+
+    @extend_schema(responses=s.CatalogModelSerializer, summary="A catalog model")
+    def get(self, request, model_id):
+        return Response(s.CatalogModelSerializer(self.catalog_model()).data)
+
+    @extend_schema(
+        request=s.CatalogModelInputSerializer,
+        responses=s.CatalogModelSerializer,
+        summary="Edit a catalog model (e.g. a shutdown date announced)",
+    )
+    def patch(self, request, model_id):
+        model = self.catalog_model()
+        data = self.validated(s.CatalogModelInputSerializer, request.data, partial=True)
+        model = update_catalog_model(model, **data)
+        out = access.catalog_model(self.caller.team_ids, model.pk)
+        return Response(s.CatalogModelSerializer(out).data)
+
+
+@extend_schema(parameters=[MODEL_ID_PARAMETER])
+class ModelPricesView(CatalogModelMixin, ApiView):
+    """A catalog model's list prices, effective-dated."""
+
+    queryset = ModelPrice.objects.none()
+    pagination_class = None
+
+    @extend_schema(
+        responses=s.ModelPriceSerializer(many=True), summary="A model's list prices, oldest first"
+    )
+    def get(self, request, model_id):
+        prices = access.model_prices(self.catalog_model())
+        return Response(s.ModelPriceSerializer(prices, many=True).data)
+
+    @extend_schema(
+        request=s.PriceInputSerializer,
+        responses={201: s.ModelPriceSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Append a list price",
+        description="Prices are appended, never rewritten: a new one starts after the last.",
+    )
+    def post(self, request, model_id):
+        def action():
+            model = self.catalog_model()
+            price = add_model_price(model, **self.validated(s.PriceInputSerializer, request.data))
+            return status.HTTP_201_CREATED, s.ModelPriceSerializer(price).data
+
+        return idempotent(request, action)

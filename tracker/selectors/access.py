@@ -1,0 +1,102 @@
+"""Reads limited to what a caller may see: the teams they belong to (``team_ids``; ``None`` for
+every team). The API's lists, details and nested routes all come through here, so a tune of
+another team is simply not found.
+
+The catalog (base models and their prices) is the providers' and shared by every team.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from django.db.models import Count, Q, QuerySet
+
+from tracker.models import (
+    CatalogModel,
+    ChangeLogEntry,
+    Evaluation,
+    FineTune,
+    ModelPrice,
+    Team,
+    TunePrice,
+)
+
+from .portfolio import tunes_with_latest_verdict
+
+TeamIds = Collection[int] | None
+
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,160}")
+_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def _in_teams(queryset: QuerySet, team_ids: TeamIds, field: str = "team_id") -> QuerySet:
+    return queryset if team_ids is None else queryset.filter(**{f"{field}__in": list(team_ids)})
+
+
+def visible_teams(team_ids: TeamIds) -> QuerySet[Team]:
+    return _in_teams(Team.objects.all(), team_ids, "pk").order_by("name")
+
+
+def team_by_slug(team_ids: TeamIds, slug: str) -> Team | None:
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        return None
+    return visible_teams(team_ids).filter(slug=slug).first()
+
+
+def visible_tunes(team_ids: TeamIds) -> QuerySet[FineTune]:
+    """Tunes with ``latest_verdict``/``latest_as_of``, their team, owner and base model."""
+    tunes = _in_teams(FineTune.objects.all(), team_ids)
+    return tunes_with_latest_verdict(tunes).select_related("team", "owner", "base_model")
+
+
+def tune_by_slug(team_ids: TeamIds, slug: str) -> FineTune | None:
+    """The tune, if the caller may see it (``None`` otherwise, as for a slug that is unknown)."""
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        return None
+    return visible_tunes(team_ids).filter(slug=slug).first()
+
+
+def tune_changes(tune: FineTune) -> QuerySet[ChangeLogEntry]:
+    return ChangeLogEntry.objects.filter(tune=tune).order_by("-day", "-id")
+
+
+def tune_serving_prices(tune: FineTune) -> QuerySet[TunePrice]:
+    return TunePrice.objects.filter(tune=tune).order_by("effective_from")
+
+
+def tune_evaluations(tune: FineTune) -> QuerySet[Evaluation]:
+    return Evaluation.objects.filter(tune=tune).select_related("tune").order_by("-as_of")
+
+
+def latest_evaluation(tune: FineTune) -> Evaluation | None:
+    return tune_evaluations(tune).first()
+
+
+def catalog(team_ids: TeamIds) -> QuerySet[CatalogModel]:
+    """Every catalog model, with how many of the caller's tunes use it (as base or alternative)."""
+    tunes_q = Q() if team_ids is None else Q(tunes__team_id__in=list(team_ids))
+    alt_q = Q() if team_ids is None else Q(alternative_for__team_id__in=list(team_ids))
+    return CatalogModel.objects.annotate(
+        tune_count=Count("tunes", filter=tunes_q, distinct=True),
+        alternative_count=Count("alternative_for", filter=alt_q, distinct=True),
+    ).order_by("provider", "name", "version", "pk")
+
+
+def catalog_model(team_ids: TeamIds, model_id) -> CatalogModel | None:
+    if isinstance(model_id, int):
+        model_id = str(model_id)
+    if not isinstance(model_id, str) or not _ID.fullmatch(model_id):
+        return None
+    return catalog(team_ids).filter(pk=int(model_id)).first()
+
+
+def model_prices(model: CatalogModel) -> QuerySet[ModelPrice]:
+    return ModelPrice.objects.filter(model=model).order_by("effective_from")
+
+
+def team_member(team: Team, username: str):
+    """The member of ``team`` with this username, or ``None``."""
+    if not isinstance(username, str) or "\x00" in username:
+        return None
+    return team.members.filter(username=username).first()

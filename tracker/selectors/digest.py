@@ -1,0 +1,466 @@
+"""What each recipient's weekly digest says, and who gets one.
+
+A digest lists the tunes that need their owner: those that no longer pay off, those whose latest
+verdict is RETIRE, RETRAIN or WATCH, and proposals flagged ready to fine-tune; each with the
+deciding reason and its numbers, and what changed since the evaluation about a week before.
+Owners see their own tunes; portfolio leads (``TUNEFOLIO_PORTFOLIO_LEADS``) see every tune.
+A fixed number of queries per digest, whatever the portfolio's size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.urls import reverse
+
+from decision import DAYS_PER_MONTH
+from tracker.models import (
+    DigestDelivery,
+    DigestPreference,
+    Evaluation,
+    FineTune,
+    Flag,
+    UsageRecord,
+    Verdict,
+)
+
+#: Latest verdicts that put a tune in the digest.
+LISTED_VERDICTS = (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
+#: Open flags that put a tune in the digest (a proposal ready to fine-tune is a decision too).
+LISTED_FLAGS = (Flag.Kind.RETIRE, Flag.Kind.RETRAIN, Flag.Kind.FINE_TUNE)
+#: How far back "last week" is: the latest evaluation at least this old is compared.
+WEEK = timedelta(days=7)
+#: Older than this, an evaluation is too far back to stand for "last week".
+COMPARE_WINDOW = timedelta(days=21)
+ORDER = {Verdict.RETIRE: 0, Verdict.RETRAIN: 1, Verdict.FINE_TUNE: 2, Verdict.WATCH: 3}
+#: Deliveries in these states are done for the week: never sent again.
+HANDLED = (
+    DigestDelivery.Status.SENDING,
+    DigestDelivery.Status.SENT,
+    DigestDelivery.Status.FAILED,
+)
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.0f}"
+
+
+def months(value: float | None, never: bool = False) -> str:
+    if never:
+        return "never"
+    return "unknown" if value is None else f"{value:,.1f} months"
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _day(value) -> date | None:
+    if not value:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class FlagLine:
+    kind: str
+    label: str
+    opened_on: date
+    age_days: int
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One tune in a digest: its latest verdict, the deciding reason and the numbers."""
+
+    tune_id: int
+    name: str
+    team: str
+    owner_email: str
+    status: str
+    verdict: str
+    as_of: date
+    reason: str
+    monthly_net_saving: float | None
+    payback_months: float | None
+    break_even_on: date | None
+    expected_lifetime_months: float | None
+    base_model_shutdown_on: date | None
+    unrecovered_cost: float | None
+    flags: tuple[FlagLine, ...]
+    changes: tuple[str, ...]
+    admin_url: str
+
+    @property
+    def verdict_label(self) -> str:
+        return Verdict(self.verdict).label
+
+    @property
+    def deployed(self) -> bool:
+        return self.status == FineTune.Status.DEPLOYED
+
+    @property
+    def no_longer_pays_off(self) -> bool:
+        return (
+            self.deployed and self.monthly_net_saving is not None and self.monthly_net_saving <= 0
+        )
+
+    @property
+    def needs_action(self) -> bool:
+        """Retire, retrain, start a training run, or a tune losing money; WATCH only warns."""
+        return (
+            self.verdict in (Verdict.RETIRE, Verdict.RETRAIN, Verdict.FINE_TUNE)
+            or self.no_longer_pays_off
+            or any(f.kind in LISTED_FLAGS for f in self.flags)
+        )
+
+    @property
+    def numbers(self) -> list[tuple[str, str]]:
+        """The figures behind the verdict, as (label, value) pairs for the templates."""
+        never = self.monthly_net_saving is not None and self.monthly_net_saving <= 0
+        rows = [
+            ("Monthly net saving", usd(self.monthly_net_saving)),
+            ("Payback", months(self.payback_months, never=never)),
+            (
+                "Break-even",
+                self.break_even_on.isoformat()
+                if self.break_even_on
+                else ("never at this rate" if never else "unknown"),
+            ),
+            ("Expected stable lifetime", months(self.expected_lifetime_months)),
+            (
+                "Base-model shutdown",
+                self.base_model_shutdown_on.isoformat()
+                if self.base_model_shutdown_on
+                else "none announced",
+            ),
+        ]
+        if self.deployed:
+            rows.append(("Unrecovered training cost", usd(self.unrecovered_cost)))
+        return rows
+
+
+@dataclass(frozen=True)
+class Totals:
+    tunes: int
+    verdicts: dict[str, int]
+    month: date | None
+    realised_saving_this_month: float | None
+    tunes_without_prices: int
+    unrecovered_cost_of_listed: float
+
+    @property
+    def realised_saving_text(self) -> str:
+        return usd(self.realised_saving_this_month)
+
+    @property
+    def unrecovered_cost_text(self) -> str:
+        return usd(self.unrecovered_cost_of_listed)
+
+
+@dataclass(frozen=True)
+class Digest:
+    recipient_id: int
+    email: str
+    name: str
+    whole_portfolio: bool
+    as_of: date | None
+    items: tuple[DigestItem, ...]
+    resolved: tuple[str, ...]
+    totals: Totals
+
+    @property
+    def action_items(self) -> tuple[DigestItem, ...]:
+        return tuple(i for i in self.items if i.needs_action)
+
+    @property
+    def watch_items(self) -> tuple[DigestItem, ...]:
+        return tuple(i for i in self.items if not i.needs_action)
+
+    @property
+    def has_news(self) -> bool:
+        """Anything to act on; nothing is sent to a recipient without it."""
+        return bool(self.items)
+
+
+def _lead_filter() -> Q | None:
+    leads = [lead.strip() for lead in settings.TUNEFOLIO_PORTFOLIO_LEADS if lead.strip()]
+    if not leads:
+        return None
+    condition = Q()
+    for lead in leads:
+        condition |= Q(email__iexact=lead) | Q(username=lead)
+    return condition
+
+
+def is_portfolio_lead(user) -> bool:
+    leads = {lead.strip().lower() for lead in settings.TUNEFOLIO_PORTFOLIO_LEADS}
+    return bool(leads) and (
+        (user.email or "").lower() in leads or user.get_username().lower() in leads
+    )
+
+
+def _latest(tunes: QuerySet[FineTune]) -> QuerySet[FineTune]:
+    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
+    return tunes.annotate(
+        latest_evaluation_id=Subquery(latest.values("pk")[:1]),
+        latest_verdict=Subquery(latest.values("verdict")[:1]),
+    )
+
+
+def listed_tunes(tunes: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
+    """Tunes (not retired) that belong in a digest: a listed latest verdict or an open flag."""
+    tunes = FineTune.objects.all() if tunes is None else tunes
+    open_flag = Flag.objects.filter(
+        tune=OuterRef("pk"), resolved_on__isnull=True, kind__in=LISTED_FLAGS
+    )
+    return (
+        _latest(tunes.exclude(status=FineTune.Status.RETIRED))
+        .annotate(has_open_flag=Exists(open_flag))
+        .filter(Q(latest_verdict__in=LISTED_VERDICTS) | Q(has_open_flag=True))
+    )
+
+
+def digest_recipients(iso_year: int, iso_week: int) -> list[int]:
+    """Users who get a digest this week and have not had it: owners of listed tunes, and the
+    portfolio leads; active, with an email address, not opted out."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    condition = Q(pk__in=listed_tunes().values("owner_id"))
+    leads = _lead_filter()
+    if leads is not None and listed_tunes().exists():
+        condition |= leads  # a lead's digest covers the whole portfolio
+    opted_out = DigestPreference.objects.filter(weekly_digest=False).values("user_id")
+    done = DigestDelivery.objects.filter(
+        iso_year=iso_year, iso_week=iso_week, status__in=HANDLED
+    ).values("recipient_id")
+    return list(
+        users.filter(condition)
+        .exclude(pk__in=opted_out)
+        .exclude(pk__in=done)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def week_deliveries(iso_year: int, iso_week: int) -> QuerySet[DigestDelivery]:
+    return DigestDelivery.objects.filter(iso_year=iso_year, iso_week=iso_week).select_related(
+        "recipient"
+    )
+
+
+def digest_recipient(user_id: int):
+    """The user a digest would go to, or None when inactive or gone."""
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+def wants_digest(user) -> bool:
+    return not DigestPreference.objects.filter(user=user, weekly_digest=False).exists()
+
+
+def admin_url(tune_id: int) -> str:
+    return settings.SITE_URL + reverse("admin:tracker_finetune_change", args=[tune_id])
+
+
+def _changes(
+    evaluation: Evaluation, previous: dict | None, flags: list[FlagLine], week_start: date
+) -> tuple[str, ...]:
+    lines = []
+    if previous is None:
+        lines.append("New on the list: no evaluation from a week earlier to compare with.")
+    elif previous["verdict"] != evaluation.verdict:
+        lines.append(
+            f"Verdict changed from {Verdict(previous['verdict']).label} on "
+            f"{previous['as_of']} to {Verdict(evaluation.verdict).label}."
+        )
+    else:
+        lines.append(f"Same verdict as on {previous['as_of']}.")
+    if previous is not None:
+        before = _number(previous["monthly_net_saving"])
+        now = _number(evaluation.monthly_net_saving)
+        if before is not None and now is not None and abs(now - before) >= 1:
+            delta = now - before
+            sign = "+" if delta > 0 else "-"
+            lines.append(
+                f"Monthly net saving {usd(before)} → {usd(now)} ({sign}${abs(delta):,.0f})."
+            )
+    for flag in flags:
+        if flag.opened_on > week_start:
+            lines.append(f"{flag.label} flag opened on {flag.opened_on}.")
+    return tuple(lines)
+
+
+def digest_for(user) -> Digest:
+    """The digest for ``user``: their tunes (the whole portfolio for a lead), as of the latest
+    evaluations. ``has_news`` is False when nothing is listed."""
+    whole = is_portfolio_lead(user)
+    scope = FineTune.objects.exclude(status=FineTune.Status.RETIRED)
+    if not whole:
+        scope = scope.filter(owner=user)
+    tunes = list(
+        _latest(scope)
+        .select_related("team", "owner")
+        .order_by("name")
+        .only(
+            "pk",
+            "name",
+            "status",
+            "deployed_on",
+            "monthly_fixed_cost",
+            "team__name",
+            "owner__email",
+        )
+    )
+    latest_ids = [t.latest_evaluation_id for t in tunes if t.latest_evaluation_id]
+    evaluations = {
+        e.tune_id: e for e in Evaluation.objects.filter(pk__in=latest_ids).defer("policy")
+    }
+    as_of = max((e.as_of for e in evaluations.values()), default=None)
+    open_flags: dict[int, list[FlagLine]] = {}
+    for flag in Flag.objects.filter(tune_id__in=evaluations, resolved_on__isnull=True).order_by(
+        "opened_on"
+    ):
+        end = evaluations[flag.tune_id].as_of
+        open_flags.setdefault(flag.tune_id, []).append(
+            FlagLine(
+                flag.kind, flag.get_kind_display(), flag.opened_on, (end - flag.opened_on).days
+            )
+        )
+
+    previous: dict[int, dict] = {}
+    resolved: list[str] = []
+    if as_of is not None:
+        for row in (
+            Evaluation.objects.filter(
+                tune_id__in=evaluations,
+                as_of__lte=as_of - WEEK,
+                as_of__gte=as_of - COMPARE_WINDOW,
+            )
+            .order_by("as_of")
+            .values("tune_id", "as_of", "verdict", "monthly_net_saving")
+        ):
+            if row["as_of"] <= evaluations[row["tune_id"]].as_of - WEEK:
+                previous[row["tune_id"]] = row  # ordered by day: the last one wins
+        for flag in (
+            Flag.objects.filter(
+                tune_id__in=[t.pk for t in tunes],
+                resolved_on__gt=as_of - WEEK,
+                resolved_on__lte=as_of,
+            )
+            .select_related("tune", "resolved_by")
+            .order_by("resolved_on", "tune__name")
+        ):
+            now = f": now {Verdict(flag.resolved_by.verdict).label}" if flag.resolved_by else ""
+            resolved.append(
+                f"{flag.tune.name}: {flag.get_kind_display()} flag resolved on "
+                f"{flag.resolved_on}{now}."
+            )
+
+    items = []
+    for tune in tunes:
+        evaluation = evaluations.get(tune.pk)
+        if evaluation is None:
+            continue
+        flags = open_flags.get(tune.pk, [])
+        saving = _number(evaluation.monthly_net_saving)
+        listed = (
+            evaluation.verdict in LISTED_VERDICTS
+            or any(f.kind in LISTED_FLAGS for f in flags)
+            or (tune.status == FineTune.Status.DEPLOYED and saving is not None and saving <= 0)
+        )
+        if not listed:
+            continue
+        figures = evaluation.figures or {}
+        items.append(
+            DigestItem(
+                tune_id=tune.pk,
+                name=tune.name,
+                team=tune.team.name,
+                owner_email=tune.owner.email,
+                status=tune.status,
+                verdict=evaluation.verdict,
+                as_of=evaluation.as_of,
+                reason=evaluation.reason,
+                monthly_net_saving=saving,
+                payback_months=_number(figures.get("payback_months")),
+                break_even_on=_day(figures.get("break_even_on")),
+                expected_lifetime_months=_number(figures.get("expected_stable_lifetime_months")),
+                base_model_shutdown_on=_day(figures.get("base_model_shutdown_on")),
+                unrecovered_cost=_number(evaluation.unrecovered_cost),
+                flags=tuple(flags),
+                changes=_changes(evaluation, previous.get(tune.pk), flags, as_of - WEEK),
+                admin_url=admin_url(tune.pk),
+            )
+        )
+    items.sort(key=lambda i: (0 if i.needs_action else 1, ORDER.get(i.verdict, 9), i.name))
+    return Digest(
+        recipient_id=user.pk,
+        email=user.email,
+        name=user.get_full_name() or user.get_username(),
+        whole_portfolio=whole,
+        as_of=as_of,
+        items=tuple(items),
+        resolved=tuple(resolved),
+        totals=_totals(tunes, evaluations, items, as_of),
+    )
+
+
+def _totals(
+    tunes: list[FineTune],
+    evaluations: dict[int, Evaluation],
+    items: list[DigestItem],
+    as_of: date | None,
+) -> Totals:
+    """Realised savings this month: each deployed tune's queries since the 1st (up to the latest
+    evaluation) at the per-query saving its latest evaluation measured, less its fixed cost for
+    those days. Unrecovered training cost: summed over the listed deployed tunes."""
+    verdicts: dict[str, int] = {}
+    for evaluation in evaluations.values():
+        verdicts[evaluation.verdict] = verdicts.get(evaluation.verdict, 0) + 1
+    unrecovered = sum((i.unrecovered_cost or 0.0) for i in items if i.deployed)
+    if as_of is None:
+        return Totals(len(evaluations), verdicts, None, None, 0, unrecovered)
+    month = as_of.replace(day=1)
+    deployed = {
+        t.pk: t for t in tunes if t.status == FineTune.Status.DEPLOYED and t.pk in evaluations
+    }
+    queries = dict(
+        UsageRecord.objects.filter(tune_id__in=deployed, day__gte=month, day__lte=as_of)
+        .values("tune_id")
+        .annotate(q=Sum("queries"))
+        .order_by()
+        .values_list("tune_id", "q")
+    )
+    realised, unpriced = 0.0, 0
+    for tune_id, tune in deployed.items():
+        figures = evaluations[tune_id].figures or {}
+        alternative = _number(figures.get("alternative_cost_per_query"))
+        own = _number(figures.get("tune_cost_per_query"))
+        count = queries.get(tune_id, 0) or 0
+        if count and (alternative is None or own is None):
+            unpriced += 1
+            continue
+        start = max(month, tune.deployed_on or month)
+        days = max(0, (as_of - start).days + 1)
+        fixed = float(tune.monthly_fixed_cost or Decimal(0)) * days / DAYS_PER_MONTH
+        realised += count * ((alternative or 0.0) - (own or 0.0)) - fixed
+    return Totals(len(evaluations), verdicts, month, realised, unpriced, unrecovered)

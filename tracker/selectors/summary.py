@@ -1,0 +1,89 @@
+"""The portfolio at a glance, for the teams a caller sees: tunes per latest verdict, what the
+deployed tunes save a month, the training cost still unrecovered on flagged tunes, and the base
+models shutting down soon. A fixed number of queries whatever the portfolio's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Exists, OuterRef, Subquery
+
+from tracker.models import CatalogModel, Evaluation, FineTune, Flag, Verdict
+
+from .portfolio import current_policy, tunes_with_latest_verdict
+
+UNEVALUATED = "UNEVALUATED"
+
+
+def _label(model: CatalogModel | None) -> dict | None:
+    if model is None:
+        return None
+    return {"id": model.pk, "label": str(model), "shutdown_on": model.shutdown_on}
+
+
+def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
+    tunes = FineTune.objects.all()
+    if team_ids is not None:
+        tunes = tunes.filter(team_id__in=list(team_ids))
+    active = tunes.exclude(status=FineTune.Status.RETIRED)
+    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
+    money = DecimalField(max_digits=16, decimal_places=2)
+    annotated = tunes_with_latest_verdict(active).annotate(
+        latest_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
+        latest_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
+        flagged=Exists(Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)),
+    )
+
+    by_verdict = {verdict.value: 0 for verdict in Verdict} | {UNEVALUATED: 0}
+    for verdict, count in (
+        annotated.order_by().values_list("latest_verdict").annotate(n=Count("pk"))
+    ):
+        by_verdict[verdict or UNEVALUATED] += count
+
+    rows = list(annotated.values_list("status", "latest_saving", "flagged", "latest_unrecovered"))
+    deployed_savings = [
+        saving for status, saving, _, _ in rows if status == "deployed" and saving is not None
+    ]
+    flagged = [unrecovered for _, _, is_flagged, unrecovered in rows if is_flagged]
+
+    window = current_policy().shutdown_watch_days
+    horizon = today + timedelta(days=window)
+    dependants: dict[int, list[str]] = {}
+    for model_id, slug in (
+        active.filter(base_model__shutdown_on__lte=horizon)
+        .order_by("base_model_id", "slug")
+        .values_list("base_model_id", "slug")
+    ):
+        dependants.setdefault(model_id, []).append(slug)
+    models = (
+        CatalogModel.objects.filter(pk__in=list(dependants))
+        .select_related("successor")
+        .order_by("shutdown_on", "pk")
+    )
+    shutdowns = [
+        {
+            "model": _label(model),
+            "shutdown_on": model.shutdown_on,
+            "days_left": (model.shutdown_on - today).days,
+            "successor": _label(model.successor),
+            "tunes": dependants[model.pk],
+        }
+        for model in models
+    ]
+
+    return {
+        "as_of": today,
+        "tunes": sum(by_verdict.values()),
+        "by_verdict": by_verdict,
+        "deployed_tunes_evaluated": len(deployed_savings),
+        "realised_monthly_saving_usd": sum(deployed_savings, Decimal(0)),
+        "flagged_tunes": len(flagged),
+        "unrecovered_training_cost_of_flagged_usd": sum(
+            (u for u in flagged if u is not None), Decimal(0)
+        ),
+        "shutdown_window_days": window,
+        "upcoming_shutdowns": shutdowns,
+    }

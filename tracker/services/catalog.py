@@ -1,0 +1,63 @@
+"""Writes to the base-model catalog, shared by every team: models and their list prices.
+
+Prices are effective-dated and appended, never rewritten: a new price must start after the last
+one, so the price that applied on any past day stays what it was.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from tracker.models import CatalogModel, ModelPrice, Price
+
+EDITABLE_FIELDS = frozenset(
+    {"provider", "name", "version", "released_on", "shutdown_on", "successor"}
+)
+
+
+@transaction.atomic
+def create_catalog_model(**fields) -> CatalogModel:
+    model = CatalogModel(**fields)
+    model.full_clean()
+    model.save()
+    return model
+
+
+@transaction.atomic
+def update_catalog_model(model: CatalogModel, **fields) -> CatalogModel:
+    """Record what a provider announces later: a shutdown date, a successor."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    model = CatalogModel.objects.select_for_update().get(pk=model.pk)
+    for name, value in fields.items():
+        setattr(model, name, value)
+    successor = fields.get("successor")
+    if successor is not None and successor.pk == model.pk:
+        raise ValidationError({"successor": "A model cannot be its own successor."})
+    model.full_clean()
+    model.save(update_fields=list(fields))
+    return model
+
+
+@transaction.atomic
+def add_model_price(model: CatalogModel, **fields) -> ModelPrice:
+    CatalogModel.objects.select_for_update().filter(pk=model.pk).first()
+    return append_price(ModelPrice(model=model, **fields), ModelPrice.objects.filter(model=model))
+
+
+def append_price(price: Price, existing: QuerySet) -> Price:
+    """Save ``price`` if it starts after every existing one of the same owner."""
+    last = existing.order_by("-effective_from").first()
+    if last is not None and price.effective_from <= last.effective_from:
+        raise ValidationError(
+            {
+                "effective_from": f"Prices are appended, never rewritten: the last price starts "
+                f"on {last.effective_from}, so a new one must start after it."
+            }
+        )
+    price.full_clean()
+    price.save()
+    return price

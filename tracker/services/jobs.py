@@ -1,0 +1,78 @@
+"""Background evaluation: which tunes to evaluate, in what chunks, published when it is safe.
+
+The tasks in ``tracker.tasks`` are thin; the decisions live here. Publishing always goes through
+``transaction.on_commit``: a task never runs before the rows it needs are committed, and a
+rolled-back transaction publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
+
+from tracker import selectors
+
+from .evaluation import evaluate_portfolio
+
+logger = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The broker refused or could not be reached: nothing (or not everything) was queued."""
+
+
+def chunked(ids: Iterable[int], size: int) -> list[list[int]]:
+    """Sorted, de-duplicated ids in chunks of at most ``size``."""
+    unique = sorted({int(i) for i in ids})
+    size = max(1, int(size))
+    return [unique[start : start + size] for start in range(0, len(unique), size)]
+
+
+def enqueue_evaluation(
+    tune_ids: Iterable[int], as_of: date | None = None, *, only_due: bool = False
+) -> int:
+    """Queue ``evaluate_tunes`` for the tunes in bounded chunks, once the current transaction
+    commits (at once outside one). Returns how many tasks are queued.
+
+    ``as_of=None`` lets each task evaluate as of its own run day. ``only_due`` makes each task
+    skip tunes already evaluated for the day (the nightly run; a redelivered chunk is then
+    nearly free); "re-evaluate now" leaves it off to replace today's evaluation.
+
+    Raises :class:`QueueUnavailable` when the broker cannot be reached and publishing is not
+    deferred to a commit (in an atomic block the error surfaces when it commits).
+    """
+    from tracker import tasks  # tasks import services; import here to avoid the cycle
+
+    chunks = chunked(tune_ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
+    day = as_of.isoformat() if as_of else None
+
+    def publish() -> None:
+        for chunk in chunks:
+            try:
+                tasks.evaluate_tunes.apply_async(
+                    kwargs={"tune_ids": chunk, "as_of": day, "only_due": only_due}
+                )
+            except (BrokerError, OSError) as exc:
+                raise QueueUnavailable(f"the task queue is unavailable: {exc}") from exc
+        logger.info("Queued %d evaluation task(s) for %s", len(chunks), day or "the run day")
+
+    if chunks:
+        transaction.on_commit(publish)
+    return len(chunks)
+
+
+def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = False) -> int:
+    """Evaluate the given tunes as of ``as_of`` (idempotent: one evaluation per tune and day).
+    With ``only_due``, tunes already evaluated for the day are skipped. Returns how many were
+    evaluated."""
+    ids = {int(i) for i in tune_ids}
+    if only_due:
+        ids &= set(selectors.tunes_due_for_evaluation(as_of))
+    if not ids:
+        return 0
+    return len(evaluate_portfolio(as_of, sorted(ids)).evaluations)

@@ -1,0 +1,508 @@
+"""Usage ingestion: a whole batch of daily records validated at once, then written in bulk.
+
+The API (``POST /api/v1/usage/``) and ``manage.py import_usage`` share this path. A batch is a
+DataFrame with one row per record; its index labels name the rows in error reports (the API uses
+positions 0..n-1, the CSV import uses line numbers). Validation is vectorised over the whole
+batch with pandas and collects *every* error; nothing is written unless every row is valid.
+The write is an upsert on (tune, day, source): sending a day again replaces it, and rows whose
+values did not change are left alone, so a replayed batch changes nothing at all.
+
+Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
+one to read the rows the batch may replace, and the bulk upsert — never one per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from tracker.models import FineTune, UsageRecord
+
+#: Counts above this in one day (queries or tokens) are refused as implausible.
+MAX_DAILY_COUNT = 10**12
+#: ``cost_usd`` has 4 decimals; SQLite keeps 15 significant digits, so 11 before the point.
+MAX_COST_USD = Decimal("99999999999.9999")
+#: Days before this are refused as implausible (and out of pandas' timestamp range anyway).
+EARLIEST_DAY = date(2000, 1, 1)
+DEFAULT_SOURCE = "default"
+
+REQUIRED_FIELDS = ("tune", "day", "queries", "input_tokens", "output_tokens")
+OPTIONAL_FIELDS = ("source", "cost_usd", "quality_score")
+FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
+COUNT_FIELDS = ("queries", "input_tokens", "output_tokens")
+KEY_FIELDS = ("tune_id", "day", "source")
+VALUE_FIELDS = ("queries", "input_tokens", "output_tokens", "cost_usd", "quality_score")
+
+SLUG_MAX_LENGTH = FineTune._meta.get_field("slug").max_length
+SOURCE_MAX_LENGTH = UsageRecord._meta.get_field("source").max_length
+#: A tune slug, as the API and its schema accept it.
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+_SLUG_RE = SLUG_PATTERN[1:-1]
+_DAY_RE = r"(\d{4})-(\d{2})-(\d{2})"
+_INT64_MAX = 2**63 - 1
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the row's label (index), the field (None for the whole row), a message."""
+
+    row: int | None
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+class UsageBatchInvalid(Exception):
+    """The batch was refused; ``errors`` lists every problem. Nothing was written."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = sorted(
+            errors,
+            key=lambda e: (
+                e.row is not None,
+                e.row if e.row is not None else 0,
+                FIELDS.index(e.field) if e.field in FIELDS else len(FIELDS),
+                e.message,
+            ),
+        )
+        count = len(self.errors)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in the batch; nothing written.")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+
+    def as_dict(self) -> dict:
+        return {
+            "received": self.received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
+
+
+# --- Public entry points -------------------------------------------------------------------------
+
+
+def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
+    """A batch from JSON-like dicts, values kept exactly as sent (``object`` dtype)."""
+    records = list(records)
+    frame = pd.DataFrame.from_records(records, columns=None) if records else pd.DataFrame()
+    frame = frame.astype(object)
+    # from_records turns missing keys into NaN; keep "missing" and "null" alike as None.
+    return frame.where(frame.notna(), None)
+
+
+def validate_usage(
+    frame: pd.DataFrame,
+    *,
+    team_ids: Collection[int] | None = None,
+    default_source: str = DEFAULT_SOURCE,
+    today: date | None = None,
+    numbers_as_text: bool = False,
+    allow_unknown_fields: bool = False,
+    row_name: str = "row",
+) -> pd.DataFrame:
+    """Validate a whole batch; return it clean (``KEY_FIELDS`` + ``VALUE_FIELDS``, tune ids
+    resolved) or raise :class:`UsageBatchInvalid` listing every error.
+
+    ``team_ids`` limits the tunes a batch may name (``None``: any team). ``numbers_as_text``
+    accepts numbers written as text (CSV); the JSON API wants real JSON numbers. ``row_name``
+    is what messages call a row ("line" for a CSV file, whose index holds line numbers).
+    """
+    today = today or timezone.now().date()
+    errors: list[RowError] = []
+    index = frame.index
+    columns = set(frame.columns)
+
+    if not allow_unknown_fields:
+        for column in sorted(columns - set(FIELDS), key=str):
+            present = frame[column].notna()
+            errors += _errors(present, column, "Unknown field.")
+    for column in REQUIRED_FIELDS:
+        if column not in columns:
+            frame = frame.assign(**{column: None})
+    for column in OPTIONAL_FIELDS:
+        if column not in columns:
+            frame = frame.assign(**{column: None})
+
+    clean = pd.DataFrame(index=index)
+
+    # tune: a slug naming a tune of the caller's teams.
+    slugs, ok_slug, slug_errors = _strings(frame["tune"], "tune", SLUG_MAX_LENGTH, required=True)
+    errors += slug_errors
+    bad_pattern = ok_slug & ~slugs.fillna("").str.fullmatch(_SLUG_RE)
+    errors += _errors(bad_pattern, "tune", "Not a tune slug (letters, digits, - and _ only).")
+    ok_slug &= ~bad_pattern
+    tune_ids = _resolve_tunes(slugs[ok_slug], team_ids)
+    clean["tune_id"] = slugs.map(tune_ids).where(ok_slug).astype("Int64")
+    unknown = ok_slug & clean["tune_id"].isna()
+    errors += _errors(unknown, "tune", "No tune with this slug in your team(s).")
+    ok_tune = ok_slug & ~unknown
+
+    # day: ISO date, not in the future, not absurdly old.
+    days, ok_day, day_errors = _days(frame["day"], today)
+    errors += day_errors
+    clean["day"] = days
+
+    # source: optional, the batch default otherwise.
+    sources, ok_source, source_errors = _strings(
+        frame["source"], "source", SOURCE_MAX_LENGTH, required=False
+    )
+    errors += source_errors
+    clean["source"] = sources.fillna(default_source)
+
+    for column in COUNT_FIELDS:
+        values, ok, column_errors = _numbers(
+            frame[column],
+            column,
+            required=True,
+            whole=True,
+            maximum=MAX_DAILY_COUNT,
+            numbers_as_text=numbers_as_text,
+        )
+        errors += column_errors
+        clean[column] = values.where(ok).astype("Int64")
+
+    costs, ok_cost, cost_errors = _numbers(
+        frame["cost_usd"],
+        "cost_usd",
+        required=False,
+        whole=False,
+        maximum=float(MAX_COST_USD),
+        numbers_as_text=numbers_as_text,
+    )
+    errors += cost_errors
+    clean["cost_usd"] = costs.where(ok_cost).round(4)
+
+    scores, ok_score, score_errors = _numbers(
+        frame["quality_score"],
+        "quality_score",
+        required=False,
+        whole=False,
+        maximum=1.0,
+        numbers_as_text=numbers_as_text,
+    )
+    errors += score_errors
+    clean["quality_score"] = scores.where(ok_score)
+
+    # Two rows with the same key in one batch: refused, not left to the database.
+    keyed = ok_tune & ok_day & ok_source
+    key_frame = clean.loc[keyed, list(KEY_FIELDS)]
+    duplicated = key_frame.duplicated(keep=False)
+    if duplicated.any():
+        dupes = key_frame[duplicated]
+        labels = pd.Series(dupes.index, index=dupes.index)
+        groups = labels.groupby([dupes[c] for c in KEY_FIELDS], sort=False)
+        first, second = groups.transform("first"), groups.transform(lambda g: g.iloc[1])
+        # Each row names another row of its group: the first names the second, others the first.
+        other = first.where(labels.ne(first), second)
+        for row, other_row in other.items():
+            errors.append(
+                RowError(
+                    _label(row),
+                    None,
+                    f"Same tune, day and source as {row_name} {_label(other_row)} of this batch.",
+                )
+            )
+
+    if errors:
+        raise UsageBatchInvalid(errors)
+    return clean
+
+
+def ingest_usage(
+    frame: pd.DataFrame,
+    *,
+    team_ids: Collection[int] | None = None,
+    default_source: str = DEFAULT_SOURCE,
+    today: date | None = None,
+    numbers_as_text: bool = False,
+    allow_unknown_fields: bool = False,
+    chunk_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    row_name: str = "row",
+) -> IngestResult:
+    """Validate the whole batch, then upsert it in one transaction. All or nothing.
+
+    ``chunk_size`` (default: the API's batch limit, so an API batch is one ``bulk_create``)
+    splits a large import into several upserts inside the same transaction; ``progress`` is
+    called with the number of rows each one wrote.
+    """
+    clean = validate_usage(
+        frame,
+        team_ids=team_ids,
+        default_source=default_source,
+        today=today,
+        numbers_as_text=numbers_as_text,
+        allow_unknown_fields=allow_unknown_fields,
+        row_name=row_name,
+    )
+    return write_usage(clean, chunk_size=chunk_size, progress=progress)
+
+
+def write_usage(
+    clean: pd.DataFrame, *, chunk_size: int | None = None, progress: ProgressCallback | None = None
+) -> IngestResult:
+    """Upsert a batch that :func:`validate_usage` accepted."""
+    from django.conf import settings
+
+    received = len(clean)
+    if not received:
+        return IngestResult(0, 0, 0, 0)
+    chunk_size = chunk_size or settings.USAGE_BATCH_MAX_ROWS
+    with transaction.atomic():
+        existing = _existing_rows(clean)
+        merged = clean.merge(existing, on=list(KEY_FIELDS), how="left", indicator=True)
+        is_new = merged["_merge"].eq("left_only").to_numpy()
+        same = ~is_new
+        for column in VALUE_FIELDS:
+            new, old = merged[column], merged[f"{column}_old"]
+            equal = (new.isna() & old.isna()) | (new == old).fillna(False).astype(bool)
+            same &= equal.to_numpy()
+        changed = merged[~same]
+        objects = _records(changed)
+        for start in range(0, len(objects), chunk_size):
+            part = objects[start : start + chunk_size]
+            UsageRecord.objects.bulk_create(
+                part,
+                update_conflicts=True,
+                unique_fields=["tune", "day", "source"],
+                update_fields=[*VALUE_FIELDS, "updated_at"],
+                batch_size=2000,
+            )
+            if progress:
+                progress(len(part))
+        if progress and len(objects) < received:
+            progress(received - len(objects))
+    created = int(is_new.sum())
+    unchanged = int(same.sum())
+    return IngestResult(received, created, received - created - unchanged, unchanged)
+
+
+# --- Validation helpers (vectorised over a column) ------------------------------------------------
+
+
+def _label(row):
+    return int(row) if isinstance(row, (int, np.integer)) else row
+
+
+def _errors(mask: pd.Series, field: str | None, message: str) -> list[RowError]:
+    return [RowError(_label(row), field, message) for row in mask.index[mask.to_numpy(bool)]]
+
+
+def _kinds(series: pd.Series) -> pd.Series:
+    """The JSON type of every value: null, bool, int, bigint, float, str or other."""
+
+    def kind(value) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, (bool, np.bool_)):
+            return "bool"
+        if isinstance(value, (int, np.integer)):
+            return "int" if -_INT64_MAX <= value <= _INT64_MAX else "bigint"
+        if isinstance(value, (float, np.floating)):
+            return "null" if np.isnan(value) else "float"
+        if isinstance(value, str):
+            return "str"
+        return "other"
+
+    return series.map(kind, na_action=None).astype(str)
+
+
+def _text_problems(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Masks of strings holding NUL bytes, and of strings that are not valid Unicode text."""
+    nul = values.str.contains("\x00", regex=False).fillna(False).astype(bool)
+    surrogate = values.str.contains("[\ud800-\udfff]", regex=True).fillna(False).astype(bool)
+    return nul, surrogate
+
+
+def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
+    kinds = _kinds(series)
+    errors: list[RowError] = []
+    missing = kinds.eq("null")
+    if required:
+        errors += _errors(missing, field, "This field is required.")
+    not_str = ~missing & kinds.ne("str")
+    errors += _errors(not_str, field, "Must be a string.")
+    text = series.where(kinds.eq("str"), None).astype(object)
+    nul, surrogate = _text_problems(text)
+    errors += _errors(nul, field, "Contains a NUL byte.")
+    errors += _errors(surrogate & ~nul, field, "Is not valid Unicode text.")
+    lengths = text.str.len()
+    empty = kinds.eq("str") & lengths.eq(0).fillna(False).astype(bool)
+    errors += _errors(empty, field, "May not be blank.")
+    too_long = lengths.gt(max_length).fillna(False).astype(bool)
+    errors += _errors(too_long, field, f"At most {max_length} characters.")
+    ok = kinds.eq("str") & ~nul & ~surrogate & ~empty & ~too_long
+    cleaned = text.where(ok, None)
+    return cleaned, ok, errors
+
+
+def _days(series: pd.Series, today: date):
+    field = "day"
+    kinds = _kinds(series)
+    errors: list[RowError] = []
+    missing = kinds.eq("null")
+    errors += _errors(missing, field, "This field is required.")
+    text = series.where(kinds.eq("str"), None).astype(object)
+    errors += _errors(~missing & kinds.ne("str"), field, "Must be a date as YYYY-MM-DD.")
+    parts = text.str.extract(f"^{_DAY_RE}$")
+    well_formed = parts[0].notna()
+    errors += _errors(kinds.eq("str") & ~well_formed, field, "Must be a date as YYYY-MM-DD.")
+    numbers = parts.apply(pd.to_numeric, errors="coerce").astype("float64")
+    year = numbers[0]
+    too_old = well_formed & (year < EARLIEST_DAY.year)
+    errors += _errors(too_old, field, f"Before {EARLIEST_DAY}: not a plausible usage day.")
+    convertible = well_formed & ~too_old
+    stamps = pd.to_datetime(
+        pd.DataFrame(
+            {
+                "year": year.where(convertible, 2000),
+                "month": numbers[1].where(convertible, 1),
+                "day": numbers[2].where(convertible, 1),
+            }
+        ),
+        errors="coerce",
+    ).where(convertible)
+    invalid = convertible & stamps.isna()
+    errors += _errors(invalid, field, "Not a calendar date.")
+    future = stamps.gt(pd.Timestamp(today)).fillna(False).astype(bool)
+    errors += _errors(future, field, f"In the future (today is {today}).")
+    ok = convertible & ~invalid & ~future
+    days = stamps.where(ok).dt.date.astype(object).where(ok, None)
+    return days, ok, errors
+
+
+def _numbers(
+    series: pd.Series,
+    field: str,
+    *,
+    required: bool,
+    whole: bool,
+    maximum: float,
+    numbers_as_text: bool,
+):
+    kinds = _kinds(series)
+    errors: list[RowError] = []
+    missing = kinds.eq("null")
+    if numbers_as_text:
+        # Text from a CSV file: blank is missing, the rest must read as a number.
+        is_text = kinds.eq("str")
+        stripped = series.where(is_text, None).astype(object).str.strip()
+        blank = is_text & stripped.eq("").fillna(False).astype(bool)
+        missing |= blank
+        parsed = pd.to_numeric(stripped.where(~blank), errors="coerce").astype("float64")
+        numeric_kind = kinds.isin(["int", "float"]) | (is_text & ~blank)
+        bad_type = ~missing & ~numeric_kind
+        unreadable = is_text & ~blank & parsed.isna()
+    else:
+        numeric_kind = kinds.isin(["int", "float"])
+        bad_type = ~missing & ~numeric_kind & kinds.ne("bigint")
+        unreadable = pd.Series(False, index=series.index)
+        parsed = pd.Series(np.nan, index=series.index, dtype="float64")
+    if required:
+        errors += _errors(missing, field, "This field is required.")
+    errors += _errors(bad_type, field, "Must be a number.")
+    errors += _errors(unreadable, field, "Must be a number.")
+    too_big_int = kinds.eq("bigint")
+    native = series.where(kinds.isin(["int", "float"]))
+    values = pd.to_numeric(native, errors="coerce").astype("float64")
+    values = values.fillna(parsed)
+    not_finite = values.notna() & ~np.isfinite(values.to_numpy(dtype="float64", na_value=0.0))
+    errors += _errors(not_finite, field, "Must be a finite number.")
+    values = values.where(~not_finite)
+    negative = values.lt(0).fillna(False).astype(bool)
+    errors += _errors(negative, field, "Cannot be negative.")
+    over = (values.gt(maximum).fillna(False).astype(bool) & ~negative) | too_big_int
+    errors += _errors(over, field, f"Implausibly large: at most {maximum:,g}.")
+    fraction = pd.Series(False, index=series.index)
+    if whole:
+        fraction = values.notna() & values.ne(np.floor(values))
+        fraction = fraction.fillna(False).astype(bool)
+        errors += _errors(fraction & ~over & ~negative, field, "Must be a whole number.")
+    ok = values.notna() & ~negative & ~over & ~fraction
+    if not required:
+        ok |= missing
+    return values, ok, errors
+
+
+def _resolve_tunes(slugs: pd.Series, team_ids: Collection[int] | None) -> dict[str, int]:
+    """One query for every tune named in the batch, limited to the caller's teams."""
+    names = sorted(set(slugs.dropna()))
+    if not names:
+        return {}
+    tunes = FineTune.objects.filter(slug__in=names)
+    if team_ids is not None:
+        tunes = tunes.filter(team_id__in=list(team_ids))
+    return dict(tunes.values_list("slug", "pk"))
+
+
+def _existing_rows(clean: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows the batch may replace, in one query (a superset, matched in pandas)."""
+    rows = UsageRecord.objects.filter(
+        tune_id__in=sorted({int(t) for t in clean["tune_id"]}),
+        day__gte=min(clean["day"]),
+        day__lte=max(clean["day"]),
+        source__in=sorted(set(clean["source"])),
+    ).values_list(*KEY_FIELDS, *VALUE_FIELDS)
+    existing = pd.DataFrame.from_records(
+        list(rows), columns=[*KEY_FIELDS, *(f"{c}_old" for c in VALUE_FIELDS)]
+    )
+    existing["tune_id"] = existing["tune_id"].astype("Int64")
+    for column in COUNT_FIELDS:
+        existing[f"{column}_old"] = existing[f"{column}_old"].astype("Int64")
+    for column in ("cost_usd", "quality_score"):
+        existing[f"{column}_old"] = pd.to_numeric(
+            existing[f"{column}_old"], errors="coerce"
+        ).astype("float64")
+    existing["day"] = existing["day"].astype(object)
+    existing["source"] = existing["source"].astype(object)
+    return existing
+
+
+def _records(frame: pd.DataFrame) -> list[UsageRecord]:
+    """Model instances for ``bulk_create`` (built in memory; no query)."""
+    costs = [
+        None if pd.isna(c) else Decimal(repr(float(c))).quantize(Decimal("0.0001"))
+        for c in frame["cost_usd"]
+    ]
+    scores = [None if pd.isna(s) else float(s) for s in frame["quality_score"]]
+    return [
+        UsageRecord(
+            tune_id=int(tune_id),
+            day=day,
+            source=source,
+            queries=int(queries),
+            input_tokens=int(input_tokens),
+            output_tokens=int(output_tokens),
+            cost_usd=cost,
+            quality_score=score,
+        )
+        for tune_id, day, source, queries, input_tokens, output_tokens, cost, score in zip(
+            frame["tune_id"],
+            frame["day"],
+            frame["source"],
+            frame["queries"],
+            frame["input_tokens"],
+            frame["output_tokens"],
+            costs,
+            scores,
+            strict=True,
+        )
+    ]
