@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from . import selectors, services
 from .models import (
@@ -490,6 +491,10 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
 
         policy = selectors.current_policy()
         return redirect(reverse("admin:tracker_decisionpolicy_change", args=[policy.pk]))
+
+
+# Only team keys open the API; the library's unscoped key model would only confuse.
+admin.site.unregister(APIKey)
 
 
 @admin.register(TeamAPIKey)
