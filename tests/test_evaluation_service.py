@@ -9,6 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, TunePrice, UsageRecord
@@ -124,3 +128,32 @@ def test_admin_shows_the_verdict_badge_and_findings(staff_client):
     page = staff_client.get(reverse("admin:tracker_finetune_change", args=[tune.pk]))
     evaluation = Evaluation.objects.get(tune=tune)
     assert evaluation.findings[0]["message"].encode() in page.content.replace(b"&#x27;", b"'")
+
+
+class EvaluatingAgainReplaces(HypothesisTestCase):
+    """Property: however a day is evaluated — whole portfolio, single tunes, overlapping chunks,
+    repeated — each tune ends with exactly one evaluation for it, the same as one clean run."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.ids = [t.pk for t in portfolio(6)]
+
+    @hypothesis_settings(max_examples=25, deadline=None)
+    @given(
+        calls=st.lists(st.none() | st.sets(st.integers(0, 5), min_size=1), min_size=1, max_size=4),
+        days_back=st.integers(0, 40),
+    )
+    def test_one_evaluation_per_tune_and_day(self, calls, days_back):
+        as_of = AS_OF - timedelta(days=days_back)
+        evaluated: set[int] = set()
+        for subset in calls:
+            ids = None if subset is None else [self.ids[i] for i in subset]
+            services.evaluate_portfolio(as_of, ids)
+            evaluated |= set(self.ids if ids is None else ids)
+        rows = list(Evaluation.objects.values_list("tune_id", "as_of", "verdict"))
+        assert sorted(tune for tune, _, _ in rows) == sorted(evaluated)
+        assert {day for _, day, _ in rows} == {as_of}
+        once = {e.tune_id: e.verdict for e in services.evaluate_portfolio(as_of).evaluations}
+        assert {tune: verdict for tune, _, verdict in rows} == {
+            tune: once[tune] for tune in evaluated
+        }
