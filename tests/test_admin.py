@@ -130,3 +130,22 @@ def test_a_day_outside_the_sensible_range_is_refused_naming_the_field(staff_clie
     assert response.status_code == 200
     assert "day" in response.context["adminform"].form.errors
     assert not ChangeLogEntry.objects.filter(summary="typo").exists()
+
+
+def test_retiring_in_the_admin_resolves_the_open_flags(staff_client, demo):
+    import time_machine
+
+    from tracker import services
+    from tracker.models import Flag
+
+    with time_machine.travel(AS_OF, tick=False):
+        services.evaluate_portfolio(AS_OF)
+        tune = FineTune.objects.get(slug="refund-policy-assistant")  # RETIRE: changes monthly
+        assert Flag.objects.filter(tune=tune, resolved_on__isnull=True).count() == 1
+        url = reverse("admin:tracker_finetune_change", args=[tune.pk])
+        response = staff_client.post(url, tune_form(tune, status="retired"))
+    assert response.status_code == 302
+    tune.refresh_from_db()
+    assert tune.status == "retired"
+    assert not Flag.objects.filter(tune=tune, resolved_on__isnull=True).exists()
+    assert Flag.objects.get(tune=tune).resolved_on == AS_OF

@@ -299,6 +299,12 @@ class FineTuneAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    def save_model(self, request, obj, form, change):
+        retiring = change and "status" in form.changed_data and obj.status == obj.Status.RETIRED
+        super().save_model(request, obj, form, change)
+        if retiring:  # retiring settles the flags that asked for action
+            services.retire_tune(obj, on=timezone.localdate())
+
     def save_formset(self, request, form, formset, change):
         entries = formset.save(commit=False)
         for entry in entries:
