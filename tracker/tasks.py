@@ -8,7 +8,7 @@ timeout. The day a task works on is ``timezone.localdate()`` (UTC) when it runs,
 given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
-``send_weekly_digests`` every Monday morning.
+``send_weekly_digests`` every Monday morning, ``purge_idempotency_records`` hourly.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.utils import timezone
 from tracker import selectors
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import jobs
+from tracker.services import idempotency, jobs
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -89,3 +89,9 @@ def send_digest(self, recipient_id: int, iso_year: int, iso_week: int) -> str:
     return str(
         digest_services.deliver_digest(recipient_id, iso_year, iso_week, final_attempt=final)
     )
+
+
+@shared_task(**RELIABLE)
+def purge_idempotency_records() -> int:
+    """Hourly: forget the ``Idempotency-Key`` responses no retry can use any more."""
+    return idempotency.purge_expired()

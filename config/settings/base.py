@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -160,8 +161,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
-
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
 _visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
@@ -199,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.tasks.send_weekly_digests",
         "schedule": _crontab(DIGEST_AT),
         "options": {"expires": 12 * 3600},
+    },
+    "hourly-idempotency-purge": {
+        "task": "tracker.tasks.purge_idempotency_records",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3600},
     },
 }
 

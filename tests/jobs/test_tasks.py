@@ -193,6 +193,7 @@ def test_the_schedule_lives_in_settings_with_expiries_and_times_from_the_environ
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["nightly-reevaluation"]["task"] == tasks.reevaluate_portfolio.name
     assert schedule["weekly-digest"]["task"] == tasks.send_weekly_digests.name
+    assert schedule["hourly-idempotency-purge"]["task"] == tasks.purge_idempotency_records.name
     for entry in schedule.values():
         assert entry["task"] in app.tasks
         assert 0 < entry["options"]["expires"] <= 24 * 3600
