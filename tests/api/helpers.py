@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from rest_framework.test import APIClient
 
-from tracker.models import TeamAPIKey
+from tracker.models import TeamAPIKey, UsageRecord
 
 TODAY = date(2025, 7, 1)
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
@@ -66,3 +66,19 @@ def error_of(response) -> dict:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "details"}, body
     return body["error"]
+
+
+def usage_table() -> list[tuple]:
+    """Every usage row, sorted: compare before and after to see what a request wrote."""
+    return sorted(
+        UsageRecord.objects.values_list(
+            "tune__slug",
+            "day",
+            "source",
+            "queries",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "quality_score",
+        )
+    )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.helpers import TODAY, error_of
+from tests.api.helpers import TODAY, error_of, usage_table
 from tests.factories import FineTuneFactory, UsageRecordFactory
 from tracker.models import UsageRecord
 
@@ -64,21 +64,6 @@ SPOILERS = {
 }
 
 
-def snapshot() -> list[tuple]:
-    return sorted(
-        UsageRecord.objects.values_list(
-            "tune__slug",
-            "day",
-            "source",
-            "queries",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "quality_score",
-        )
-    )
-
-
 @pytest.fixture
 def client(world):
     FineTuneFactory(slug="reply-drafts", team=world.team_a, owner=world.alice)
@@ -97,7 +82,7 @@ def test_a_batch_sent_twice_equals_it_sent_once(client, batch):
     first = send(client, batch)
     assert first.status_code == 200, first.json()
     assert first.json()["created"] == len(batch)
-    once = snapshot()
+    once = usage_table()
     assert len(once) == len(batch)
 
     second = send(client, batch)
@@ -108,7 +93,7 @@ def test_a_batch_sent_twice_equals_it_sent_once(client, batch):
         "updated": 0,
         "unchanged": len(batch),
     }
-    assert snapshot() == once
+    assert usage_table() == once
 
 
 @pytest.mark.django_db
@@ -118,11 +103,11 @@ def test_row_order_never_matters(client, batch, data):
     shuffled = data.draw(st.permutations(batch))
     UsageRecord.objects.all().delete()
     in_order = send(client, batch)
-    expected = snapshot()
+    expected = usage_table()
     UsageRecord.objects.all().delete()
     out_of_order = send(client, shuffled)
     assert out_of_order.json() == in_order.json()
-    assert snapshot() == expected
+    assert usage_table() == expected
 
 
 @pytest.mark.django_db
@@ -131,7 +116,7 @@ def test_row_order_never_matters(client, batch, data):
 def test_one_invalid_row_is_named_and_nothing_is_written(client, world, batch, data, spoiler):
     UsageRecord.objects.all().delete()
     UsageRecordFactory(tune=world.tune_a, day=TODAY - timedelta(days=1), source="gateway")
-    before = snapshot()
+    before = usage_table()
     index = data.draw(st.integers(0, len(batch) - 1), label="index")
     spoil, field = SPOILERS[spoiler]
     batch = [*batch[:index], spoil(batch[index]), *batch[index + 1 :]]
@@ -141,4 +126,4 @@ def test_one_invalid_row_is_named_and_nothing_is_written(client, world, batch, d
     error = error_of(response)
     assert error["code"] == "invalid_batch"
     assert {(d["row"], d["field"]) for d in error["details"]} == {(index, field)}
-    assert snapshot() == before
+    assert usage_table() == before

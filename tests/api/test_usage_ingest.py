@@ -11,26 +11,11 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.api.helpers import error_of, usage_row
+from tests.api.helpers import error_of, usage_row, usage_table
 from tests.factories import FineTuneFactory, UsageRecordFactory
 from tracker.models import UsageRecord
 
 URL = "/api/v1/usage/"
-
-
-def table():
-    return sorted(
-        UsageRecord.objects.values_list(
-            "tune__slug",
-            "day",
-            "source",
-            "queries",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "quality_score",
-        )
-    )
 
 
 def post(client, records, **extra):
@@ -47,7 +32,7 @@ def test_a_batch_is_created_then_replaced_then_unchanged(world):
     first = post(client, rows)
     assert first.status_code == 200, first.content
     assert first.json() == {"received": 2, "created": 2, "updated": 0, "unchanged": 0}
-    assert table() == [
+    assert usage_table() == [
         (
             "ticket-triage",
             date(2025, 6, 1),
@@ -64,7 +49,7 @@ def test_a_batch_is_created_then_replaced_then_unchanged(world):
     rows[1]["queries"] = 1234
     second = post(client, rows)
     assert second.json() == {"received": 2, "created": 0, "updated": 1, "unchanged": 1}
-    assert table()[1][3] == 1234
+    assert usage_table()[1][3] == 1234
     assert UsageRecord.objects.count() == 2
 
 
@@ -84,7 +69,7 @@ def test_source_defaults_to_the_batch_source_then_default(world):
 @pytest.mark.django_db
 def test_every_error_is_listed_by_row_and_field_and_nothing_is_written(world):
     UsageRecordFactory(tune=world.tune_a, day=date(2025, 5, 1), source="gateway", queries=7)
-    before = table()
+    before = usage_table()
     rows = [
         usage_row(day="2025-06-01"),  # fine
         usage_row(day="2025-07-02"),  # tomorrow
@@ -133,7 +118,7 @@ def test_every_error_is_listed_by_row_and_field_and_nothing_is_written(world):
     assert messages[(4, "tune")] == "No tune with this slug in your team(s)."
     assert messages[(0, None)] == "Same tune, day and source as row 8 of this batch."
     assert messages[(8, None)] == "Same tune, day and source as row 0 of this batch."
-    assert table() == before
+    assert usage_table() == before
 
 
 @pytest.mark.django_db

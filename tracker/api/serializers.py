@@ -106,6 +106,16 @@ class CatalogModelSerializer(serializers.ModelSerializer):
         ]
 
 
+def catalog_model_or_error(model_id: int | None) -> CatalogModel | None:
+    """The catalog model with this id (the catalog is shared), or a field error."""
+    if model_id is None:
+        return None
+    model = access.catalog_model(None, model_id)
+    if model is None:
+        raise serializers.ValidationError(f"No catalog model with id {model_id}.")
+    return model
+
+
 class CatalogModelInputSerializer(StrictInputSerializer):
     provider = _text(80, min_length=1)
     name = _text(120, min_length=1)
@@ -115,12 +125,7 @@ class CatalogModelInputSerializer(StrictInputSerializer):
     successor = _model_id(required=False, allow_null=True)
 
     def validate_successor(self, value):
-        if value is None:
-            return None
-        model = access.catalog_model(None, value)
-        if model is None:
-            raise serializers.ValidationError(f"No catalog model with id {value}.")
-        return model
+        return catalog_model_or_error(value)
 
 
 class ModelPriceSerializer(serializers.ModelSerializer):
@@ -241,19 +246,11 @@ class TuneFieldsSerializer(StrictInputSerializer):
     expected_input_tokens = _count(required=False, allow_null=True)
     expected_output_tokens = _count(required=False, allow_null=True)
 
-    def _catalog(self, value):
-        if value is None:
-            return None
-        model = access.catalog_model(None, value)
-        if model is None:
-            raise serializers.ValidationError(f"No catalog model with id {value}.")
-        return model
-
     def validate_base_model(self, value):
-        return self._catalog(value)
+        return catalog_model_or_error(value)
 
     def validate_alternative(self, value):
-        return self._catalog(value)
+        return catalog_model_or_error(value)
 
 
 class TuneCreateSerializer(TuneFieldsSerializer):

@@ -28,9 +28,7 @@ def create_catalog_model(**fields) -> CatalogModel:
 @transaction.atomic
 def update_catalog_model(model: CatalogModel, **fields) -> CatalogModel:
     """Record what a provider announces later: a shutdown date, a successor."""
-    unknown = set(fields) - EDITABLE_FIELDS
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    refuse_fixed_fields(fields, EDITABLE_FIELDS)
     model = CatalogModel.objects.select_for_update().get(pk=model.pk)
     for name, value in fields.items():
         setattr(model, name, value)
@@ -46,6 +44,13 @@ def update_catalog_model(model: CatalogModel, **fields) -> CatalogModel:
 def add_model_price(model: CatalogModel, **fields) -> ModelPrice:
     CatalogModel.objects.select_for_update().filter(pk=model.pk).first()
     return append_price(ModelPrice(model=model, **fields), ModelPrice.objects.filter(model=model))
+
+
+def refuse_fixed_fields(fields: dict, editable: frozenset[str]) -> None:
+    """An edit may only change ``editable`` fields; name every other one it tries."""
+    fixed = set(fields) - editable
+    if fixed:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(fixed)})
 
 
 def append_price(price: Price, existing: QuerySet) -> Price:

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from tracker.models import FineTune, TunePrice
 
-from .catalog import append_price
+from .catalog import append_price, refuse_fixed_fields
 
 #: Fields a tune's edit may change; team and slug are fixed once registered.
 EDITABLE_FIELDS = frozenset(
@@ -61,9 +61,7 @@ def create_tune(**fields) -> FineTune:
 @transaction.atomic
 def update_tune(tune: FineTune, **fields) -> FineTune:
     """Change some of a tune's fields. Status moves between proposed and deployed only."""
-    unknown = set(fields) - EDITABLE_FIELDS
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    refuse_fixed_fields(fields, EDITABLE_FIELDS)
     tune = FineTune.objects.select_for_update().get(pk=tune.pk)
     if "status" in fields and fields["status"] != tune.status:
         if tune.status == FineTune.Status.RETIRED:
