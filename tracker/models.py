@@ -19,9 +19,11 @@ SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and t
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
 #: Days outside this range are typing mistakes, and pandas can't hold days before 1677.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
 DAY_VALIDATORS = [
-    MinValueValidator(date(2000, 1, 1), "Enter a day in 2000 or later."),
-    MaxValueValidator(date(2099, 12, 31), "Enter a day before 2100."),
+    MinValueValidator(FIRST_DAY, "Enter a day in 2000 or later."),
+    MaxValueValidator(LAST_DAY, "Enter a day before 2100."),
 ]
 PRICE = {"max_digits": 12, "decimal_places": 4, "validators": [MinValueValidator(Decimal(0))]}
 

@@ -97,7 +97,7 @@ def test_model_rules_are_refused_with_the_field(world):
         ("name", 12, "Must be a string."),
         ("target_score", 1.5, "Ensure this value is less than or equal to 1.0."),
         ("base_model", 999_999, "No catalog model with id 999999."),
-        ("deployed_on", "1899-12-31", "Must be between 2000-01-01 and 2100-12-31."),
+        ("deployed_on", "1899-12-31", "Must be between 2000-01-01 and 2099-12-31."),
     ],
 )
 def test_json_types_are_taken_at_their_word(world, field, value, message):

@@ -26,7 +26,13 @@ def test_a_replay_returns_the_first_response_and_writes_nothing(world):
     body = {"records": [usage_row(day="2025-06-01"), usage_row(day="2025-06-02")]}
     first = post(client, body, "batch-0001")
     assert first.status_code == 200
-    assert first.json() == {"received": 2, "created": 2, "updated": 0, "unchanged": 0}
+    assert first.json() == {
+        "received": 2,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "warnings": [],
+    }
     assert "Idempotent-Replayed" not in first
     UsageRecord.objects.filter(day="2025-06-02").update(queries=5)  # changed since
 

@@ -31,7 +31,13 @@ def test_a_batch_is_created_then_replaced_then_unchanged(world):
     ]
     first = post(client, rows)
     assert first.status_code == 200, first.content
-    assert first.json() == {"received": 2, "created": 2, "updated": 0, "unchanged": 0}
+    assert first.json() == {
+        "received": 2,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "warnings": [],
+    }
     assert usage_table() == [
         (
             "ticket-triage",
@@ -48,7 +54,13 @@ def test_a_batch_is_created_then_replaced_then_unchanged(world):
 
     rows[1]["queries"] = 1234
     second = post(client, rows)
-    assert second.json() == {"received": 2, "created": 0, "updated": 1, "unchanged": 1}
+    assert second.json() == {
+        "received": 2,
+        "created": 0,
+        "updated": 1,
+        "unchanged": 1,
+        "warnings": [],
+    }
     assert usage_table()[1][3] == 1234
     assert UsageRecord.objects.count() == 2
 

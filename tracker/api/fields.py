@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from tracker.models import FIRST_DAY, LAST_DAY
+from tracker.services.usage import DAY_PATTERN
 
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
@@ -46,11 +50,15 @@ def expected_json_type(field: serializers.Field):
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """Checks every field's JSON type before DRF's own (lenient) conversion."""
+    """Refuses fields it does not know (a typo must not pass as an omitted optional field), and
+    checks every field's JSON type before DRF's own (lenient) conversion."""
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            errors = {}
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            errors = {
+                str(name): ["Unknown field."] for name in sorted(set(data) - writable, key=str)
+            }
             for name, field in self.fields.items():
                 if field.read_only or name not in data or data[name] is None:
                     continue
@@ -74,10 +82,13 @@ class StrictMoneyField(serializers.DecimalField):
         super().__init__(**kwargs)
 
 
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2100, 12, 31)
+EARLIEST_DAY = FIRST_DAY
+LATEST_DAY = LAST_DAY
+#: How the schema states the range: a day written YYYY-MM-DD, in 2000 to 2099.
+DAY_SCHEMA = {"type": "string", "format": "date", "pattern": DAY_PATTERN}
 
 
+@extend_schema_field(DAY_SCHEMA)
 class PlausibleDateField(serializers.DateField):
     """A day in this century: what the portfolio's dates can be (and what the engine can
     compute with)."""

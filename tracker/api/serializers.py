@@ -4,7 +4,7 @@ the writes and the model-level validation. Output serializers describe what the 
 
 from __future__ import annotations
 
-from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import (
@@ -18,14 +18,17 @@ from tracker.models import (
     Verdict,
 )
 from tracker.selectors import access
-from tracker.services.usage import (
-    MAX_COST_USD,
-    MAX_DAILY_COUNT,
-    SLUG_PATTERN,
-    SOURCE_MAX_LENGTH,
+from tracker.services import usage
+
+from .fields import (
+    DAY_SCHEMA,
+    NO_NUL_PATTERN,
+    PlausibleDateField,
+    StrictInputSerializer,
+    StrictMoneyField,
 )
 
-from .fields import NO_NUL_PATTERN, PlausibleDateField, StrictInputSerializer, StrictMoneyField
+SLUG_PATTERN = usage.SLUG_PATTERN
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -340,26 +343,41 @@ class EvaluateSerializer(StrictInputSerializer):
 # --- Usage ---------------------------------------------------------------------------------------
 
 
-class UsageRecordInputSerializer(serializers.Serializer):
-    """One day of one tune from one source. Documentation only: batches are validated as a
-    whole by ``tracker.services.usage``, which enforces the same rules (and the ones a schema
-    cannot say: the tune must be yours, the day not in the future, keys unique in the batch)."""
+@extend_schema_field(DAY_SCHEMA)
+class UsageDayField(serializers.DateField):
+    pass
 
-    tune = serializers.RegexField(SLUG_PATTERN, max_length=160, help_text="The tune's slug.")
-    day = serializers.DateField(help_text="Not in the future, not before 2000-01-01.")
-    source = serializers.RegexField(
+
+def _source(help_text: str) -> serializers.RegexField:
+    return serializers.RegexField(
         NO_NUL_PATTERN,
         min_length=1,
-        max_length=SOURCE_MAX_LENGTH,
+        max_length=usage.SOURCE_MAX_LENGTH,
         required=False,
-        help_text="Which gateway or export sent it; the batch's source (or 'default') if left out.",
+        help_text=help_text,
     )
-    queries = _count(MAX_DAILY_COUNT)
-    input_tokens = _count(MAX_DAILY_COUNT)
-    output_tokens = _count(MAX_DAILY_COUNT)
+
+
+class UsageRecordInputSerializer(serializers.Serializer):
+    """One day of one tune from one source. Documentation only: batches are validated as a
+    whole by ``tracker.services.usage``, whose constants this schema is built from (and which
+    checks what a schema cannot say: the tune must be yours, the day not in the future, keys
+    unique in the batch)."""
+
+    tune = serializers.RegexField(
+        usage.SLUG_PATTERN, max_length=usage.SLUG_MAX_LENGTH, help_text="The tune's slug."
+    )
+    day = UsageDayField(help_text=f"Not in the future, not before {usage.EARLIEST_DAY}.")
+    source = _source(
+        "Which gateway or export sent it; the batch's source (or "
+        f"'{usage.DEFAULT_SOURCE}') if left out. Usage from different sources adds up."
+    )
+    queries = _count(usage.MAX_DAILY_COUNT)
+    input_tokens = _count(usage.MAX_DAILY_COUNT)
+    output_tokens = _count(usage.MAX_DAILY_COUNT)
     cost_usd = serializers.FloatField(
         min_value=0,
-        max_value=float(MAX_COST_USD),
+        max_value=float(usage.MAX_COST_USD),
         allow_null=True,
         required=False,
         help_text="The actual cost that day (USD), rounded to 4 decimals.",
@@ -368,16 +386,20 @@ class UsageRecordInputSerializer(serializers.Serializer):
 
 
 class UsageBatchInputSerializer(serializers.Serializer):
-    source = serializers.RegexField(
-        NO_NUL_PATTERN,
-        min_length=1,
-        max_length=SOURCE_MAX_LENGTH,
-        required=False,
-        help_text="Default source for records that name none.",
-    )
+    source = _source(f"Source of the records that name none (default '{usage.DEFAULT_SOURCE}').")
     records = UsageRecordInputSerializer(
-        many=True, min_length=1, max_length=settings.USAGE_BATCH_MAX_ROWS
+        many=True, min_length=usage.BATCH_MIN_RECORDS, max_length=usage.batch_max_records()
     )
+
+
+class SourceWarningSerializer(serializers.Serializer):
+    tune = serializers.CharField()
+    source = serializers.CharField(help_text="The source new to this tune on these days.")
+    other_sources = serializers.ListField(
+        child=serializers.CharField(), help_text="Sources already reporting those days."
+    )
+    days = serializers.IntegerField(help_text="Days of the batch the other sources report.")
+    message = serializers.CharField()
 
 
 class IngestResultSerializer(serializers.Serializer):
@@ -385,6 +407,11 @@ class IngestResultSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text="New (tune, day, source) rows.")
     updated = serializers.IntegerField(help_text="Existing rows whose values were replaced.")
     unchanged = serializers.IntegerField(help_text="Existing rows sent again with equal values.")
+    warnings = SourceWarningSerializer(
+        many=True,
+        help_text="Sources new to a tune on days other sources already report. The batch was "
+        "written: two gateways are real, but their usage adds up.",
+    )
 
 
 class UsageQuerySerializer(serializers.Serializer):

@@ -27,17 +27,11 @@ from tracker.models import (
 from tracker.selectors import access
 from tracker.selectors.summary import portfolio_summary
 from tracker.selectors.usage import usage_by_period, usage_totals
-from tracker.services import record_change, retire_tune
+from tracker.services import record_change, retire_tune, usage
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
 from tracker.services.evaluation import evaluate_portfolio
 from tracker.services.portfolio import add_serving_price, create_tune, update_tune
-from tracker.services.usage import (
-    DEFAULT_SOURCE,
-    SOURCE_MAX_LENGTH,
-    UsageBatchInvalid,
-    frame_from_records,
-    ingest_usage,
-)
+from tracker.services.usage import UsageBatchInvalid, ingest_batch
 
 from . import serializers as s
 from .authentication import Caller, get_caller
@@ -373,20 +367,17 @@ class UsageIngestView(ApiView):
         responses={200: s.IngestResultSerializer},
         parameters=[IDEMPOTENCY_KEY],
         summary="Send a batch of daily usage",
-        description="Up to 10,000 records. Upserts on (tune, day, source): a day sent again "
-        "replaces it; equal values change nothing. The whole batch is checked first: one bad "
-        "record and nothing is written, and the 400 lists every error by record index (`row`) "
-        "and field.",
+        description=f"{usage.BATCH_MIN_RECORDS} to {usage.batch_max_records():,} records. "
+        "Upserts on (tune, day, source): a day sent again replaces it; equal values change "
+        "nothing. The whole batch is checked first: one bad record and nothing is written, and "
+        "the 400 lists every error by record index (`row`) and field. Usage from different "
+        "sources adds up: when a source is new for a tune on days other sources already report, "
+        "the batch is written and `warnings` names them.",
     )
     def post(self, request):
         def action():
-            records, source = self._batch(request.data)
             try:
-                result = ingest_usage(
-                    frame_from_records(records),
-                    team_ids=self.caller.team_ids,
-                    default_source=source,
-                )
+                result = ingest_batch(request.data, team_ids=self.caller.team_ids)
             except UsageBatchInvalid as exc:
                 limit = _max_error_details()
                 details = [e.as_dict() for e in exc.errors[:limit]]
@@ -397,42 +388,6 @@ class UsageIngestView(ApiView):
             return status.HTTP_200_OK, result.as_dict()
 
         return idempotent(request, action)
-
-    @staticmethod
-    def _batch(data) -> tuple[list[dict], str]:
-        def refuse(message, field=None, row=None):
-            raise InvalidInput(
-                "The batch is malformed; nothing was written.",
-                [{"row": row, "field": field, "message": message}],
-                code="invalid_batch",
-            )
-
-        if not isinstance(data, dict):
-            refuse('Send an object: {"records": [...]}.')
-        unknown = sorted(set(data) - {"records", "source"})
-        if unknown:
-            refuse("Unknown field.", field=unknown[0])
-        source = data.get("source", DEFAULT_SOURCE)
-        if not isinstance(source, str) or not 1 <= len(source) <= SOURCE_MAX_LENGTH:
-            refuse(f"A string of 1 to {SOURCE_MAX_LENGTH} characters.", field="source")
-        records = data.get("records")
-        if not isinstance(records, list) or not records:
-            refuse("A non-empty array of usage records.", field="records")
-        if len(records) > settings.USAGE_BATCH_MAX_ROWS:
-            refuse(
-                f"{len(records)} records; at most {settings.USAGE_BATCH_MAX_ROWS} a request.",
-                field="records",
-            )
-        not_objects = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-        if not_objects:
-            raise InvalidInput(
-                "The batch is malformed; nothing was written.",
-                [{"row": i, "field": None, "message": "Must be an object."} for i in not_objects][
-                    : _max_error_details()
-                ],
-                code="invalid_batch",
-            )
-        return records, source
 
 
 # --- Evaluations ---------------------------------------------------------------------------------

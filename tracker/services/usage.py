@@ -13,25 +13,32 @@ one to read the rows the batch may replace, and the bulk upsert — never one pe
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
+from django.conf import settings
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from tracker.models import FineTune, UsageRecord
+from tracker.models import FIRST_DAY, FineTune, UsageRecord
 
 #: Counts above this in one day (queries or tokens) are refused as implausible.
 MAX_DAILY_COUNT = 10**12
 #: ``cost_usd`` has 4 decimals; SQLite keeps 15 significant digits, so 11 before the point.
 MAX_COST_USD = Decimal("99999999999.9999")
 #: Days before this are refused as implausible (and out of pandas' timestamp range anyway).
-EARLIEST_DAY = date(2000, 1, 1)
+EARLIEST_DAY = FIRST_DAY
 DEFAULT_SOURCE = "default"
+#: A batch's top-level fields: the records, and the source of records that name none.
+BATCH_FIELDS = ("records", "source")
+#: Records in one batch: at least one, at most the configured limit.
+BATCH_MIN_RECORDS = 1
 
 REQUIRED_FIELDS = ("tune", "day", "queries", "input_tokens", "output_tokens")
 OPTIONAL_FIELDS = ("source", "cost_usd", "quality_score")
@@ -39,6 +46,17 @@ FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
 COUNT_FIELDS = ("queries", "input_tokens", "output_tokens")
 KEY_FIELDS = ("tune_id", "day", "source")
 VALUE_FIELDS = ("queries", "input_tokens", "output_tokens", "cost_usd", "quality_score")
+
+#: Usage days are written this way, and never in another century (the schema says the same).
+DAY_PATTERN = r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+
+#: PostgreSQL aborts one of two writers that wait on each other (deadlock) or that would see
+#: an inconsistent snapshot (serialization failure); the batch is then written again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 5
+#: Seconds; each retry waits a random time up to this, doubled per attempt (jitter spreads the
+#: retries of writers that collided).
+RETRY_BASE_DELAY = 0.05
 
 SLUG_MAX_LENGTH = FineTune._meta.get_field("slug").max_length
 SOURCE_MAX_LENGTH = UsageRecord._meta.get_field("source").max_length
@@ -81,11 +99,34 @@ class UsageBatchInvalid(Exception):
 
 
 @dataclass(frozen=True)
+class SourceWarning:
+    """A source new to a tune on days that other sources already report: the two add up."""
+
+    tune: str
+    source: str
+    other_sources: tuple[str, ...]
+    days: int
+
+    def as_dict(self) -> dict:
+        others = ", ".join(f"'{o}'" for o in self.other_sources)
+        return {
+            "tune": self.tune,
+            "source": self.source,
+            "other_sources": list(self.other_sources),
+            "days": self.days,
+            "message": f"Source '{self.source}' is new for {self.tune} on {self.days} "
+            f"day{'s' if self.days != 1 else ''} that {others} already report; usage from "
+            "every source adds up. Send those days with the same source to replace them.",
+        }
+
+
+@dataclass(frozen=True)
 class IngestResult:
     received: int
     created: int
     updated: int
     unchanged: int
+    warnings: tuple[SourceWarning, ...] = field(default=())
 
     def as_dict(self) -> dict:
         return {
@@ -93,10 +134,59 @@ class IngestResult:
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "warnings": [w.as_dict() for w in self.warnings],
         }
 
 
 # --- Public entry points -------------------------------------------------------------------------
+
+
+def batch_max_records() -> int:
+    return settings.USAGE_BATCH_MAX_ROWS
+
+
+def records_from_batch(body) -> tuple[list[dict], str]:
+    """A batch body's records and default source, or :class:`UsageBatchInvalid` naming each
+    problem of its shape (row ``None``: the batch as a whole)."""
+    if not isinstance(body, dict):
+        raise UsageBatchInvalid([RowError(None, None, 'Send an object: {"records": [...]}.')])
+    errors = [
+        RowError(None, str(name), "Unknown field.")
+        for name in sorted(set(body) - set(BATCH_FIELDS), key=str)
+    ]
+    source = body.get("source", DEFAULT_SOURCE)
+    _, _, source_errors = _strings(
+        pd.Series([source], dtype=object), "source", SOURCE_MAX_LENGTH, required=True
+    )
+    errors += [RowError(None, e.field, e.message) for e in source_errors]
+    records = body.get("records")
+    limit = batch_max_records()
+    if not isinstance(records, list) or len(records) < BATCH_MIN_RECORDS:
+        errors.append(RowError(None, "records", "A non-empty array of usage records."))
+    elif len(records) > limit:
+        errors.append(
+            RowError(None, "records", f"{len(records)} records; at most {limit} a request.")
+        )
+    else:
+        errors += [
+            RowError(i, None, "Must be an object.")
+            for i, record in enumerate(records)
+            if not isinstance(record, dict)
+        ]
+    if errors:
+        raise UsageBatchInvalid(errors)
+    return records, source
+
+
+def ingest_batch(
+    body, *, team_ids: Collection[int] | None = None, today: date | None = None
+) -> IngestResult:
+    """A usage batch as the API receives it (``{"source": .., "records": [..]}``): checked
+    whole, then written; all or nothing."""
+    records, source = records_from_batch(body)
+    return ingest_usage(
+        frame_from_records(records), team_ids=team_ids, default_source=source, today=today
+    )
 
 
 def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
@@ -112,7 +202,7 @@ def validate_usage(
     frame: pd.DataFrame,
     *,
     team_ids: Collection[int] | None = None,
-    default_source: str = DEFAULT_SOURCE,
+    default_source: str | None = DEFAULT_SOURCE,
     today: date | None = None,
     numbers_as_text: bool = False,
     allow_unknown_fields: bool = False,
@@ -124,6 +214,7 @@ def validate_usage(
     ``team_ids`` limits the tunes a batch may name (``None``: any team). ``numbers_as_text``
     accepts numbers written as text (CSV); the JSON API wants real JSON numbers. ``row_name``
     is what messages call a row ("line" for a CSV file, whose index holds line numbers).
+    ``default_source`` is the source of rows that name none; ``None`` makes it required.
     """
     today = today or timezone.now().date()
     errors: list[RowError] = []
@@ -160,12 +251,16 @@ def validate_usage(
     errors += day_errors
     clean["day"] = days
 
-    # source: optional, the batch default otherwise.
+    # source: optional, the batch default otherwise (a row that omits it has the default's key).
     sources, ok_source, source_errors = _strings(
-        frame["source"], "source", SOURCE_MAX_LENGTH, required=False
+        frame["source"], "source", SOURCE_MAX_LENGTH, required=default_source is None
     )
     errors += source_errors
-    clean["source"] = sources.fillna(default_source)
+    if default_source is not None:
+        ok_source |= _kinds(frame["source"]).eq("null")
+        clean["source"] = sources.fillna(default_source)
+    else:
+        clean["source"] = sources
 
     for column in COUNT_FIELDS:
         values, ok, column_errors = _numbers(
@@ -230,7 +325,7 @@ def ingest_usage(
     frame: pd.DataFrame,
     *,
     team_ids: Collection[int] | None = None,
-    default_source: str = DEFAULT_SOURCE,
+    default_source: str | None = DEFAULT_SOURCE,
     today: date | None = None,
     numbers_as_text: bool = False,
     allow_unknown_fields: bool = False,
@@ -243,6 +338,9 @@ def ingest_usage(
     ``chunk_size`` (default: the API's batch limit, so an API batch is one ``bulk_create``)
     splits a large import into several upserts inside the same transaction; ``progress`` is
     called with the number of rows each one wrote.
+
+    Rows are written in key order, so concurrent batches lock shared rows in the same order;
+    a write PostgreSQL still aborts (deadlock, serialization failure) is retried whole.
     """
     clean = validate_usage(
         frame,
@@ -253,7 +351,25 @@ def ingest_usage(
         allow_unknown_fields=allow_unknown_fields,
         row_name=row_name,
     )
-    return write_usage(clean, chunk_size=chunk_size, progress=progress)
+    clean = clean.sort_values(list(KEY_FIELDS), kind="stable")
+    warnings = _source_warnings(clean)
+    result = _retrying(lambda: write_usage(clean, chunk_size=chunk_size, progress=progress))
+    return IngestResult(result.received, result.created, result.updated, result.unchanged, warnings)
+
+
+def _retrying(write: Callable[[], IngestResult]) -> IngestResult:
+    """Run ``write`` in its own transaction (a savepoint inside an outer one), again when the
+    database aborted it for a deadlock or a serialization failure: bounded, with jitter."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if sqlstate not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                raise
+        time.sleep(random.uniform(0, RETRY_BASE_DELAY * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def write_usage(
@@ -474,6 +590,39 @@ def _existing_rows(clean: pd.DataFrame) -> pd.DataFrame:
     existing["day"] = existing["day"].astype(object)
     existing["source"] = existing["source"].astype(object)
     return existing
+
+
+def _source_warnings(clean: pd.DataFrame) -> tuple[SourceWarning, ...]:
+    """Sources in the batch that a tune has no stored row from on the batch's days, while other
+    sources do: one query over the batch's tunes and day range, matched in pandas."""
+    if clean.empty:
+        return ()
+    stored = pd.DataFrame.from_records(
+        list(
+            UsageRecord.objects.filter(
+                tune_id__in=sorted({int(t) for t in clean["tune_id"]}),
+                day__gte=min(clean["day"]),
+                day__lte=max(clean["day"]),
+            )
+            .values_list("tune_id", "tune__slug", "day", "source")
+            .distinct()
+        ),
+        columns=["tune_id", "slug", "day", "stored_source"],
+    )
+    if stored.empty:
+        return ()
+    stored["tune_id"] = stored["tune_id"].astype("Int64")
+    stored["day"] = stored["day"].astype(object)
+    sent = clean[["tune_id", "day", "source"]]
+    same_days = sent.merge(stored, on=["tune_id", "day"])
+    warnings = []
+    for (slug, source), group in same_days.groupby(["slug", "source"], sort=True):
+        others = set(group["stored_source"])
+        if source in others:
+            continue  # the source already reports these days: a resend, not a new source
+        days = group["day"].nunique()
+        warnings.append(SourceWarning(slug, source, tuple(sorted(others)), days))
+    return tuple(warnings)
 
 
 def _records(frame: pd.DataFrame) -> list[UsageRecord]:

@@ -7,7 +7,8 @@ common billing-export spellings are understood):
 
     tune           the tune's slug                     (also: tune_slug, fine_tune)
     day            YYYY-MM-DD                          (also: date, usage_date)
-    source         optional; else --source, else "default"
+    source         the gateway or export; a blank cell, or no column, takes --source, which
+                   is then required (usage from different sources adds up)
     queries        requests that day                   (also: requests, num_requests)
     input_tokens                                       (also: prompt_tokens, context_tokens)
     output_tokens                                      (also: completion_tokens, generated_tokens)
@@ -29,9 +30,9 @@ from tqdm import tqdm
 
 from tracker.models import Team
 from tracker.services.usage import (
-    DEFAULT_SOURCE,
     FIELDS,
     REQUIRED_FIELDS,
+    SOURCE_MAX_LENGTH,
     UsageBatchInvalid,
     ingest_usage,
 )
@@ -63,24 +64,31 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path, help="The CSV file (UTF-8, a header line first).")
         parser.add_argument(
             "--source",
-            default=DEFAULT_SOURCE,
-            help="Source for rows that name none (default: %(default)s).",
+            help="Source of the rows that name none; required when the file has no source "
+            "column (it says which gateway or export the usage comes from).",
         )
         parser.add_argument(
             "--team", metavar="SLUG", help="Refuse rows naming tunes outside this team."
         )
 
-    def handle(self, *args, file: Path, source: str, team: str | None, verbosity=1, **options):
+    def handle(
+        self, *args, file: Path, source: str | None, team: str | None, verbosity=1, **options
+    ):
         quiet = verbosity < 1
         team_ids = None
         if team is not None:
             team_ids = list(Team.objects.filter(slug=team).values_list("pk", flat=True))
             if not team_ids:
                 raise CommandError(f"No team with slug {team!r}.")
-        if not 1 <= len(source) <= 64 or "\x00" in source:
-            raise CommandError("--source must be 1 to 64 characters.")
+        if source is not None and (not 1 <= len(source) <= SOURCE_MAX_LENGTH or "\x00" in source):
+            raise CommandError(f"--source must be 1 to {SOURCE_MAX_LENGTH} characters.")
 
         frame = self.read(file, quiet)
+        if source is None and "source" not in frame.columns:
+            raise CommandError(
+                f"{file.name} has no source column: say where the usage comes from with "
+                "--source NAME (usage from different sources adds up)."
+            )
         if frame.empty:
             self.stdout.write("No rows to import.")
             return
@@ -91,7 +99,7 @@ class Command(BaseCommand):
                 result = ingest_usage(
                     frame,
                     team_ids=team_ids,
-                    default_source=source,
+                    default_source=source,  # None: every row must name its source
                     numbers_as_text=True,
                     chunk_size=CHUNK_ROWS,
                     progress=bar.update,
@@ -100,6 +108,8 @@ class Command(BaseCommand):
             except UsageBatchInvalid as exc:
                 bar.close()
                 self.report(exc, file)
+        for warning in result.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning.as_dict()['message']}"))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {result.received} rows from {file.name}: {result.created} new, "
