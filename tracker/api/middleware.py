@@ -68,6 +68,7 @@ class ApiResponseMiddleware:
         if _chunked_without_length(request):
             if is_api:
                 response = JsonResponse(envelope("length_required", LENGTH_REQUIRED), status=411)
+                response["Content-Length"] = str(len(response.content))
             else:
                 response = HttpResponse(LENGTH_REQUIRED, status=411, content_type="text/plain")
         else:
@@ -76,5 +77,6 @@ class ApiResponseMiddleware:
             return response
         if response.status_code >= 400 and not _is_json(response):
             response = _envelope_response(request, response)
+            response["Content-Length"] = str(len(response.content))
         patch_cache_control(response, no_store=True)
         return response
