@@ -38,9 +38,9 @@ class Assets(HTMLParser):
 
     def handle_data(self, data):
         # Data blocks (json_script) are inert: the policy does not apply to them.
-        if self._in_script is not None and self._in_script.get("type") != "application/json":
-            if data.strip():
-                self.inline_scripts.append(data.strip()[:80])
+        inert = self._in_script is None or self._in_script.get("type") == "application/json"
+        if not inert and data.strip():
+            self.inline_scripts.append(data.strip()[:80])
 
     def handle_endtag(self, tag):
         if tag == "script":

@@ -93,7 +93,7 @@ def test_authenticated_answers_are_not_cached(world, staff_client):
         assert "no-store" in response["Cache-Control"], response.status_code
 
 
-# --- Unknown fields --------------------------------------------------------------------------------
+# --- Unknown fields -------------------------------------------------------------------------------
 
 
 def _writes(world):

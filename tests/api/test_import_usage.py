@@ -89,3 +89,57 @@ def test_missing_columns_are_named(world, tmp_path):
     csv.write_text("tune,day,queries\nticket-triage,2025-06-01,5\n")
     with pytest.raises(CommandError, match="Missing columns: input_tokens, output_tokens"):
         run(csv)
+
+
+@pytest.mark.django_db
+def test_a_file_without_a_source_column_needs_the_source_option(world, tmp_path):
+    csv = tmp_path / "export.csv"
+    csv.write_text("tune,day,queries,input_tokens,output_tokens\nticket-triage,2025-06-01,5,50,5\n")
+    with pytest.raises(CommandError, match=r"no source column: .* --source NAME"):
+        run(csv)
+    assert UsageRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_blank_sources_need_the_source_option(world, tmp_path):
+    csv = tmp_path / "export.csv"
+    csv.write_text(
+        "tune,day,source,queries,input_tokens,output_tokens\n"
+        "ticket-triage,2025-06-01,gw,5,50,5\n"
+        "ticket-triage,2025-06-02,,5,50,5\n"
+    )
+    with pytest.raises(CommandError, match="1 errors"):
+        run(csv)
+    assert UsageRecord.objects.count() == 0
+    run(csv, "--source", "gw")
+    assert sorted(UsageRecord.objects.values_list("source", flat=True)) == ["gw", "gw"]
+
+
+@pytest.mark.django_db
+def test_duplicate_days_without_a_source_column_are_reported_by_line(world, tmp_path):
+    csv = tmp_path / "export.csv"
+    csv.write_text(
+        "tune,day,queries,input_tokens,output_tokens\n"
+        "ticket-triage,2025-06-01,5,50,5\n"
+        "ticket-triage,2025-06-02,5,50,5\n"
+        "ticket-triage,2025-06-01,7,70,7\n"
+    )
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"2 errors in export\.csv; nothing was imported"):
+        call_command("import_usage", str(csv), "--source", "gw", stdout=StringIO(), stderr=err)
+    assert [line for line in err.getvalue().splitlines() if line.startswith("export")] == [
+        "export.csv: line 2: Same tune, day and source as line 4 of this batch.",
+        "export.csv: line 4: Same tune, day and source as line 2 of this batch.",
+    ]
+    assert UsageRecord.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_new_source_on_days_other_sources_report_is_a_warning(world, tmp_path):
+    UsageRecordFactory(tune=world.tune_a, day=date(2025, 6, 1), source="gateway-eu")
+    csv = tmp_path / "export.csv"
+    csv.write_text("tune,day,queries,input_tokens,output_tokens\nticket-triage,2025-06-01,5,50,5\n")
+    out, err = run(csv, "--source", "gateway")
+    assert "Imported 1 rows" in out
+    assert "Source 'gateway' is new for ticket-triage on 1 day that 'gateway-eu'" in err
+    assert UsageRecord.objects.count() == 2

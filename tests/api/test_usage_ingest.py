@@ -251,3 +251,101 @@ def test_a_full_batch_of_the_longest_rows_fits_the_body_limit(world):
     assert response.status_code == 200, response.content[:500]
     assert response.json()["created"] == 10_000
     assert UsageRecord.objects.count() == 10_000
+
+
+# --- Duplicate keys through the batch's source, text the database refuses ------------------------
+
+
+def _without_source(**overrides) -> dict:
+    row = usage_row(**overrides)
+    del row["source"]
+    return row
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("records", "batch_source"),
+    [
+        pytest.param([_without_source(), _without_source(queries=5)], None, id="both-omit"),
+        pytest.param(
+            [_without_source(), usage_row(source="nightly")], "nightly", id="batch-vs-row"
+        ),
+        pytest.param([usage_row(source="default"), _without_source()], None, id="default-vs-row"),
+    ],
+)
+def test_the_same_key_through_the_batch_source_is_a_duplicate(world, records, batch_source):
+    before = usage_table()
+    extra = {"source": batch_source} if batch_source else {}
+    response = post(world.client_a(), records, **extra)
+    assert response.status_code == 400, response.content
+    error = error_of(response)
+    assert error["code"] == "invalid_batch"
+    assert error["details"] == [
+        {"row": 0, "field": None, "message": "Same tune, day and source as row 1 of this batch."},
+        {"row": 1, "field": None, "message": "Same tune, day and source as row 0 of this batch."},
+    ]
+    assert usage_table() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "row", "field"),
+    [
+        ({"records": [usage_row()], "source": "gate\x00way"}, None, "source"),
+        ({"records": [_without_source()], "source": "gate\x00way"}, None, "source"),
+        ({"records": [usage_row(source="gate\x00way")]}, 0, "source"),
+        ({"records": [usage_row(tune="ticket\x00triage")]}, 0, "tune"),
+        ({"records": [usage_row(day="2025-06-01\x00")]}, 0, "day"),
+        ({"records": [usage_row()], "source": 5}, None, "source"),
+        ({"records": [usage_row()], "source": None}, None, "source"),
+        ({"records": [usage_row()], "source": "s" * 65}, None, "source"),
+        ({"records": [usage_row()], "sou\x00rce": "x"}, None, "sou\x00rce"),
+    ],
+)
+def test_text_the_database_refuses_is_a_400_naming_the_field(world, body, row, field):
+    response = world.client_a().post(URL, body, format="json")
+    assert response.status_code == 400, response.content
+    details = error_of(response)["details"]
+    assert [(d["row"], d["field"]) for d in details] == [(row, field)], details
+    assert UsageRecord.objects.count() == 0
+
+
+# --- Sources that add up --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_new_source_on_days_other_sources_report_is_written_with_a_warning(world):
+    for day in (date(2025, 6, 1), date(2025, 6, 2)):
+        for source in ("gateway-eu", "gateway-us"):
+            UsageRecordFactory(tune=world.tune_a, day=day, source=source)
+    rows = [usage_row(day="2025-06-01"), usage_row(day="2025-06-02"), usage_row(day="2025-06-03")]
+    response = post(world.client_a(), rows)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["created"] == 3
+    assert [
+        {k: w[k] for k in ("tune", "source", "other_sources", "days")} for w in body["warnings"]
+    ] == [
+        {
+            "tune": "ticket-triage",
+            "source": "gateway",
+            "other_sources": ["gateway-eu", "gateway-us"],
+            "days": 2,
+        }
+    ]
+    assert "adds up" in body["warnings"][0]["message"]
+    assert UsageRecord.objects.filter(source="gateway").count() == 3
+
+    again = post(world.client_a(), rows)  # the source now reports those days: a resend
+    assert again.json()["warnings"] == []
+    assert again.json()["unchanged"] == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_sources_sent_again_bring_no_warning(world):
+    for source in ("gateway-eu", "gateway-us"):
+        UsageRecordFactory(tune=world.tune_a, day=date(2025, 6, 1), source=source)
+    rows = [usage_row(source="gateway-eu"), usage_row(source="gateway-us")]
+    response = post(world.client_a(), rows)
+    assert response.status_code == 200
+    assert response.json()["warnings"] == []
