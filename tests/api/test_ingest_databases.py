@@ -111,9 +111,76 @@ def test_concurrent_requests_with_one_idempotency_key_write_once(world):
         world.key_a, [body, body, body], headers={"HTTP_IDEMPOTENCY_KEY": "nightly-2025-07-01"}
     )
     assert [r.status_code for r in responses] == [200, 200, 200]
-    assert {tuple(sorted(r.json().items())) for r in responses} == {
-        (("created", 100), ("received", 100), ("unchanged", 0), ("updated", 0))
-    }
+    assert [r.json() for r in responses] == [
+        {"received": 100, "created": 100, "updated": 0, "unchanged": 0, "warnings": []}
+    ] * 3
     assert sum(r.get("Idempotent-Replayed") == "true" for r in responses) == 2
     assert IdempotencyRecord.objects.count() == 1
     assert UsageRecord.objects.count() == 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_overlapping_batches_half_reversed_never_fail(world):
+    """The load that deadlocked: 20 concurrent batches of 400 to 3,000 rows whose keys overlap,
+    half of them in reverse order. Every request succeeds, and every stored row holds the
+    values of exactly one request that sent its key."""
+    _require_postgres()
+    import random
+
+    rng = random.Random(8)
+    keys = [
+        (TODAY - timedelta(days=1 + n // 2), ("gateway-eu", "gateway-us")[n % 2])
+        for n in range(3000)
+    ]
+    bodies, sent = [], []
+    for i in range(20):
+        size = rng.randint(400, 3000)
+        start = rng.randint(0, len(keys) - size)
+        window = keys[start : start + size]
+        if i % 2:
+            window = window[::-1]
+        sent.append(set(window))
+        bodies.append(
+            {
+                "records": [
+                    usage_row(
+                        day=day.isoformat(),
+                        source=source,
+                        queries=i + 1,
+                        input_tokens=(i + 1) * 1000,
+                        output_tokens=(i + 1) * 10,
+                    )
+                    for day, source in window
+                ]
+            }
+        )
+
+    from tests.api.helpers import key_client
+
+    barrier = threading.Barrier(len(bodies))
+    statuses: list = [None] * len(bodies)
+
+    def send(i: int) -> None:
+        try:
+            client = key_client(world.key_a)
+            client.raise_request_exception = False  # a failure is a 500, as a client sees it
+            barrier.wait(timeout=60)
+            statuses[i] = client.post(URL, bodies[i], format="json").status_code
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert statuses == [200] * len(bodies)
+
+    stored = list(
+        UsageRecord.objects.values_list("day", "source", "queries", "input_tokens", "output_tokens")
+    )
+    assert {(day, source) for day, source, *_ in stored} == set().union(*sent)
+    for day, source, queries, input_tokens, output_tokens in stored:
+        writer = queries - 1
+        assert (input_tokens, output_tokens) == (queries * 1000, queries * 10)
+        assert (day, source) in sent[writer]
