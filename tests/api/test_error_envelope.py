@@ -67,6 +67,8 @@ def test_an_unhandled_exception_answers_the_envelope_and_is_logged(
     assert error_of(response)["code"] == "server_error"
     for leak in LEAKS:
         assert leak not in response.content.decode()
+    if not debug:  # django-csp leaves DEBUG's error pages alone, by design
+        assert "script-src 'self'" in response["Content-Security-Policy"]
     assert any(r.exc_info and r.exc_info[0] is RuntimeError for r in caplog.records)
 
 

@@ -53,9 +53,11 @@ def _envelope_response(request, response) -> JsonResponse:
         code, message = _CODES.get(status, ("server_error" if status >= 500 else "error", ""))
         message = message or f"The request failed ({status})."
     replacement = JsonResponse(envelope(code, message), status=status)
-    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
-        if header in response:
-            replacement[header] = response[header]
+    # Keep what other middleware said (Allow, Vary, security headers), not the page's body.
+    for header, value in response.items():
+        if header.lower() not in {"content-type", "content-length"}:
+            replacement[header] = value
+    replacement["Content-Length"] = str(len(replacement.content))
     return replacement
 
 
@@ -77,6 +79,5 @@ class ApiResponseMiddleware:
             return response
         if response.status_code >= 400 and not _is_json(response):
             response = _envelope_response(request, response)
-            response["Content-Length"] = str(len(response.content))
         patch_cache_control(response, no_store=True)
         return response
