@@ -13,6 +13,7 @@ one to read the rows the batch may replace, and the bulk upsert — never one pe
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -67,6 +68,8 @@ _DAY_RE = r"(\d{4})-(\d{2})-(\d{2})"
 _INT64_MAX = 2**63 - 1
 
 ProgressCallback = Callable[[int], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,7 @@ def _retrying(write: Callable[[], IngestResult]) -> IngestResult:
             sqlstate = getattr(exc.__cause__, "sqlstate", None)
             if sqlstate not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS:
                 raise
+            logger.warning("Usage write aborted (%s, attempt %d); retrying.", sqlstate, attempt)
         time.sleep(random.uniform(0, RETRY_BASE_DELAY * 2**attempt))
     raise AssertionError("unreachable")
 
