@@ -8,7 +8,10 @@ The write is an upsert on (tune, day, source): sending a day again replaces it, 
 values did not change are left alone, so a replayed batch changes nothing at all.
 
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
-one to read the rows the batch may replace, and the bulk upsert — never one per row.
+one to find sources new to a tune on days other sources report (a warning: usage from every
+source adds up), one to read the rows the batch may replace, and the bulk upsert — never one
+per row. Rows are written in key order and the write is retried when PostgreSQL aborts it for a
+deadlock, so overlapping concurrent batches all succeed.
 """
 
 from __future__ import annotations
