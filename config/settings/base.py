@@ -92,9 +92,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling shares it across processes) ------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+#: A hung Redis (up but not answering) must cost a request a fraction of a second, not the
+#: client's default of waiting forever: every cache user (throttling) fails open after this.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
     }
 else:
     CACHES = {
@@ -131,6 +138,21 @@ TUNEFOLIO_PORTFOLIO_LEADS = env.list("TUNEFOLIO_PORTFOLIO_LEADS", default=[])
 # (config/celery_app.py creates its folders). It has no redelivery: a task whose worker dies is
 # lost, and the next nightly tick picks its tunes up. Production uses Redis.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+#: The Redis broker's options (the web app, worker and beat alike).
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
+    # Must stay well above every task's hard time limit, or Redis redelivers running tasks.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A hung Redis (up but not answering) fails a publish within about a second instead of
+    # hanging the request: the admin's "Re-evaluate now" then says nothing was queued.
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 0.5,
+    # Connecting: one retry, then give up (a web request is waiting).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
@@ -140,9 +162,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
-    # Must stay well above every task's hard time limit, or Redis redelivers running tasks.
-    else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    else dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 )
 # Any other transport option, as JSON, e.g. {"unacked_restore_interval": 5}.
 CELERY_BROKER_TRANSPORT_OPTIONS |= env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
@@ -160,6 +180,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+#: Publishing: one retry after 0.2 s, then ``QueueUnavailable``; the nightly run and the hourly
+#: catch-up pick up whatever was not queued.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
@@ -193,6 +223,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.tasks.reevaluate_portfolio",
         "schedule": _crontab(REEVALUATE_AT),
         "options": {"expires": 6 * 3600},
+    },
+    # A worker killed mid-run leaves its chunk unacknowledged until the visibility timeout (an
+    # hour) and may lose it on the way: this tick reruns the same "which tunes are due today"
+    # query after the nightly time, so those tunes are evaluated within the hour, not the
+    # next night. Evaluation is an upsert per (tune, day): a tune evaluated twice stays one row.
+    "hourly-catch-up-reevaluation": {
+        "task": "tracker.tasks.catch_up_evaluations",
+        "schedule": crontab(minute=47),
+        "options": {"expires": 3600},
     },
     "weekly-digest": {
         "task": "tracker.tasks.send_weekly_digests",
