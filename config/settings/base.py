@@ -4,6 +4,7 @@ Defaults are the embedded ones (SQLite, a Celery transport that needs no server,
 so a fresh checkout runs with nothing but Python. Production overrides them through variables.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tracker",
 ]
 
@@ -52,7 +54,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Sign-in lockout (django-axes) ----------------------------------------------------------------
+# Ten failed admin sign-ins for one username from one address lock that pair out for 15 minutes;
+# `manage.py axes_reset_username USERNAME` unlocks it sooner (README: "Brute force").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tracker.views.signin_locked"
+AXES_CLIENT_IP_CALLABLE = "tracker.api.throttling.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -270,7 +288,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env("TUNEFOLIO_API_KEY_RATE", default="600/min"),
         "user": env("TUNEFOLIO_USER_RATE", default="300/min"),
+        # Invalid API keys per client address; past it every key from there gets 429.
+        "failed_api_key": env("TUNEFOLIO_FAILED_API_KEY_RATE", default="10/min"),
     },
+    # Proxies in front of the app that append the client's address to X-Forwarded-For; with 0
+    # the header is ignored (a client could forge it to dodge the per-address limits).
+    "NUM_PROXIES": env.int("TUNEFOLIO_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tunefolio API",

@@ -14,6 +14,8 @@ from rest_framework_api_key.permissions import KeyParser
 
 from tracker.models import TeamAPIKey
 
+from .throttling import FailedAPIKeyThrottle
+
 ALL_SCOPES = frozenset({"ingest", "read", "write"})
 
 
@@ -46,6 +48,15 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         key = self.key_parser.get(request._request)
         if not key:
             return None
+        throttle = FailedAPIKeyThrottle()
+        wait = throttle.retry_after(request._request)
+        if wait is not None:
+            raise exceptions.Throttled(
+                wait,
+                detail="Too many invalid API keys from your address; no key is checked until "
+                "the wait is over.",
+                code="too_many_invalid_keys",
+            )
         prefix, _, _ = key.partition(".")
         api_key = (
             TeamAPIKey.objects.get_usable_keys()
@@ -56,6 +67,7 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             else None
         )
         if api_key is None or api_key.has_expired or not api_key.is_valid(key):
+            throttle.record_failure()
             raise exceptions.AuthenticationFailed(
                 "Invalid, revoked or expired API key.", code="invalid_api_key"
             )
