@@ -1,7 +1,8 @@
 """Who is calling: a team's API key (``X-Api-Key``) or a person with a session.
 
-A key belongs to one team and carries scopes (ingest, read, write). A person sees the teams they
-are a member of (superusers: every team) and may do everything there; a person in no team may only
+A key belongs to one team and carries scopes (ingest, read, write, catalog). A person sees the
+teams they are a member of (superusers: every team) and may do everything there (the shared
+catalog's writes need their Django permission: ``permissions``); a person in no team may only
 read the shared catalog. :func:`get_caller` gives views one object for both.
 """
 
