@@ -23,6 +23,8 @@ from .models import (
     Flag,
     IdempotencyRecord,
     ModelPrice,
+    Price,
+    ShutdownDateChange,
     Team,
     TeamAPIKey,
     TunePrice,
@@ -31,6 +33,7 @@ from .models import (
 )
 from .services import digest as digest_services
 from .services import jobs
+from .services.catalog import record_shutdown_change
 
 VERDICT_COLOURS = {
     Verdict.KEEP: "#1b7f3b",
@@ -93,10 +96,31 @@ class TeamAdmin(admin.ModelAdmin):
         return obj.tune_count
 
 
+def record_price_authors(request, formset) -> None:
+    """New prices made in the admin carry who added them, as those made through the API do."""
+    for price in formset.save(commit=False):
+        if isinstance(price, Price) and price._state.adding and not price.created_by:
+            price.created_by = request.user.get_username()
+    formset.save()
+
+
 class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
     extra = 0
-    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_by"]
+    readonly_fields = ["created_by"]
+
+
+class ShutdownDateChangeInline(admin.TabularInline):
+    """Who moved the shutdown date, and when: written by the app, never edited."""
+
+    model = ShutdownDateChange
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["changed_at", "previous", "shutdown_on", "changed_by"]
+    readonly_fields = fields
+    verbose_name_plural = "shutdown date changes"
 
 
 @admin.register(CatalogModel)
@@ -113,10 +137,19 @@ class CatalogModelAdmin(admin.ModelAdmin):
     list_filter = ["provider"]
     search_fields = ["provider", "name", "version"]
     autocomplete_fields = ["successor"]
-    inlines = [ModelPriceInline]
+    inlines = [ModelPriceInline, ShutdownDateChangeInline]
 
     def get_queryset(self, request):
         return selectors.catalog_with_tune_counts().select_related("successor")
+
+    def save_model(self, request, obj, form, change):
+        previous = form.initial.get("shutdown_on") if change else None
+        super().save_model(request, obj, form, change)
+        if obj.shutdown_on != previous:
+            record_shutdown_change(obj, previous=previous, by=request.user.get_username())
+
+    def save_formset(self, request, form, formset, change):
+        record_price_authors(request, formset)
 
     @admin.display(ordering="tune_count", description="tunes on it")
     def tune_count(self, obj):
@@ -129,16 +162,27 @@ class CatalogModelAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ["model", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    list_display = [
+        "model",
+        "effective_from",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["model__provider"]
     autocomplete_fields = ["model"]
     date_hierarchy = "effective_from"
+    readonly_fields = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
 
 
-class TunePriceInline(admin.TabularInline):
+class TunePriceInline(ModelPriceInline):
     model = TunePrice
-    extra = 0
-    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
 
 
 class ChangeLogInline(admin.TabularInline):
@@ -310,6 +354,8 @@ class FineTuneAdmin(admin.ModelAdmin):
         for entry in entries:
             if isinstance(entry, ChangeLogEntry) and not entry.author:
                 entry.author = request.user.get_username()
+            if isinstance(entry, TunePrice) and entry._state.adding and not entry.created_by:
+                entry.created_by = request.user.get_username()
         formset.save()
         for entry in entries:
             if isinstance(entry, ChangeLogEntry):
@@ -318,7 +364,14 @@ class FineTuneAdmin(admin.ModelAdmin):
 
 @admin.register(TunePrice)
 class TunePriceAdmin(ModelPriceAdmin):
-    list_display = ["tune", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    list_display = [
+        "tune",
+        "effective_from",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["tune__team"]
     autocomplete_fields = ["tune"]
 
@@ -507,8 +560,22 @@ admin.site.unregister(APIKey)
 class TeamAPIKeyAdmin(APIKeyModelAdmin):
     """The key is shown once, on creation; only its hash is kept."""
 
-    list_display = [*APIKeyModelAdmin.list_display, "team", "can_ingest", "can_read", "can_write"]
-    list_filter = [*APIKeyModelAdmin.list_filter, "team"]
+    list_display = [
+        *APIKeyModelAdmin.list_display,
+        "team",
+        "can_ingest",
+        "can_read",
+        "can_write",
+        "can_edit_catalog",
+    ]
+    list_filter = [*APIKeyModelAdmin.list_filter, "team", "can_edit_catalog"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The catalog is every team's: only a superuser may let a key change it.
+        if not request.user.is_superuser:
+            fields.append("can_edit_catalog")
+        return fields
 
 
 @admin.register(IdempotencyRecord)

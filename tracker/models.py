@@ -125,6 +125,11 @@ class Price(models.Model):
         "output USD / 1M tokens", help_text="USD per million output tokens.", **PRICE
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text='Who added it: a username, or "api key" and the key\'s name.',
+    )
 
     class Meta:
         abstract = True
@@ -133,6 +138,27 @@ class Price(models.Model):
             not_negative("input_usd_per_mtok"),
             not_negative("output_usd_per_mtok"),
         ]
+
+
+class ShutdownDateChange(models.Model):
+    """Every change of a catalog model's shutdown date, and who made it: the catalog is shared,
+    and a shutdown date moves every team's verdicts."""
+
+    model = models.ForeignKey(
+        CatalogModel, on_delete=models.CASCADE, related_name="shutdown_changes"
+    )
+    previous = models.DateField(null=True, blank=True, help_text="The shutdown date before.")
+    shutdown_on = models.DateField(null=True, blank=True, help_text="The shutdown date after.")
+    changed_by = models.CharField(
+        max_length=150, help_text='A username, or "api key" and the key\'s name.'
+    )
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.previous or '—'} → {self.shutdown_on or '—'}"
 
 
 class ModelPrice(Price):
@@ -644,7 +670,13 @@ class TeamAPIKey(AbstractAPIKey):
     can_write = models.BooleanField(
         "scope: write",
         default=False,
-        help_text="May create and change tunes, change-log entries, catalog models and prices.",
+        help_text="May create and change the team's tunes, change-log entries and serving prices.",
+    )
+    can_edit_catalog = models.BooleanField(
+        "scope: catalog",
+        default=False,
+        help_text="May add and change catalog models and their list prices, which every team's "
+        "verdicts use. Only a superuser can grant it.",
     )
 
     class Meta(AbstractAPIKey.Meta):
@@ -658,6 +690,7 @@ class TeamAPIKey(AbstractAPIKey):
                 ("ingest", self.can_ingest),
                 ("read", self.can_read),
                 ("write", self.can_write),
+                ("catalog", self.can_edit_catalog),
             )
             if allowed
         }

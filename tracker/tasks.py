@@ -8,7 +8,8 @@ timeout. The day a task works on is ``timezone.localdate()`` (UTC) when it runs,
 given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
-``send_weekly_digests`` every Monday morning, ``purge_idempotency_records`` hourly.
+``catch_up_evaluations`` hourly, ``send_weekly_digests`` every Monday morning,
+``purge_idempotency_records`` hourly.
 """
 
 from __future__ import annotations
@@ -50,9 +51,23 @@ def reevaluate_portfolio(as_of: str | None = None) -> int:
     was down heals on the next tick, and a second run the same day queues nothing. Fans out
     ``evaluate_tunes`` in chunks of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE``; returns how many.
     """
-    day = _day(as_of)
+    return _queue_due_tunes(_day(as_of))
+
+
+def _queue_due_tunes(day: date) -> int:
     due = selectors.tunes_due_for_evaluation(day)
     return jobs.enqueue_evaluation(due, day, only_due=True)
+
+
+@shared_task(**RELIABLE)
+def catch_up_evaluations(as_of: str | None = None) -> int:
+    """Hourly: once the day's nightly run is due, queue the tunes it has not evaluated yet (the
+    same database-driven query), so a run whose worker was killed heals within the hour.
+    Before the nightly time it queues nothing: the nightly run stays the one that evaluates."""
+    day = _day(as_of)
+    if timezone.now() < jobs.nightly_run_at(day):
+        return 0
+    return _queue_due_tunes(day)
 
 
 @shared_task(**RELIABLE)

@@ -1,3 +1,4 @@
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
@@ -29,3 +30,14 @@ def digest_unsubscribe(request, token: str):
     if done:
         digest_services.set_weekly_digest(user.pk, enabled=False)
     return render(request, "tracker/unsubscribe.html", {"email": user.email, "done": done})
+
+
+def signin_locked(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out sign-in: who is locked, for how long, what to do."""
+    cool_off = get_cool_off(request)
+    context = {
+        "failure_limit": get_failure_limit(request, credentials),
+        "username": get_client_username(request, credentials) or "",
+        "minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
+    }
+    return render(request, "tracker/lockout.html", context, status=429)

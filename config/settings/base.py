@@ -4,6 +4,7 @@ Defaults are the embedded ones (SQLite, a Celery transport that needs no server,
 so a fresh checkout runs with nothing but Python. Production overrides them through variables.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,10 +42,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "tracker",
 ]
 
 MIDDLEWARE = [
+    # First: the health probe skips the host check and the HTTPS redirect (tracker/middleware.py).
+    "tracker.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside everything else, so it sees every answer under /api/ (errors of other middleware too).
     "tracker.api.middleware.ApiResponseMiddleware",
@@ -56,7 +60,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Sign-in lockout (django-axes) ----------------------------------------------------------------
+# Ten failed admin sign-ins for one username from one address lock that pair out for 15 minutes;
+# `manage.py axes_reset_username USERNAME` unlocks it sooner (README: "Brute force").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tracker.views.signin_locked"
+AXES_CLIENT_IP_CALLABLE = "tracker.api.throttling.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -117,9 +137,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling shares it across processes) ------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+#: A hung Redis (up but not answering) must cost a request a fraction of a second, not the
+#: client's default of waiting forever: every cache user (throttling) fails open after this.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
     }
 else:
     CACHES = {
@@ -131,7 +158,7 @@ else:
 
 # --- Static files ---------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -156,6 +183,21 @@ TUNEFOLIO_PORTFOLIO_LEADS = env.list("TUNEFOLIO_PORTFOLIO_LEADS", default=[])
 # (config/celery_app.py creates its folders). It has no redelivery: a task whose worker dies is
 # lost, and the next nightly tick picks its tunes up. Production uses Redis.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+#: The Redis broker's options (the web app, worker and beat alike).
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
+    # Must stay well above every task's hard time limit, or Redis redelivers running tasks.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A hung Redis (up but not answering) fails a publish within about a second instead of
+    # hanging the request: the admin's "Re-evaluate now" then says nothing was queued.
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 0.5,
+    # Connecting: one retry, then give up (a web request is waiting).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
@@ -165,9 +207,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
-    # Must stay well above every task's hard time limit, or Redis redelivers running tasks.
-    else {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    else dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 )
 # Any other transport option, as JSON, e.g. {"unacked_restore_interval": 5}.
 CELERY_BROKER_TRANSPORT_OPTIONS |= env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
@@ -185,6 +225,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+#: Publishing: one retry after 0.2 s, then ``QueueUnavailable``; the nightly run and the hourly
+#: catch-up pick up whatever was not queued.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
@@ -218,6 +268,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.tasks.reevaluate_portfolio",
         "schedule": _crontab(REEVALUATE_AT),
         "options": {"expires": 6 * 3600},
+    },
+    # A worker killed mid-run leaves its chunk unacknowledged until the visibility timeout (an
+    # hour) and may lose it on the way: this tick reruns the same "which tunes are due today"
+    # query after the nightly time, so those tunes are evaluated within the hour, not the
+    # next night. Evaluation is an upsert per (tune, day): a tune evaluated twice stays one row.
+    "hourly-catch-up-reevaluation": {
+        "task": "tracker.tasks.catch_up_evaluations",
+        "schedule": crontab(minute=47),
+        "options": {"expires": 3600},
     },
     "weekly-digest": {
         "task": "tracker.tasks.send_weekly_digests",
@@ -256,7 +315,12 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env("TUNEFOLIO_API_KEY_RATE", default="600/min"),
         "user": env("TUNEFOLIO_USER_RATE", default="300/min"),
+        # Invalid API keys per client address; past it every key from there gets 429.
+        "failed_api_key": env("TUNEFOLIO_FAILED_API_KEY_RATE", default="10/min"),
     },
+    # Proxies in front of the app that append the client's address to X-Forwarded-For; with 0
+    # the header is ignored (a client could forge it to dodge the per-address limits).
+    "NUM_PROXIES": env.int("TUNEFOLIO_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tunefolio API",

@@ -84,6 +84,6 @@ def world(db) -> World:
         frontier=frontier,
         tune_a=tune_a,
         tune_b=tune_b,
-        key_a=make_key(team_a, name="team A"),
+        key_a=make_key(team_a, name="team A", catalog=True),
         key_b=make_key(team_b, name="team B"),
     )

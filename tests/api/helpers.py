@@ -13,10 +13,15 @@ TODAY = date(2025, 7, 1)
 NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 
 
-def make_key(team, *, ingest=True, read=True, write=True, name="ci") -> str:
+def make_key(team, *, ingest=True, read=True, write=True, catalog=False, name="ci") -> str:
     """A key for ``team`` with the given scopes; returns the secret (shown once)."""
     _, secret = TeamAPIKey.objects.create_key(
-        name=name, team=team, can_ingest=ingest, can_read=read, can_write=write
+        name=name,
+        team=team,
+        can_ingest=ingest,
+        can_read=read,
+        can_write=write,
+        can_edit_catalog=catalog,
     )
     return secret
 
@@ -37,8 +42,8 @@ class World:
     frontier: object
     tune_a: object
     tune_b: object
-    key_a: str  # every scope, team A
-    key_b: str  # every scope, team B
+    key_a: str  # every scope, team A (the catalog's too)
+    key_b: str  # every team scope, team B (not the catalog's)
 
     def client_a(self) -> APIClient:
         return key_client(self.key_a)

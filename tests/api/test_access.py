@@ -146,11 +146,11 @@ def test_the_catalog_is_shared(world):
     ids_b = [m["id"] for m in world.client_b().get("/api/v1/catalog/").json()["results"]]
     assert ids_a == ids_b
     assert set(ids_a) == {world.base.pk, world.frontier.pk}
-    response = world.client_b().patch(
+    response = world.client_a().patch(
         f"/api/v1/catalog/{world.base.pk}/", {"shutdown_on": "2026-01-31"}, format="json"
     )
     assert response.status_code == 200
-    assert world.client_a().get(f"/api/v1/catalog/{world.base.pk}/").json()["shutdown_on"] == (
+    assert world.client_b().get(f"/api/v1/catalog/{world.base.pk}/").json()["shutdown_on"] == (
         "2026-01-31"
     )
 
@@ -183,13 +183,20 @@ EVALUATE = ("post", "/api/v1/tunes/ticket-triage/evaluate/", {})
         ({"write"}, READ, False),
         ({"write"}, INGEST, False),
         ({"write"}, WRITE, True),
-        ({"write"}, WRITE_CATALOG, True),
+        ({"write"}, WRITE_CATALOG, False),
         ({"write"}, EVALUATE, True),
+        ({"catalog"}, WRITE_CATALOG, True),
+        ({"catalog"}, WRITE, False),
+        ({"catalog"}, READ, False),
     ],
 )
 def test_scopes_are_enforced(world, scopes, request_, allowed):
     secret = make_key(
-        world.team_a, ingest="ingest" in scopes, read="read" in scopes, write="write" in scopes
+        world.team_a,
+        ingest="ingest" in scopes,
+        read="read" in scopes,
+        write="write" in scopes,
+        catalog="catalog" in scopes,
     )
     method, url, body = request_
     response = getattr(key_client(secret), method)(url, body, format="json")
@@ -198,6 +205,7 @@ def test_scopes_are_enforced(world, scopes, request_, allowed):
     else:
         assert response.status_code == 403
         scope = {"get": "read"}.get(method, "ingest" if url.endswith("/usage/") else "write")
+        scope = "catalog" if request_ is WRITE_CATALOG else scope
         assert error_of(response) == {
             "code": "missing_scope",
             "message": f"This API key lacks the '{scope}' scope.",
@@ -273,7 +281,9 @@ def test_a_person_in_no_team_may_only_read(world):
     assert client.get("/api/v1/catalog/").json()["count"] == 2
     response = client.post("/api/v1/catalog/", WRITE_CATALOG[2], format="json")
     assert response.status_code == 403
-    assert error_of(response)["message"] == "This account lacks the 'write' scope."
+    assert error_of(response)["message"] == (
+        "This account lacks the 'tracker.add_catalogmodel' permission."
+    )
 
 
 @pytest.mark.django_db

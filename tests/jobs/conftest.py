@@ -26,6 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import connection
 
+from config.celery_app import app
 from tests.services import require, require_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -284,8 +285,6 @@ def publish(broker_url: str, queue: str, task: str, transport_options=None, **kw
     cannot be reached."""
     from kombu import Connection
 
-    from config.celery_app import app
-
     with (
         Connection(broker_url, transport_options=transport_options or {}) as conn,
         warnings.catch_warnings(),
@@ -354,6 +353,19 @@ class OwnRedis:
         )
         wait_until(self.answers, 20, "redis-server to answer")
 
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its port and accepts connections but answers nothing, as a
+        hung Redis does."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def answers(self) -> bool:
         import redis
 
@@ -368,6 +380,7 @@ class OwnRedis:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.resume()  # a stopped process would not act on SIGTERM
             self.proc.terminate()
             try:
                 self.proc.wait(10)
@@ -386,3 +399,41 @@ def own_redis(tmp_path) -> Iterator[OwnRedis]:
         yield server
     finally:
         server.stop()
+
+
+# --- This process as the web app --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def web_app_on(broker_url: str, settings):
+    """Point this (test) process's Celery at ``broker_url``, not eager, as the web app runs in
+    production; and its cache at the same Redis, where production keeps it."""
+    saved = {
+        k: app.conf[k] for k in ("broker_url", "broker_transport_options", "task_always_eager")
+    }
+    drop_broker_connections()
+    app.conf.update(
+        broker_url=broker_url,
+        broker_transport_options=settings.REDIS_BROKER_TRANSPORT_OPTIONS,
+        task_always_eager=False,
+    )
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": broker_url.rsplit("/", 1)[0] + "/1",
+            "OPTIONS": settings.REDIS_CACHE_OPTIONS,
+        }
+    }
+    try:
+        yield
+    finally:
+        drop_broker_connections()
+        app.conf.update(saved)
+
+
+def drop_broker_connections() -> None:
+    """Forget the app's pooled broker connections, so the next publish takes a pool for the
+    configured broker URL. (Not closed: kombu keeps pools per URL and would hand back a closed
+    one.)"""
+    app._pool = None
+    app.amqp._producer_pool = None

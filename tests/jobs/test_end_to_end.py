@@ -23,14 +23,21 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 
-from config.celery_app import app
 from tests.factories import UserFactory
 from tests.jobs import portfolio
 from tests.services import require_redis
 from tracker.models import DigestDelivery, DigestPreference, Evaluation, FineTune, Flag
 from tracker.services import evaluate_portfolio
 
-from .conftest import SMTPServer, Worker, new_queue, publish, wait_until, worker_env
+from .conftest import (
+    SMTPServer,
+    Worker,
+    new_queue,
+    publish,
+    wait_until,
+    web_app_on,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -329,35 +336,49 @@ def test_a_worker_killed_mid_reevaluation_leaves_exactly_one_evaluation_per_tune
     assert received(second, "evaluate_tunes") == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_run_heals_on_the_next_catch_up_tick(own_redis, workers, tmp_path):
+    """Production's visibility timeout (an hour): the chunk in flight does not come back during
+    the test. The hourly catch-up tick, not the redelivery, evaluates the tunes it held."""
+    p = portfolio.build(DAY, ("keep", "keep-2", "keep-3", "retire", "retrain", "watch"))
+    queue = new_queue()
+    env = worker_env(own_redis.url, queue, TUNEFOLIO_EVALUATION_CHUNK_SIZE=2)
+    first = Worker(env, queue, tmp_path / "first.log")
+    workers.append(first)
+    with database_write_lock():
+        first.start()
+        publish(own_redis.url, queue, "tracker.tasks.reevaluate_portfolio", as_of=DAY.isoformat())
+        wait_until(lambda: received(first, "evaluate_tunes"), 30, "the first chunk to start")
+        time.sleep(1.5)  # inside evaluate_tunes now, waiting for the database
+        first.kill()  # SIGKILL, worker and pool: no goodbye, no acknowledgement
+    assert Evaluation.objects.count() == 0
+
+    second = Worker(env, queue, tmp_path / "second.log")
+    workers.append(second)
+    second.start()
+    client = own_redis.client()
+    # The second worker takes what was still queued; what the first one held stays unacknowledged.
+    wait_until(
+        lambda: (
+            client.llen(queue) == 0
+            and received(second, "evaluate_tunes") == len(results(second, "evaluate_tunes"))
+        ),
+        60,
+        "the second worker to drain the queue",
+    )
+    time.sleep(1)
+    left = len(evaluations_on(DAY))
+    assert left < 6, "the killed chunk came back by itself; the test shows nothing"
+
+    publish(own_redis.url, queue, "tracker.tasks.catch_up_evaluations", as_of=DAY.isoformat())
+    wait_until(lambda: len(evaluations_on(DAY)) == 6, 60, "the catch-up to evaluate the rest")
+    wait_until(lambda: results(second, "catch_up_evaluations"), 30, "the catch-up to finish")
+    time.sleep(1)  # a duplicate evaluation would show up now
+    assert evaluations_on(DAY) == Counter({tune_id: 1 for tune_id in p.ids})
+    assert Evaluation.objects.count() == 6
+
+
 # --- Redis down across a scheduled time ---------------------------------------------------------
-
-
-@contextmanager
-def web_app_on(broker_url: str, settings):
-    """Point this (test) process's Celery at ``broker_url``, not eager, as the web app runs in
-    production; and its cache at the same Redis, where production keeps it."""
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
-    drop_broker_connections()
-    app.conf.update(broker_url=broker_url, task_always_eager=False)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": broker_url.rsplit("/", 1)[0] + "/1",
-        }
-    }
-    try:
-        yield
-    finally:
-        drop_broker_connections()
-        app.conf.update(saved)
-
-
-def drop_broker_connections() -> None:
-    """Forget the app's pooled broker connections, so the next publish takes a pool for the
-    configured broker URL. (Not closed: kombu keeps pools per URL and would hand back a closed
-    one.)"""
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)

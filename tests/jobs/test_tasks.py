@@ -90,6 +90,37 @@ def test_a_missed_night_heals_on_the_next_tick(django_capture_on_commit_callback
 
 
 @pytest.mark.django_db
+def test_the_hourly_catch_up_queues_only_what_the_nightly_run_left_and_only_after_it(
+    django_capture_on_commit_callbacks, published, settings
+):
+    settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2
+    p = portfolio.build(DAY, ("keep", "retire", "watch"))
+    # Before the nightly time the catch-up leaves the day to the nightly run.
+    with frozen(DAY, hour=1), django_capture_on_commit_callbacks(execute=True):
+        assert tasks.catch_up_evaluations.delay().get() == 0
+    assert published == []
+    assert not Evaluation.objects.exists()
+
+    # The nightly run evaluated one tune before its worker died.
+    jobs.evaluate_tunes([p["keep"].pk], DAY)
+    kept = Evaluation.objects.get(tune=p["keep"])
+    with frozen(DAY, hour=2), django_capture_on_commit_callbacks(execute=True):
+        assert tasks.catch_up_evaluations.delay().get() == 1
+    assert published == [
+        {"tune_ids": [p["retire"].pk, p["watch"].pk], "as_of": DAY.isoformat(), "only_due": True}
+    ]
+    assert sorted(Evaluation.objects.filter(as_of=DAY).values_list("tune_id", flat=True)) == p.ids
+    assert Evaluation.objects.get(tune=p["keep"]).created_at == kept.created_at
+
+    # The next tick of the day finds nothing left.
+    published.clear()
+    with frozen(DAY, hour=3), django_capture_on_commit_callbacks(execute=True):
+        assert tasks.catch_up_evaluations.delay().get() == 0
+    assert published == []
+    assert Evaluation.objects.count() == 3
+
+
+@pytest.mark.django_db
 def test_tasks_are_published_only_when_the_transaction_commits(
     django_capture_on_commit_callbacks, published
 ):
@@ -184,6 +215,10 @@ def test_settings_refuse_a_time_limit_at_or_above_the_visibility_timeout():
     ok = settings_in_subprocess(**redis)
     assert ok.returncode == 0, ok.stderr
     assert '"visibility_timeout": 3600' in ok.stdout
+    # A hung Redis fails a publish in about a second: the broker's own options say so.
+    opts = json.loads(ok.stdout.strip().splitlines()[-1])["opts"]
+    assert opts["socket_timeout"] <= 1 and opts["socket_connect_timeout"] <= 1
+    assert opts["max_retries"] <= 3
     refused = settings_in_subprocess(**redis, CELERY_VISIBILITY_TIMEOUT="300")
     assert refused.returncode != 0
     assert "visibility timeout" in refused.stderr
@@ -194,6 +229,9 @@ def test_the_schedule_lives_in_settings_with_expiries_and_times_from_the_environ
     assert schedule["nightly-reevaluation"]["task"] == tasks.reevaluate_portfolio.name
     assert schedule["weekly-digest"]["task"] == tasks.send_weekly_digests.name
     assert schedule["hourly-idempotency-purge"]["task"] == tasks.purge_idempotency_records.name
+    catch_up = schedule["hourly-catch-up-reevaluation"]
+    assert catch_up["task"] == tasks.catch_up_evaluations.name
+    assert len(catch_up["schedule"].hour) == 24 and len(catch_up["schedule"].minute) == 1
     for entry in schedule.values():
         assert entry["task"] in app.tasks
         assert 0 < entry["options"]["expires"] <= 24 * 3600

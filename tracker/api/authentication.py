@@ -1,7 +1,8 @@
 """Who is calling: a team's API key (``X-Api-Key``) or a person with a session.
 
-A key belongs to one team and carries scopes (ingest, read, write). A person sees the teams they
-are a member of (superusers: every team) and may do everything there; a person in no team may only
+A key belongs to one team and carries scopes (ingest, read, write, catalog). A person sees the
+teams they are a member of (superusers: every team) and may do everything there (the shared
+catalog's writes need their Django permission: ``permissions``); a person in no team may only
 read the shared catalog. :func:`get_caller` gives views one object for both.
 """
 
@@ -13,6 +14,8 @@ from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
 
 from tracker.models import TeamAPIKey
+
+from .throttling import FailedAPIKeyThrottle
 
 ALL_SCOPES = frozenset({"ingest", "read", "write"})
 
@@ -46,6 +49,15 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         key = self.key_parser.get(request._request)
         if not key:
             return None
+        throttle = FailedAPIKeyThrottle()
+        wait = throttle.retry_after(request._request)
+        if wait is not None:
+            raise exceptions.Throttled(
+                wait,
+                detail="Too many invalid API keys from your address; no key is checked until "
+                "the wait is over.",
+                code="too_many_invalid_keys",
+            )
         prefix, _, _ = key.partition(".")
         api_key = (
             TeamAPIKey.objects.get_usable_keys()
@@ -56,6 +68,7 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             else None
         )
         if api_key is None or api_key.has_expired or not api_key.is_valid(key):
+            throttle.record_failure()
             raise exceptions.AuthenticationFailed(
                 "Invalid, revoked or expired API key.", code="invalid_api_key"
             )

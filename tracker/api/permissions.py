@@ -1,4 +1,8 @@
-"""Scopes: ``read`` for GET, ``ingest`` for sending usage, ``write`` for everything else."""
+"""Scopes: ``read`` for GET, ``ingest`` for sending usage, ``catalog`` for changing the shared
+catalog and its prices, ``write`` for everything else.
+
+A person signed in holds every scope in their teams, except ``catalog``: for that they need the
+Django permission the view names (``django_permissions``), as in the admin."""
 
 from __future__ import annotations
 
@@ -24,6 +28,13 @@ class HasScope(permissions.BasePermission):
             return False
         scope = required_scope(request, view)
         caller = get_caller(request)
+        if scope == "catalog" and caller.api_key is None:
+            permission = view.django_permissions[request.method]
+            if request.user.has_perm(permission):
+                return True
+            self.message = f"This account lacks the '{permission}' permission."
+            self.code = "missing_permission"
+            return False
         if scope in caller.scopes:
             return True
         who = "API key" if caller.api_key is not None else "account"

@@ -93,6 +93,13 @@ class CatalogModelSerializer(serializers.ModelSerializer):
     alternative_count = serializers.IntegerField(
         read_only=True, help_text="Your tunes whose prompt/RAG alternative runs on this model."
     )
+    shutdown_on_changed_by = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text='Who last set or changed the shutdown date (a username, or "api key" and the '
+        "key's name); null if it was never set.",
+    )
+    shutdown_on_changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = CatalogModel
@@ -106,6 +113,8 @@ class CatalogModelSerializer(serializers.ModelSerializer):
             "successor",
             "tune_count",
             "alternative_count",
+            "shutdown_on_changed_by",
+            "shutdown_on_changed_at",
         ]
 
 
@@ -134,13 +143,27 @@ class CatalogModelInputSerializer(StrictInputSerializer):
 class ModelPriceSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelPrice
-        fields = ["id", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_at"]
+        fields = [
+            "id",
+            "effective_from",
+            "input_usd_per_mtok",
+            "output_usd_per_mtok",
+            "created_at",
+            "created_by",
+        ]
 
 
 class TunePriceSerializer(serializers.ModelSerializer):
     class Meta:
         model = TunePrice
-        fields = ["id", "effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_at"]
+        fields = [
+            "id",
+            "effective_from",
+            "input_usd_per_mtok",
+            "output_usd_per_mtok",
+            "created_at",
+            "created_by",
+        ]
 
 
 class PriceInputSerializer(StrictInputSerializer):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from tracker.models import TeamAPIKey
 
@@ -31,13 +31,13 @@ class _SettingsRate(SimpleRateThrottle):
 
 
 class APIKeyRateThrottle(_SettingsRate):
-    """Per key."""
+    """Per key, counted under the key's public prefix (its primary key holds the hash)."""
 
     scope = "api_key"
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, TeamAPIKey):
-            return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
         return None
 
 
@@ -50,3 +50,51 @@ class PersonRateThrottle(_SettingsRate):
         if isinstance(request.auth, TeamAPIKey) or not request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+def client_ip(request) -> str:
+    """The client's address: ``REMOTE_ADDR``, or with ``NUM_PROXIES`` trusted proxies in front,
+    the address they put in ``X-Forwarded-For`` (never a client's own, which anyone can forge).
+    Failed API keys and django-axes (admin sign-ins) both count per this address."""
+    return BaseThrottle().get_ident(request) or ""
+
+
+class FailedAPIKeyThrottle(_SettingsRate):
+    """Failed API-key authentications per client address. Past the rate, every key from that
+    address is refused (429) without being checked until the window passes: checking it would
+    tell a guesser whether the guess was right."""
+
+    scope = "failed_api_key"
+
+    def get_ident(self, request) -> str:
+        return client_ip(request)
+
+    def get_cache_key(self, request, view=None):
+        if self.rate is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def retry_after(self, request) -> float | None:
+        """Seconds before this address may present a key again; ``None`` while it may."""
+        self.key = self.get_cache_key(request)
+        if self.key is None:
+            return None
+        try:
+            self.history = self.cache.get(self.key, [])
+        except Exception:
+            logger.warning("Throttle cache unavailable; key checked anyway", exc_info=True)
+            self.key = None
+            return None
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return self.wait() if len(self.history) >= self.num_requests else None
+
+    def record_failure(self) -> None:
+        """Count one failed key for the address :meth:`retry_after` just looked up."""
+        if self.key is None:
+            return
+        try:
+            self.throttle_success()  # DRF's name for "add this request to the window"
+        except Exception:
+            logger.warning("Throttle cache unavailable; failure not counted", exc_info=True)

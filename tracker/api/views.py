@@ -319,7 +319,11 @@ class TuneServingPricesView(ApiView):
     def post(self, request, slug):
         def action():
             tune = self.tune()
-            price = add_serving_price(tune, **self.validated(s.PriceInputSerializer, request.data))
+            price = add_serving_price(
+                tune,
+                by=self.caller.label,
+                **self.validated(s.PriceInputSerializer, request.data),
+            )
             return status.HTTP_201_CREATED, s.TunePriceSerializer(price).data
 
         return idempotent(request, action)
@@ -488,6 +492,8 @@ class CatalogListView(ApiView):
     """The base-model catalog, shared by every team."""
 
     queryset = CatalogModel.objects.none()
+    scopes = {"POST": "catalog"}
+    django_permissions = {"POST": "tracker.add_catalogmodel"}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -507,7 +513,8 @@ class CatalogListView(ApiView):
     def post(self, request):
         def action():
             model = create_catalog_model(
-                **self.validated(s.CatalogModelInputSerializer, request.data)
+                by=self.caller.label,
+                **self.validated(s.CatalogModelInputSerializer, request.data),
             )
             out = access.catalog_model(self.caller.team_ids, model.pk)
             return status.HTTP_201_CREATED, s.CatalogModelSerializer(out).data
@@ -529,6 +536,8 @@ class CatalogDetailView(CatalogModelMixin, ApiView):
 
     queryset = CatalogModel.objects.none()
     http_method_names = ["get", "patch", "head", "options"]
+    scopes = {"PATCH": "catalog"}
+    django_permissions = {"PATCH": "tracker.change_catalogmodel"}
 
     @extend_schema(responses=s.CatalogModelSerializer, summary="A catalog model")
     def get(self, request, model_id):
@@ -542,7 +551,7 @@ class CatalogDetailView(CatalogModelMixin, ApiView):
     def patch(self, request, model_id):
         model = self.catalog_model()
         data = self.validated(s.CatalogModelInputSerializer, request.data, partial=True)
-        model = update_catalog_model(model, **data)
+        model = update_catalog_model(model, by=self.caller.label, **data)
         out = access.catalog_model(self.caller.team_ids, model.pk)
         return Response(s.CatalogModelSerializer(out).data)
 
@@ -553,6 +562,8 @@ class ModelPricesView(CatalogModelMixin, ApiView):
 
     queryset = ModelPrice.objects.none()
     pagination_class = None
+    scopes = {"POST": "catalog"}
+    django_permissions = {"POST": "tracker.add_modelprice"}
 
     @extend_schema(
         responses=s.ModelPriceSerializer(many=True), summary="A model's list prices, oldest first"
@@ -571,7 +582,11 @@ class ModelPricesView(CatalogModelMixin, ApiView):
     def post(self, request, model_id):
         def action():
             model = self.catalog_model()
-            price = add_model_price(model, **self.validated(s.PriceInputSerializer, request.data))
+            price = add_model_price(
+                model,
+                by=self.caller.label,
+                **self.validated(s.PriceInputSerializer, request.data),
+            )
             return status.HTTP_201_CREATED, s.ModelPriceSerializer(price).data
 
         return idempotent(request, action)

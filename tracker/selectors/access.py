@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from tracker.models import (
     CatalogModel,
@@ -18,6 +18,7 @@ from tracker.models import (
     Evaluation,
     FineTune,
     ModelPrice,
+    ShutdownDateChange,
     Team,
     TunePrice,
 )
@@ -77,9 +78,14 @@ def catalog(team_ids: TeamIds) -> QuerySet[CatalogModel]:
     """Every catalog model, with how many of the caller's tunes use it (as base or alternative)."""
     tunes_q = Q() if team_ids is None else Q(tunes__team_id__in=list(team_ids))
     alt_q = Q() if team_ids is None else Q(alternative_for__team_id__in=list(team_ids))
+    last_change = ShutdownDateChange.objects.filter(model=OuterRef("pk")).order_by(
+        "-changed_at", "-id"
+    )
     return CatalogModel.objects.annotate(
         tune_count=Count("tunes", filter=tunes_q, distinct=True),
         alternative_count=Count("alternative_for", filter=alt_q, distinct=True),
+        shutdown_on_changed_by=Subquery(last_change.values("changed_by")[:1]),
+        shutdown_on_changed_at=Subquery(last_change.values("changed_at")[:1]),
     ).order_by("provider", "name", "version", "pk")
 
 

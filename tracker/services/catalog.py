@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from tracker.models import CatalogModel, ModelPrice, Price
+from tracker.models import CatalogModel, ModelPrice, Price, ShutdownDateChange
 
 EDITABLE_FIELDS = frozenset(
     {"provider", "name", "version", "released_on", "shutdown_on", "successor"}
@@ -18,18 +18,22 @@ EDITABLE_FIELDS = frozenset(
 
 
 @transaction.atomic
-def create_catalog_model(**fields) -> CatalogModel:
+def create_catalog_model(*, by: str, **fields) -> CatalogModel:
+    """Add a model; ``by`` (a username or an API key's label) is recorded with its shutdown date."""
     model = CatalogModel(**fields)
     model.full_clean()
     model.save()
+    if model.shutdown_on is not None:
+        record_shutdown_change(model, previous=None, by=by)
     return model
 
 
 @transaction.atomic
-def update_catalog_model(model: CatalogModel, **fields) -> CatalogModel:
-    """Record what a provider announces later: a shutdown date, a successor."""
+def update_catalog_model(model: CatalogModel, *, by: str, **fields) -> CatalogModel:
+    """Record what a provider announces later: a shutdown date (who set it is kept), a successor."""
     refuse_fixed_fields(fields, EDITABLE_FIELDS)
     model = CatalogModel.objects.select_for_update().get(pk=model.pk)
+    previous = model.shutdown_on
     for name, value in fields.items():
         setattr(model, name, value)
     successor = fields.get("successor")
@@ -37,13 +41,25 @@ def update_catalog_model(model: CatalogModel, **fields) -> CatalogModel:
         raise ValidationError({"successor": "A model cannot be its own successor."})
     model.full_clean()
     model.save(update_fields=list(fields))
+    if model.shutdown_on != previous:
+        record_shutdown_change(model, previous=previous, by=by)
     return model
 
 
+def record_shutdown_change(model: CatalogModel, *, previous, by: str) -> ShutdownDateChange:
+    """One row per shutdown-date change (the caller holds the transaction)."""
+    return ShutdownDateChange.objects.create(
+        model=model, previous=previous, shutdown_on=model.shutdown_on, changed_by=by[:150]
+    )
+
+
 @transaction.atomic
-def add_model_price(model: CatalogModel, **fields) -> ModelPrice:
+def add_model_price(model: CatalogModel, *, by: str, **fields) -> ModelPrice:
     CatalogModel.objects.select_for_update().filter(pk=model.pk).first()
-    return append_price(ModelPrice(model=model, **fields), ModelPrice.objects.filter(model=model))
+    return append_price(
+        ModelPrice(model=model, created_by=by[:150], **fields),
+        ModelPrice.objects.filter(model=model),
+    )
 
 
 def refuse_fixed_fields(fields: dict, editable: frozenset[str]) -> None:

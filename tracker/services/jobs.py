@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 
 class QueueUnavailable(Exception):
     """The broker refused or could not be reached: nothing (or not everything) was queued."""
+
+
+def nightly_run_at(day: date) -> datetime:
+    """When the nightly re-evaluation of ``day`` is scheduled (``TUNEFOLIO_REEVALUATE_AT``, UTC)."""
+    hour, minute = settings.REEVALUATE_AT.split(":")
+    return datetime.combine(day, time(int(hour), int(minute)), tzinfo=UTC)
 
 
 def chunked(ids: Iterable[int], size: int) -> list[list[int]]:

@@ -76,7 +76,10 @@ def update_tune(tune: FineTune, **fields) -> FineTune:
 
 
 @transaction.atomic
-def add_serving_price(tune: FineTune, **fields) -> TunePrice:
-    """Append a serving price; prices are never rewritten, so it must start after the last."""
+def add_serving_price(tune: FineTune, *, by: str, **fields) -> TunePrice:
+    """Append a serving price; prices are never rewritten, so it must start after the last.
+    ``by`` (a username or an API key's label) is kept with it."""
     FineTune.objects.select_for_update().filter(pk=tune.pk).first()
-    return append_price(TunePrice(tune=tune, **fields), TunePrice.objects.filter(tune=tune))
+    return append_price(
+        TunePrice(tune=tune, created_by=by[:150], **fields), TunePrice.objects.filter(tune=tune)
+    )
