@@ -169,6 +169,7 @@ def test_a_transient_database_error_is_retried(monkeypatch):
 def test_tasks_are_acknowledged_late_retry_transient_errors_and_stay_inside_the_visibility():
     for task in (
         tasks.reevaluate_portfolio,
+        tasks.catch_up_evaluations,
         tasks.evaluate_tunes,
         tasks.send_weekly_digests,
         tasks.send_digest,
