@@ -43,6 +43,7 @@ FIGURE_KEYS: tuple[str, ...] = (
     "monthly_fixed_cost",
     "retrain_cost",
     "successor_shutdown_on",
+    "monthly_net_saving_at_past_prices",
 )
 
 
@@ -54,15 +55,32 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
 
-    # --- economics: usage priced at each day's prices ---------------------------------------
+    # --- economics ------------------------------------------------------------------------
+    # History (cumulative saving, break-even) prices each day at that day's price; the figures
+    # about the future price the lookback window's volume and tokens at today's prices.
     daily = economics.daily_usage(p.usage, ids, day)
     priced = economics.price_usage(daily, tunes, p)
     used = economics.usage_days(daily, ids)
-    window = economics.lookback_window(used, day, policy.lookback_days)
-    in_window = economics.sums_from(priced, window["lookback_start"], ids)
-    actual = economics.volume_and_costs(window, in_window)
-    expected = economics.proposal_volume_and_costs(tunes, p, day)
-    volume = actual.where(~proposed, expected[actual.columns])
+    complete_days = priced[priced["day"] < day]
+    first_complete = economics.usage_days(complete_days, ids)["first_usage_on"]
+    window = economics.lookback_window(first_complete, day, policy.lookback_days)
+    in_window = economics.sums_from(complete_days, window["lookback_start"], ids)
+    past = economics.window_volume(window, in_window)
+    monthly_queries = past["monthly_queries"].where(~proposed, tunes["expected_monthly_queries"])
+    tokens_in = past["input_tokens_per_query"].where(~proposed, tunes["expected_input_tokens"])
+    tokens_out = past["output_tokens_per_query"].where(~proposed, tunes["expected_output_tokens"])
+    today = economics.costs_at_todays_prices(tunes, tokens_in, tokens_out, p, day)
+    volume = pd.DataFrame(
+        {
+            "monthly_queries": monthly_queries,
+            "input_tokens_per_query": tokens_in,
+            "output_tokens_per_query": tokens_out,
+            "alternative_cost_per_query": today["alternative_cost_per_query"],
+            "tune_cost_per_query": today["tune_cost_per_query"],
+            "past_alternative_cost_per_query": past["past_alternative_cost_per_query"],
+            "past_tune_cost_per_query": past["past_tune_cost_per_query"],
+        }
+    )
 
     # --- stability ------------------------------------------------------------------------
     task_log = stability.task_changes(p.changes, day)
@@ -96,6 +114,12 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         f["tune_cost_per_query"],
         f["monthly_fixed_cost"],
     )
+    f["monthly_net_saving_at_past_prices"] = economics.monthly_net_saving(
+        f["monthly_queries"],
+        f["past_alternative_cost_per_query"],
+        f["past_tune_cost_per_query"],
+        f["monthly_fixed_cost"],
+    ).where(~proposed)
     f["payback_months"] = economics.payback_months(f["training_cost"], f["monthly_net_saving"])
 
     # Deployed tunes count their stable lifetime from the last training; a proposal from today.
@@ -134,8 +158,10 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         f[name] = gaps[name].where(~proposed, 0.0)
     for name in ("first_missing_price_on", "last_missing_price_on"):
         f[name] = gaps[name].where(~proposed)
-    f["alternative_price_missing"] = expected["alternative_price_missing"] & proposed
-    f["tune_price_missing"] = expected["tune_price_missing"] & proposed
+    # Today's price matters wherever there is volume to price (a proposal's is expected).
+    needs_price = proposed | (f["monthly_queries"] > 0)
+    f["alternative_price_missing"] = today["alternative_price_missing"] & needs_price
+    f["tune_price_missing"] = today["tune_price_missing"] & needs_price
 
     f["days_since_last_usage"] = lifecycle.days_since(f["last_usage_on"], day)
     f["quality_gap"] = tidy(f["target_score"] - f["baseline_score"], 10)
@@ -150,6 +176,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         "volume_change_30d",
         "lookback_start",
         "lookback_days",
+        "monthly_net_saving_at_past_prices",
         "task_changes_since_training",
         "tune_score_shortfall",
     ]

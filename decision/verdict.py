@@ -20,6 +20,10 @@ from .readiness import condition_findings, question_findings, question_flags, sa
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
 from .stability import MONTHS_PER_QUARTER
 
+#: How far today's pricing of the lookback window may differ from each day's own pricing before a
+#: finding says so (a share of the past figure).
+PRICES_MOVED_SHARE = 0.05
+
 
 def rule_flags(f: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Which rules hold for each tune, and the verdict they add up to.
@@ -59,9 +63,11 @@ def rule_flags(f: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     )
     x["volume_dropped"] = f["volume_change_30d"] <= -policy.volume_drop_watch
     x["usage_stale"] = f["days_since_last_usage"] >= policy.stale_usage_days
+    past_saving = f["monthly_net_saving_at_past_prices"]
+    x["prices_moved"] = (saving - past_saving).abs() > PRICES_MOVED_SHARE * past_saving.abs()
     x = x.where(deployed, False).astype(bool)  # the deployed rules say nothing about proposals
     # Data gaps (what is missing is named in the findings); proposals have their own inputs.
-    x["gap_no_usage"] = deployed & f["first_usage_on"].isna()
+    x["gap_no_usage"] = deployed & f["lookback_start"].isna()
     x["gap_no_alternative"] = f["alternative_model_id"].isna().astype(bool)
     priced_alternative = ~x["gap_no_alternative"]
     x["gap_prices"] = (
@@ -378,6 +384,8 @@ def _deployed_findings(
             ),
         )
         info.insert(1, _recovery_finding(row))
+    if x["prices_moved"]:
+        info.append(_prices_moved_finding(row))
     if rate <= limit:
         info.append(
             Finding(
@@ -390,6 +398,26 @@ def _deployed_findings(
             )
         )
     return retire, triggers, outcome, watch, info
+
+
+def _prices_moved_finding(row: dict) -> Finding:
+    now, past = row["monthly_net_saving"], row["monthly_net_saving_at_past_prices"]
+    return Finding(
+        "prices_moved",
+        "condition 2",
+        Severity.INFO,
+        f"Prices moved: at the prices in force on {fmt.day(row['as_of'])} the lookback window's "
+        f"volume nets {fmt.usd(now)}/month; at each day's own price it netted "
+        f"{fmt.usd(past)}/month (over the {fmt.count(row['lookback_days'])} days from "
+        f"{fmt.day(row['lookback_start'])}). The verdict uses today's prices.",
+        figures=_pick(
+            row,
+            "monthly_net_saving",
+            "monthly_net_saving_at_past_prices",
+            "lookback_start",
+            "lookback_days",
+        ),
+    )
 
 
 def _recovery_finding(row: dict) -> Finding:
@@ -449,8 +477,8 @@ def _data_findings(row: dict, x: dict) -> list[Finding]:
                 "no_usage_yet",
                 "data",
                 look,
-                f"No usage recorded up to {as_of}: volume, cost per query and net saving can't "
-                f"be computed yet.",
+                f"No complete day of usage before {as_of}: volume, cost per query and net "
+                f"saving can't be computed yet.",
             )
         )
     if x["gap_expected_usage"]:
@@ -518,7 +546,7 @@ def _data_findings(row: dict, x: dict) -> list[Finding]:
 def _missing_prices(row: dict, x: dict) -> Finding:
     alt_label = _model(row.get("alternative_label"), "the alternative model")
     tune_side = f"the tune's serving price or its base model {_model(row['base_model_label'])}"
-    if row["status"] == "proposed":
+    if not row["alternative_missing_days"] and not row["tune_missing_days"]:
         sides = []
         if row["alternative_price_missing"] and not x["gap_no_alternative"]:
             sides.append(f"the alternative model {alt_label}")

@@ -193,7 +193,7 @@ def test_unrecovered_training_paying_back_beyond_stable_lifetime(cost, verdict):
 def test_long_payback_is_fine_once_recovered():
     t = tune(upfront_cost=3000.0, monthly_fixed_cost=240.0)  # saves $119/month, payback 25 mo.
     # Usage was heavy before the window: recovered, though payback now exceeds 24 months.
-    rows = usage(start=-365, end=-90, queries=5000) + usage(start=-89, queries=1000)
+    rows = usage(start=-365, end=-91, queries=5000) + usage(start=-90, queries=1000)
     r = one(portfolio([t], rows))
     assert r.figures["payback_months"] > 24
     assert r.figures["recovered"] is True
