@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import economics, lifecycle, stability
 from .economics import tidy
-from .inputs import Policy, Portfolio, as_day, lookup, normalise
+from .inputs import TUNE_COLUMNS, Policy, Portfolio, as_day, lookup, normalise
 
 #: The figures every result carries, in a stable order (see decision/README.md for formulas).
 FIGURE_KEYS: tuple[str, ...] = (
@@ -45,6 +45,47 @@ FIGURE_KEYS: tuple[str, ...] = (
     "successor_shutdown_on",
     "monthly_net_saving_at_past_prices",
 )
+
+
+#: The working columns the rules read besides the tune's inputs and the figures: the contract
+#: between this module and ``rules.py``/``verdict.py``, checked where the frame is built.
+WORKING_COLUMNS: dict[str, str] = {
+    "as_of": "the as-of day",
+    "first_usage_on": "first day with queries up to the as-of date",
+    "last_usage_on": "last day with queries up to the as-of date",
+    "past_alternative_cost_per_query": "alternative cost per query at each window day's price",
+    "past_tune_cost_per_query": "tune cost per query at each window day's price",
+    "latest_task_change_on": "day of the latest meaningful task change since training",
+    "latest_task_change_kind": "its kind",
+    "base_model_label": "the base model's label",
+    "successor_id": "the base model's successor, if any",
+    "successor_label": "the successor's label",
+    "alternative_label": "the alternative model's label",
+    "retrain_shutdown_on": "the shutdown that bounds a retraining",
+    "daily_queries_30d": "mean daily queries over the last 30 days",
+    "daily_queries_prior_60d": "mean daily queries over the 60 days before",
+    "alternative_missing_days": "usage days without an alternative price (window or history)",
+    "tune_missing_days": "usage days without a tune price (window or history)",
+    "first_missing_price_on": "first of those days",
+    "last_missing_price_on": "last of those days",
+    "alternative_price_missing": "no alternative price in force on the as-of date",
+    "tune_price_missing": "no tune price in force on the as-of date",
+}
+
+#: Every column of the frame, in order: the tune's inputs, the figures, the working columns.
+FRAME_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys([*TUNE_COLUMNS, *FIGURE_KEYS, *WORKING_COLUMNS])
+)
+
+
+def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with exactly :data:`FRAME_COLUMNS`, in order; a missing or undeclared column is
+    a programming error, caught here rather than as a KeyError deep inside a rule."""
+    missing = [name for name in FRAME_COLUMNS if name not in frame.columns]
+    undeclared = [name for name in frame.columns if name not in FRAME_COLUMNS]
+    if missing or undeclared:
+        raise AssertionError(f"figures frame: missing {missing}, undeclared {undeclared}")
+    return frame.loc[:, list(FRAME_COLUMNS)]
 
 
 def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -182,7 +223,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ]
     f[not_for_proposals] = f[not_for_proposals].where(~proposed)
     f["recovered"] = f["recovered"].astype("boolean")
-    return f.sort_index()
+    return check_frame(f.sort_index())
 
 
 def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:

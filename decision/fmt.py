@@ -32,6 +32,33 @@ def usd(value: float) -> str:
     return f"{sign}${abs(value):,.2f}"
 
 
+def sentence(text: str) -> str:
+    """The text with its first letter capitalised (unlike ``str.capitalize``, the rest stays)."""
+    return text[:1].upper() + text[1:]
+
+
+def nets(value: float, past: bool = False) -> str:
+    """A monthly net saving as a verb phrase: "saves $240 a month", "loses $240 a month" (a
+    negative saving is a loss, never "saves -$240"), "breaks even"; ``past`` for "saved"/"lost"."""
+    if is_missing(value):
+        return "had an unknown net saving" if past else "has an unknown net saving"
+    if value > 0:
+        return f"{'saved' if past else 'saves'} {usd(value)} a month"
+    if value < 0:
+        return f"{'lost' if past else 'loses'} {usd(-value)} a month"
+    return "broke even" if past else "breaks even"
+
+
+def per_month(value: float) -> str:
+    """A monthly net saving as a noun phrase: "a net saving of $240 a month", "a net loss of
+    $240 a month"."""
+    if is_missing(value):
+        return "an unknown net saving"
+    if value < 0:
+        return f"a net loss of {usd(-value)} a month"
+    return f"a net saving of {usd(value)} a month"
+
+
 def usd_per_query(value: float) -> str:
     """Per-query costs are tiny; four significant digits keep the difference visible."""
     if is_missing(value):

@@ -85,9 +85,10 @@ def _pick(row: dict, *keys: str) -> dict:
 
 
 def savings_sum(row: dict) -> str:
-    """ "$4,800/month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)"."""
+    """ "saves $4,800 a month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)", or
+    "loses $240 a month (...)" when the net saving is negative."""
     return (
-        f"{fmt.usd(row['monthly_net_saving'])}/month "
+        f"{fmt.nets(row['monthly_net_saving'])} "
         f"({fmt.count(row['monthly_queries'])} queries/month × "
         f"({fmt.usd_per_query(row['alternative_cost_per_query'])} − "
         f"{fmt.usd_per_query(row['tune_cost_per_query'])}) − "
@@ -217,7 +218,7 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     )
     pay_words = (
         f"the {fmt.usd(row['training_cost'])} upfront cost {fmt.pays_back(payback)} "
-        f"from a net saving of {savings_sum(row)}"
+        f"as it {savings_sum(row)}"
     )
     if flags["q4"]:
         add(

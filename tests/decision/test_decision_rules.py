@@ -1,0 +1,56 @@
+"""The rule table: each rule declared once, citing only figures the frame has, documented."""
+
+import pandas as pd
+import pytest
+from decision_builders import AS_OF, POLICY, ROOT_DIR, portfolio, tune, usage
+
+from decision import Verdict
+from decision.engine import FRAME_COLUMNS, build_frame, check_frame
+from decision.rules import PRECEDENCE, RULE_CODES, RULES
+
+
+def test_each_rule_is_declared_once():
+    codes = [rule.code for rule in RULES]
+    assert len(codes) == len(set(codes)) == len(RULE_CODES)
+
+
+def test_rules_cite_only_columns_of_the_frame():
+    for rule in RULES:
+        assert set(rule.cites) <= set(FRAME_COLUMNS), rule.code
+
+
+def test_precedence_is_retire_then_retrain_then_watch():
+    assert PRECEDENCE == (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
+    assert {rule.verdict for rule in RULES} == {*PRECEDENCE, None}
+
+
+def test_every_rule_code_is_in_the_decision_readme():
+    readme = (ROOT_DIR / "decision" / "README.md").read_text()
+    assert [code for code in sorted(RULE_CODES) if f"`{code}`" not in readme] == []
+
+
+def test_the_frame_has_exactly_the_declared_columns():
+    frame = build_frame(portfolio([tune()], usage()), POLICY, AS_OF)
+    assert list(frame.columns) == list(FRAME_COLUMNS)
+
+
+@pytest.mark.parametrize("change", ["drop", "add"])
+def test_a_missing_or_undeclared_column_is_caught_where_the_frame_is_built(change):
+    frame = build_frame(portfolio([tune()], usage()), POLICY, AS_OF)
+    broken = frame.drop(columns="as_of") if change == "drop" else frame.assign(extra=1)
+    with pytest.raises(AssertionError, match="as_of" if change == "drop" else "extra"):
+        check_frame(broken)
+
+
+def test_a_finding_cites_exactly_the_figures_its_rule_names():
+    from decision_builders import one
+
+    result = one(portfolio([tune(monthly_fixed_cost=5000.0)], usage()))
+    rule = next(rule for rule in RULES if rule.code == "no_longer_pays_off")
+    finding = result.finding("no_longer_pays_off")
+    assert finding is not None and finding.decisive
+    assert set(finding.figures) == set(rule.cites)
+    assert finding.figures["monthly_net_saving"] == pytest.approx(
+        result.figures["monthly_net_saving"]
+    )
+    assert not pd.isna(finding.figures["monthly_net_saving"])
