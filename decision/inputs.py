@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from . import vocabulary
+
 #: Days in an average month; monthly figures are daily figures times this.
 DAYS_PER_MONTH = 30.4375
 
@@ -35,7 +37,7 @@ class Policy:
 
 TUNE_COLUMNS: dict[str, str] = {
     # index: tune_id (int)
-    "status": "'proposed', 'deployed' or 'retired' (retired tunes are not evaluated)",
+    "status": "a vocabulary.TuneStatus value (retired tunes are not evaluated)",
     "base_model_id": "int, key into models",
     "alternative_model_id": "int or <NA>: the model the best prompt/RAG setup runs on",
     "extra_prompt_tokens": "float: instructions and examples the alternative adds to each query",
@@ -71,8 +73,7 @@ USAGE_COLUMNS: dict[str, str] = {
 CHANGE_COLUMNS: dict[str, str] = {
     "tune_id": "int",
     "day": "datetime64 (day)",
-    "kind": "task_spec, new_category, business_rule, base_model_upgrade, retraining, "
-    "data_refresh, baseline_remeasured or note",
+    "kind": "a vocabulary.ChangeKind value",
     "meaningful": "bool",
     "cost": "float USD or NaN (a retraining's cost)",
 }
@@ -114,8 +115,8 @@ class Portfolio:
 # second- or nanosecond-resolution dates, <NA> in int columns). Every engine function works on the
 # normalised copy below, so dtype quirks are handled in exactly one place.
 
-TASK_CHANGE_KINDS: frozenset[str] = frozenset({"task_spec", "new_category", "business_rule"})
-RETRAINING_KIND = "retraining"
+TASK_CHANGE_KINDS: frozenset[str] = frozenset(str(kind) for kind in vocabulary.TASK_CHANGE_KINDS)
+RETRAINING_KIND = str(vocabulary.RETRAINING_KIND)
 
 _TUNE_DATES = ("deployed_on", "last_trained_on")
 _TUNE_FLAGS = {

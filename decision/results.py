@@ -6,20 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .fmt import json_safe
+from .vocabulary import Verdict
+
+__all__ = ["ENGINE_VERSION", "Finding", "Severity", "TuneResult", "Verdict"]
 
 #: Recorded with every result so a stored verdict can be traced to the rules that produced it.
 ENGINE_VERSION = "1.0.0"
-
-
-class Verdict(StrEnum):
-    """KEEP/WATCH/RETRAIN/RETIRE for deployed tunes; FINE_TUNE/ITERATE for proposals."""
-
-    KEEP = "KEEP"
-    WATCH = "WATCH"
-    RETRAIN = "RETRAIN"
-    RETIRE = "RETIRE"
-    FINE_TUNE = "FINE_TUNE"
-    ITERATE = "ITERATE"
 
 
 class Severity(StrEnum):
@@ -34,8 +26,8 @@ class Severity(StrEnum):
 class Finding:
     """One rule that holds for a tune, in plain words with the numbers behind it.
 
-    ``code`` is a stable machine code; ``source`` names the part of the article it comes from
-    ("Q1".."Q4", "condition 1".."condition 3", "anti-pattern", "lifecycle" or "data");
+    ``code`` is a stable machine code (``vocabulary.finding_codes()``); ``source`` names the part
+    of the article's framework it comes from (a ``vocabulary.Part``);
     ``decisive`` marks the finding(s) that decided the verdict.
     """
 
@@ -50,7 +42,7 @@ class Finding:
         """JSON-safe dict (severity as its string value)."""
         return {
             "code": self.code,
-            "source": self.source,
+            "source": str(self.source),
             "severity": str(self.severity),
             "message": self.message,
             "decisive": self.decisive,

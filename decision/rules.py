@@ -24,6 +24,7 @@ from .inputs import Policy
 from .readiness import question_flags, savings_sum
 from .results import Finding, Severity, Verdict
 from .stability import MONTHS_PER_QUARTER
+from .vocabulary import Part
 
 #: A rule's condition: the figures frame and the policy in, one bool per tune out. It may read
 #: the helper columns of :func:`helper_flags` (e.g. ``retrain_needed``) from ``flags``.
@@ -416,7 +417,7 @@ RULES: tuple[Rule, ...] = (
         "no_longer_pays_off",
         _RETIRE,
         _ACT,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: frame["monthly_net_saving"] <= 0,
         _no_longer_pays_off,
         _SAVING,
@@ -425,7 +426,7 @@ RULES: tuple[Rule, ...] = (
         "task_changes_too_often",
         _RETIRE,
         _ACT,
-        "Q2",
+        Part.TASK_CHANGES_RARELY,
         lambda frame, flags, policy: (
             frame["change_rate_per_quarter"] > policy.max_changes_per_quarter
         ),
@@ -436,7 +437,7 @@ RULES: tuple[Rule, ...] = (
         "prompting_caught_up",
         _RETIRE,
         _ACT,
-        "Q4",
+        Part.GAP_WORTH_CLOSING,
         lambda frame, flags, policy: frame["quality_gap"] <= 0,
         _prompting_caught_up,
         ("target_score", "baseline_score", "quality_gap"),
@@ -445,7 +446,7 @@ RULES: tuple[Rule, ...] = (
         "retraining_does_not_pay_back",
         _RETIRE,
         _ACT,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: (
             flags["retrain_needed"] & flags["retrain_known"] & ~flags["retrain_fits"]
         ),
@@ -457,7 +458,7 @@ RULES: tuple[Rule, ...] = (
         "base_model_shut_down",
         _RETRAIN,
         _ACT,
-        "lifecycle",
+        Part.LIFECYCLE,
         lambda frame, flags, policy: frame["days_to_shutdown"] <= 0,
         _shutdown_due,
         _SHUTDOWN,
@@ -467,7 +468,7 @@ RULES: tuple[Rule, ...] = (
         "base_model_shutdown_soon",
         _RETRAIN,
         _ACT,
-        "lifecycle",
+        Part.LIFECYCLE,
         lambda frame, flags, policy: flags["shutdown_due"] & (frame["days_to_shutdown"] > 0),
         _shutdown_due,
         _SHUTDOWN,
@@ -477,7 +478,7 @@ RULES: tuple[Rule, ...] = (
         "task_changed_since_training",
         _RETRAIN,
         _ACT,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: flags["changed_since_training"],
         _task_changed_since_training,
         ("task_changes_since_training", "last_trained_on", "latest_task_change_on"),
@@ -487,7 +488,7 @@ RULES: tuple[Rule, ...] = (
         "tune_below_target",
         _RETRAIN,
         _ACT,
-        "condition 1",
+        Part.UNPROMPTABLE_BEHAVIOUR,
         lambda frame, flags, policy: flags["below_target"],
         _tune_below_target,
         ("tune_score", "target_score", "tune_score_shortfall"),
@@ -497,7 +498,7 @@ RULES: tuple[Rule, ...] = (
         "retraining_pays_back",
         _RETRAIN,
         _ACT,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: flags["retrain_needed"] & flags["retrain_fits"],
         _retraining_pays_back,
         _RETRAINING,
@@ -507,7 +508,7 @@ RULES: tuple[Rule, ...] = (
         "retrain_payback_unknown",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         lambda frame, flags, policy: flags["retrain_needed"] & ~flags["retrain_known"],
         _words(
             "A retraining is needed, but whether it pays back can't be judged: the net saving "
@@ -519,7 +520,7 @@ RULES: tuple[Rule, ...] = (
         "payback_beyond_stable_lifetime",
         _WATCH,
         _LOOK,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         _payback_too_long,
         _payback_beyond_stable_lifetime,
         (
@@ -534,7 +535,7 @@ RULES: tuple[Rule, ...] = (
         "base_model_shutdown_approaching",
         _WATCH,
         _LOOK,
-        "lifecycle",
+        Part.LIFECYCLE,
         lambda frame, flags, policy: (
             (frame["days_to_shutdown"] > policy.shutdown_warning_days)
             & (frame["days_to_shutdown"] <= policy.shutdown_watch_days)
@@ -549,7 +550,7 @@ RULES: tuple[Rule, ...] = (
         "volume_dropped",
         _WATCH,
         _LOOK,
-        "lifecycle",
+        Part.LIFECYCLE,
         lambda frame, flags, policy: frame["volume_change_30d"] <= -policy.volume_drop_watch,
         _volume_dropped,
         ("volume_change_30d", "daily_queries_30d", "daily_queries_prior_60d"),
@@ -558,7 +559,7 @@ RULES: tuple[Rule, ...] = (
         "usage_stale",
         _WATCH,
         _LOOK,
-        "lifecycle",
+        Part.LIFECYCLE,
         lambda frame, flags, policy: frame["days_since_last_usage"] >= policy.stale_usage_days,
         _usage_stale,
         ("days_since_last_usage", "last_usage_on"),
@@ -568,7 +569,7 @@ RULES: tuple[Rule, ...] = (
         "no_usage_yet",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         lambda frame, flags, policy: frame["lookback_start"].isna(),
         lambda row, flags, policy: (
             f"No complete day of usage before {fmt.day(row['as_of'])}: volume, cost per query "
@@ -579,7 +580,7 @@ RULES: tuple[Rule, ...] = (
         "missing_expected_usage",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         _expected_usage_missing,
         lambda row, flags, policy: (
             f"No expected {and_list(_missing_usage_list(row))}: the saving can't be estimated."
@@ -591,7 +592,7 @@ RULES: tuple[Rule, ...] = (
         "no_alternative_model",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         lambda frame, flags, policy: flags["no_alternative"],
         _words(
             "No alternative model is set, so the prompt/RAG alternative can't be priced and the "
@@ -603,7 +604,7 @@ RULES: tuple[Rule, ...] = (
         "missing_prices",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         _missing_prices_holds,
         _missing_prices,
         (
@@ -618,7 +619,7 @@ RULES: tuple[Rule, ...] = (
         "missing_scores",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         _missing_scores_holds,
         lambda row, flags, policy: (
             f"No {and_list(_missing_scores_list(row))} recorded: can't tell whether prompting "
@@ -631,7 +632,7 @@ RULES: tuple[Rule, ...] = (
         "no_training_date",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         lambda frame, flags, policy: frame["last_trained_on"].isna(),
         _words(
             "No training, retraining or deployment date up to the as-of date: the stable "
@@ -642,7 +643,7 @@ RULES: tuple[Rule, ...] = (
         "missing_costs",
         _WATCH,
         _LOOK,
-        "data",
+        Part.DATA,
         _missing_costs_holds,
         lambda row, flags, policy: (
             f"No {and_list(_missing_costs_list(row, flags))} recorded: the payback can't be "
@@ -656,7 +657,7 @@ RULES: tuple[Rule, ...] = (
         "pays_off",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: frame["monthly_net_saving"] > 0,
         _pays_off,
         _SAVING,
@@ -665,7 +666,7 @@ RULES: tuple[Rule, ...] = (
         "training_recovered",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: (
             (frame["monthly_net_saving"] > 0) & frame["recovered"].eq(True)
         ),
@@ -676,7 +677,7 @@ RULES: tuple[Rule, ...] = (
         "training_not_yet_recovered",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: (
             (frame["monthly_net_saving"] > 0) & frame["recovered"].eq(False)
         ),
@@ -687,7 +688,7 @@ RULES: tuple[Rule, ...] = (
         "recovery_unknown",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: (frame["monthly_net_saving"] > 0) & frame["recovered"].isna(),
         _words(
             "Whether the training cost has been recovered can't be computed (see the missing data)."
@@ -698,7 +699,7 @@ RULES: tuple[Rule, ...] = (
         "no_successor_model",
         None,
         _INFO,
-        "data",
+        Part.DATA,
         lambda frame, flags, policy: flags["shutdown_due"] & frame["successor_id"].isna(),
         lambda row, flags, policy: (
             f"Base model {model_name(row['base_model_label'])} has no successor on record, so "
@@ -709,7 +710,7 @@ RULES: tuple[Rule, ...] = (
         "prices_moved",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         _prices_moved_holds,
         _prices_moved,
         (
@@ -723,7 +724,7 @@ RULES: tuple[Rule, ...] = (
         "task_stable",
         None,
         _INFO,
-        "condition 2",
+        Part.STABLE_HIGH_VOLUME,
         lambda frame, flags, policy: (
             frame["change_rate_per_quarter"] <= policy.max_changes_per_quarter
         ),

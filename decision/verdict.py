@@ -19,6 +19,7 @@ from .inputs import Policy
 from .readiness import condition_findings, question_findings, savings_sum
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
 from .rules import RULES, Rule, and_list, rule_flags, shutdown_words
+from .vocabulary import Part
 
 # --- assembly ------------------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ def _proposal_lifecycle(row: dict, policy: Policy) -> list[Finding]:
     return [
         Finding(
             "base_model_shutdown_approaching",
-            "lifecycle",
+            Part.LIFECYCLE,
             Severity.WATCH,
             f"{shutdown_words(row)}: it bounds the expected stable lifetime; consider a newer "
             f"base model.",

@@ -27,10 +27,11 @@ from decision_builders import (
 )
 
 from decision import Portfolio, Severity, Verdict, compute_figures, evaluate
+from decision.vocabulary import Part
 
 
 def data_codes(result):
-    return [f.code for f in result.findings if f.source == "data"]
+    return [f.code for f in result.findings if f.source == Part.DATA]
 
 
 def test_empty_portfolio():
@@ -217,7 +218,7 @@ def test_proposal_without_expected_usage_iterates_and_says_why():
         "output tokens per query",
     ]
     assert r.finding("q4_payback_unknown").decisive
-    assert "Q4 (payback unknown)" in r.reason
+    assert "“gap worth closing” (payback unknown)" in r.reason
 
 
 def test_proposal_without_scores_cannot_pass_q4():

@@ -54,3 +54,12 @@ def test_a_finding_cites_exactly_the_figures_its_rule_names():
         result.figures["monthly_net_saving"]
     )
     assert not pd.isna(finding.figures["monthly_net_saving"])
+
+
+def test_every_part_of_the_framework_is_defined_in_the_readme_with_its_origin():
+    from decision.vocabulary import PART_ORIGINS, Part
+
+    readme = (ROOT_DIR / "decision" / "README.md").read_text()
+    assert set(PART_ORIGINS) == set(Part)
+    for part in Part:
+        assert f"| “{part}” |" in readme, part

@@ -21,6 +21,7 @@ from decision_builders import (
 )
 
 from decision import Policy, Severity, Verdict
+from decision.vocabulary import Part
 
 SAVING = 30437.5 * 0.0118 - 100  # 259.1625
 
@@ -67,7 +68,7 @@ def test_no_longer_pays_off_at_zero_net_saving(fixed, verdict):
         assert decisive(r) == ["payback_beyond_stable_lifetime"]
     else:
         assert decisive(r) == ["no_longer_pays_off"]
-        assert r.finding("no_longer_pays_off").source == "condition 2"
+        assert r.finding("no_longer_pays_off").source == Part.STABLE_HIGH_VOLUME
         assert r.finding("no_longer_pays_off").severity is Severity.ACTION
         assert r.reason.startswith("Breaks even (30,438 queries/month")
 
@@ -125,7 +126,7 @@ def test_base_model_shutdown_windows(days, verdict, code):
     r = one(portfolio([tune()], usage(), models=models_with_shutdown(days)))
     assert r.verdict is verdict
     assert r.figures["days_to_shutdown"] == days
-    lifecycle = [f.code for f in r.findings if f.source == "lifecycle"]
+    lifecycle = [f.code for f in r.findings if f.source == Part.LIFECYCLE]
     assert lifecycle == ([code] if code else [])
     if verdict is Verdict.RETRAIN:
         assert decisive(r) == [code, "retraining_pays_back"]

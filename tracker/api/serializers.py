@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from tracker.models import (
+    ENGINE_TUNE_FIELDS,
     CatalogModel,
     ChangeLogEntry,
     Evaluation,
@@ -174,26 +175,11 @@ class TuneSerializer(serializers.ModelSerializer):
             "base_model",
             "base_model_shutdown_on",
             "alternative",
-            "extra_prompt_tokens",
-            "need_is_articulable",
-            "behaviour_unpromptable",
-            "tacit_expertise",
-            "adds_knowledge",
-            "fixes_formatting",
-            "few_edge_cases",
-            "brand_tone",
-            "labelled_examples",
-            "target_score",
-            "baseline_score",
-            "tune_score",
-            "upfront_cost",
-            "retrain_cost",
-            "monthly_fixed_cost",
-            "deployed_on",
-            "last_trained_on",
-            "expected_monthly_queries",
-            "expected_input_tokens",
-            "expected_output_tokens",
+            *(
+                f
+                for f in ENGINE_TUNE_FIELDS.values()
+                if f not in {"status", "base_model", "alternative"}
+            ),
             "latest_verdict",
             "latest_as_of",
             "created_at",

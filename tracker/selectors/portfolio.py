@@ -6,10 +6,21 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import pandas as pd
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
+from decision import vocabulary
 from decision.inputs import Policy, Portfolio
 from tracker.models import (
+    ENGINE_TUNE_FIELDS,
     CatalogModel,
     ChangeLogEntry,
     DecisionPolicy,
@@ -30,18 +41,7 @@ def current_policy() -> DecisionPolicy:
 
 
 def engine_policy(policy: DecisionPolicy) -> Policy:
-    return Policy(
-        lookback_days=policy.lookback_days,
-        min_labelled_examples=policy.min_labelled_examples,
-        max_changes_per_quarter=policy.max_changes_per_quarter,
-        min_quality_gap=policy.min_quality_gap,
-        horizon_months=policy.horizon_months,
-        shutdown_warning_days=policy.shutdown_warning_days,
-        shutdown_watch_days=policy.shutdown_watch_days,
-        quality_tolerance=policy.quality_tolerance,
-        volume_drop_watch=policy.volume_drop_watch,
-        stale_usage_days=policy.stale_usage_days,
-    )
+    return Policy(**{name: getattr(policy, name) for name in vocabulary.policy_fields()})
 
 
 def tunes_with_latest_verdict(queryset: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
@@ -81,44 +81,18 @@ def _frame(rows: Iterable[tuple], columns: list[str], dates=(), floats=()) -> pd
     return frame
 
 
+#: Engine column -> the FineTune attribute it is read from (``decision.vocabulary`` owns the list).
 TUNE_FIELDS = {
     "tune_id": "pk",
-    "status": "status",
-    "base_model_id": "base_model_id",
-    "alternative_model_id": "alternative_id",
-    "extra_prompt_tokens": "extra_prompt_tokens",
-    "need_is_articulable": "need_is_articulable",
-    "behaviour_unpromptable": "behaviour_unpromptable",
-    "tacit_expertise": "tacit_expertise",
-    "adds_knowledge": "adds_knowledge",
-    "fixes_formatting": "fixes_formatting",
-    "few_edge_cases": "few_edge_cases",
-    "brand_tone": "brand_tone",
-    "labelled_examples": "labelled_examples",
-    "target_score": "target_score",
-    "baseline_score": "baseline_score",
-    "tune_score": "tune_score",
-    "upfront_cost": "upfront_cost",
-    "retrain_cost": "retrain_cost",
-    "monthly_fixed_cost": "monthly_fixed_cost",
-    "deployed_on": "deployed_on",
-    "last_trained_on": "last_trained_on",
-    "expected_monthly_queries": "expected_monthly_queries",
-    "expected_input_tokens": "expected_input_tokens",
-    "expected_output_tokens": "expected_output_tokens",
+    **{
+        column: FineTune._meta.get_field(field).attname
+        for column, field in ENGINE_TUNE_FIELDS.items()
+    },
 }
 TUNE_FLOATS = [
-    "extra_prompt_tokens",
-    "labelled_examples",
-    "target_score",
-    "baseline_score",
-    "tune_score",
-    "upfront_cost",
-    "retrain_cost",
-    "monthly_fixed_cost",
-    "expected_monthly_queries",
-    "expected_input_tokens",
-    "expected_output_tokens",
+    column
+    for column, field in ENGINE_TUNE_FIELDS.items()
+    if isinstance(FineTune._meta.get_field(field), IntegerField | FloatField | DecimalField)
 ]
 PRICE_FIELDS = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
 PRICE_COLUMNS = ["effective_from", "input_per_mtok", "output_per_mtok"]

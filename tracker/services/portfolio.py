@@ -9,41 +9,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from tracker.models import FineTune, TunePrice
+from tracker.models import ENGINE_TUNE_FIELDS, FineTune, TunePrice
 
 from .catalog import append_price, refuse_fixed_fields
 
-#: Fields a tune's edit may change; team and slug are fixed once registered.
+#: Fields a tune's edit may change: its description and every field the engine reads; team and
+#: slug are fixed once registered.
 EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "owner",
-        "status",
-        "task_description",
-        "method",
-        "base_model",
-        "alternative",
-        "extra_prompt_tokens",
-        "need_is_articulable",
-        "behaviour_unpromptable",
-        "tacit_expertise",
-        "adds_knowledge",
-        "fixes_formatting",
-        "few_edge_cases",
-        "brand_tone",
-        "labelled_examples",
-        "target_score",
-        "baseline_score",
-        "tune_score",
-        "upfront_cost",
-        "retrain_cost",
-        "monthly_fixed_cost",
-        "deployed_on",
-        "last_trained_on",
-        "expected_monthly_queries",
-        "expected_input_tokens",
-        "expected_output_tokens",
-    }
+    {"name", "owner", "status", "task_description", "method", *ENGINE_TUNE_FIELDS.values()}
 )
 
 
