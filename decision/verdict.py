@@ -50,12 +50,13 @@ def deployed_result(row: dict, flags: dict, policy: Policy) -> TuneResult:
         reason = _keep_reason(row)
     elif verdict is Verdict.RETRAIN:
         outcome = next(f for f in decisive if f.code == "retraining_pays_back")
-        triggers = [f for f in decisive if f is not outcome]
-        reason = f"{_more(triggers[0].message, len(triggers) - 1).rstrip('.')}; " + (
-            f"{outcome.message[0].lower()}{outcome.message[1:]}"
+        first, *others = [f for f in decisive if f is not outcome]
+        reason = _also(
+            f"{first.message.rstrip('.')}; {outcome.message[0].lower()}{outcome.message[1:]}",
+            others,
         )
     else:
-        reason = _more(decisive[0].message, len(decisive) - 1)
+        reason = _also(decisive[0].message, decisive[1:])
     return TuneResult(
         tune_id=int(row["tune_id"]),
         verdict=verdict,
@@ -66,10 +67,12 @@ def deployed_result(row: dict, flags: dict, policy: Policy) -> TuneResult:
     )
 
 
-def _more(message: str, others: int) -> str:
+def _also(reason: str, others: list[Finding]) -> str:
+    """The reason, followed by every other deciding finding in full: nothing points at reasons
+    a surface might not show."""
     if not others:
-        return message
-    return f"{message.rstrip('.')} (and {others} more reason{'s' if others > 1 else ''} below)."
+        return reason
+    return f"{reason} Also: {' '.join(finding.message for finding in others)}"
 
 
 def _keep_reason(row: dict) -> str:

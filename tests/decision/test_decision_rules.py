@@ -63,3 +63,23 @@ def test_every_part_of_the_framework_is_defined_in_the_readme_with_its_origin():
     assert set(PART_ORIGINS) == set(Part)
     for part in Part:
         assert f"| “{part}” |" in readme, part
+
+
+def test_the_reason_carries_every_deciding_finding_so_no_surface_points_at_hidden_reasons():
+    from decision_builders import change, one
+
+    # Loses money and changes too often (so it also needs a retraining that can't pay back):
+    # several RETIRE reasons.
+    result = one(
+        portfolio(
+            [tune(monthly_fixed_cost=5000.0)],
+            usage(),
+            changes=[change(at=-10 * i) for i in range(1, 9)],
+        )
+    )
+    decisive = [f for f in result.findings if f.decisive]
+    assert [f.code for f in decisive][:2] == ["no_longer_pays_off", "task_changes_too_often"]
+    for finding in decisive:
+        assert finding.message.rstrip(".") in result.reason
+    assert "below" not in result.reason
+    assert result.reason.startswith("Loses $")  # a negative saving reads as a loss
