@@ -240,7 +240,7 @@ def recovery(
     steps = pd.concat(
         [rows.loc[lookup(done, rows["tune_id"]), ["tune_id", "day", "net"]], start_rows]
     )
-    steps = steps.groupby(["tune_id", "day"], as_index=False)["net"].sum()
+    steps = steps.groupby(["tune_id", "day"], as_index=False)[["net"]].sum()
     by_tune = steps.groupby("tune_id")
     stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
     elapsed = (stretch_end - lookup(last_trained_on, steps["tune_id"])).dt.days + 1
@@ -250,7 +250,7 @@ def recovery(
     reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
-    days_to_go = np.ceil(to_go / (saving / DAYS_PER_MONTH).where(saving > 0))
+    days_to_go = (to_go / (saving / DAYS_PER_MONTH).where(saving > 0)).apply(np.ceil)
     days_to_go = days_to_go.where(days_to_go <= MAX_PROJECTION_DAYS)  # beyond that: "never"
     projected = as_of + pd.to_timedelta(days_to_go, unit="D")
     break_even_on = reached_on.where(done, projected.where(~done & known))

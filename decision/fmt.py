@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ def percent(value: float) -> str:
     return "unknown" if is_missing(value) else f"{value:.0%}"
 
 
-def day(value: object) -> str:
+def day(value: Any) -> str:
     return "no date" if is_missing(value) else pd.Timestamp(value).date().isoformat()
 
 
@@ -183,7 +184,7 @@ def figure_label(key: str) -> str:
     return FIGURE_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
-def figure_text(key: str, value: object, saving: float | None = None) -> str:
+def figure_text(key: str, value: Any, saving: float | None = None) -> str:
     """A stored (JSON-safe) figure in words, the way the messages write it. A payback stored as
     None is "never" when the ``saving`` is ≤ 0 (infinite), else unknown."""
     if key.endswith("_months"):

@@ -7,6 +7,7 @@ build them too. Column names below are the contract.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -31,7 +32,7 @@ class Policy:
     volume_drop_watch: float = 0.30
     stale_usage_days: int = 7
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -135,7 +136,7 @@ _TUNE_ZERO_IF_BLANK = ("extra_prompt_tokens", "monthly_fixed_cost")  # absent me
 _PRICE_FIELDS = ("input_per_mtok", "output_per_mtok")
 
 
-def as_day(value: object) -> pd.Timestamp:
+def as_day(value: Any) -> pd.Timestamp:
     """The as-of date as a tz-naive midnight Timestamp (accepts date, datetime, str, Timestamp)."""
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:

@@ -7,6 +7,7 @@ be answered from the data does not pass (the article: "if any answer is no, keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -96,11 +97,11 @@ def question_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return flags
 
 
-def _pick(row: dict, *keys: str) -> dict:
+def _pick(row: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: fmt.json_safe(row.get(k)) for k in keys}
 
 
-def savings_sum(row: dict) -> str:
+def savings_sum(row: dict[str, Any]) -> str:
     """ "saves $4,800 a month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)", or
     "loses $240 a month (...)" when the net saving is negative."""
     return (
@@ -112,12 +113,21 @@ def savings_sum(row: dict) -> str:
     )
 
 
-def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Finding, str]]:
+def question_findings(
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy
+) -> list[tuple[Finding, str]]:
     """One finding per question (pass or fail) plus one per anti-pattern that applies, each with
     a short phrase for the verdict's one-sentence reason. Failed items are ``action``."""
     out: list[tuple[Finding, str]] = []
 
-    def add(code, source, passed, message, short, figures):
+    def add(
+        code: str,
+        source: Part,
+        passed: bool,
+        message: str,
+        short: str,
+        figures: dict[str, Any],
+    ) -> None:
         severity = Severity.INFO if passed else Severity.ACTION
         out.append((Finding(code, source, severity, message, figures=figures), short))
 
@@ -309,7 +319,7 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     return out
 
 
-def condition_findings(row: dict) -> list[Finding]:
+def condition_findings(row: dict[str, Any]) -> list[Finding]:
     """Conditions 1 and 3, when claimed: context for the reader, not part of the verdict."""
     out = []
     if row["behaviour_unpromptable"]:

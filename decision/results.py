@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from .fmt import json_safe
 from .vocabulary import Verdict
@@ -36,9 +37,9 @@ class Finding:
     severity: Severity
     message: str
     decisive: bool = False
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict[str, Any])
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-safe dict (severity as its string value)."""
         return {
             "code": self.code,
@@ -57,7 +58,7 @@ class TuneResult:
     tune_id: int
     verdict: Verdict
     reason: str
-    figures: dict
+    figures: dict[str, Any]
     findings: tuple[Finding, ...]
     engine_version: str
 
@@ -70,8 +71,8 @@ class TuneResult:
         """The finding with this code, or None."""
         return next((f for f in self.findings if f.code == code), None)
 
-    def as_dict(self) -> dict:
-        """JSON-safe dict, ready for a JSONField."""
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe dict[str, Any], ready for a JSONField."""
         return {
             "tune_id": int(self.tune_id),
             "verdict": str(self.verdict),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ from .vocabulary import Part
 #: the helper columns of :func:`helper_flags` (e.g. ``retrain_needed``) from ``flags``.
 Condition = Callable[[pd.DataFrame, pd.DataFrame, Policy], pd.Series]
 #: A rule's message: one figures row (a dict of plain values), the flags row and the policy.
-Message = Callable[[dict, dict, Policy], str]
+Message = Callable[[dict[str, Any], dict[str, Any], Policy], str]
 
 #: How far today's pricing of the lookback window may differ from each day's own pricing before a
 #: finding says so (a share of the past figure).
@@ -57,11 +58,13 @@ class Rule:
     holds: Condition
     says: Message
     cites: tuple[str, ...] = ()
-    notes: Callable[[dict, dict], dict] | None = None  # figures that aren't frame columns
+    notes: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = (
+        None  # figures that aren't frame columns
+    )
     decides: bool = True
     deployed_only: bool = True
 
-    def finding(self, row: dict, flags: dict, policy: Policy) -> Finding:
+    def finding(self, row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> Finding:
         figures = {key: fmt.json_safe(row.get(key)) for key in self.cites}
         if self.notes is not None:
             figures.update(self.notes(row, flags))
@@ -130,7 +133,7 @@ def and_list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def shutdown_words(row: dict) -> str:
+def shutdown_words(row: dict[str, Any]) -> str:
     days = row["days_to_shutdown"]
     when = fmt.day(row["base_model_shutdown_on"])
     model = model_name(row["base_model_label"])
@@ -141,7 +144,9 @@ def shutdown_words(row: dict) -> str:
     return f"Base model {model} shuts down on {when}, in {fmt.count(days)} days"
 
 
-def _lifetime_bound(row: dict, lifetime_key: str, shutdown_key: str, policy: Policy) -> str:
+def _lifetime_bound(
+    row: dict[str, Any], lifetime_key: str, shutdown_key: str, policy: Policy
+) -> str:
     """What limits a stable lifetime: the horizon, the change rate or a shutdown."""
     lifetime, rate = row[lifetime_key], row["change_rate_per_quarter"]
     if fmt.is_missing(lifetime):
@@ -153,7 +158,7 @@ def _lifetime_bound(row: dict, lifetime_key: str, shutdown_key: str, policy: Pol
     return f"the shutdown on {fmt.day(row[shutdown_key])}"
 
 
-def _retrain_words(row: dict) -> str:
+def _retrain_words(row: dict[str, Any]) -> str:
     return (
         f"retraining costs {fmt.usd(row['retrain_cost'])} and "
         f"{fmt.pays_back(row['retrain_payback_months'])} at "
@@ -161,24 +166,24 @@ def _retrain_words(row: dict) -> str:
     )
 
 
-def _after_retraining(row: dict, policy: Policy) -> tuple[str, str]:
+def _after_retraining(row: dict[str, Any], policy: Policy) -> tuple[str, str]:
     after = fmt.months(row["lifetime_after_retraining_months"])
     bound = _lifetime_bound(row, "lifetime_after_retraining_months", "retrain_shutdown_on", policy)
     return after, bound
 
 
-def _changes_in_a_year(row: dict) -> str:
+def _changes_in_a_year(row: dict[str, Any]) -> str:
     return f"{fmt.plural(row['task_changes_12m'], 'meaningful task change')} in the last 365 days"
 
 
 # --- messages ------------------------------------------------------------------------------------
 
 
-def _no_longer_pays_off(row: dict, flags: dict, policy: Policy) -> str:
+def _no_longer_pays_off(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return f"{fmt.sentence(savings_sum(row))}: it no longer pays off."
 
 
-def _task_changes_too_often(row: dict, flags: dict, policy: Policy) -> str:
+def _task_changes_too_often(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     rate, limit = row["change_rate_per_quarter"], policy.max_changes_per_quarter
     return (
         f"{_changes_in_a_year(row)}, {fmt.number(rate)} per quarter, more than the "
@@ -187,14 +192,16 @@ def _task_changes_too_often(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _prompting_caught_up(row: dict, flags: dict, policy: Policy) -> str:
+def _prompting_caught_up(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"The best prompt/RAG setup scores {fmt.number(row['baseline_score'], 3)}, reaching the "
         f"{fmt.number(row['target_score'], 3)} target: prompting caught up."
     )
 
 
-def _retraining_does_not_pay_back(row: dict, flags: dict, policy: Policy) -> str:
+def _retraining_does_not_pay_back(
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy
+) -> str:
     after, bound = _after_retraining(row, policy)
     return (
         f"A retraining is needed, but {_retrain_words(row)}, longer than the {after} it would "
@@ -202,7 +209,7 @@ def _retraining_does_not_pay_back(row: dict, flags: dict, policy: Policy) -> str
     )
 
 
-def _shutdown_due(row: dict, flags: dict, policy: Policy) -> str:
+def _shutdown_due(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     onto = (
         f"retrain on its successor {model_name(row['successor_label'])}"
         if not fmt.is_missing(row["successor_id"])
@@ -211,7 +218,7 @@ def _shutdown_due(row: dict, flags: dict, policy: Policy) -> str:
     return f"{shutdown_words(row)} (warning window {policy.shutdown_warning_days} days): {onto}."
 
 
-def _task_changed_since_training(row: dict, flags: dict, policy: Policy) -> str:
+def _task_changed_since_training(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     kind = str(row["latest_task_change_kind"]).replace("_", " ")
     return (
         f"{fmt.plural(row['task_changes_since_training'], 'meaningful task change')} since the "
@@ -220,7 +227,7 @@ def _task_changed_since_training(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _tune_below_target(row: dict, flags: dict, policy: Policy) -> str:
+def _tune_below_target(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"The tune scores {fmt.number(row['tune_score'], 3)} against a "
         f"{fmt.number(row['target_score'], 3)} target, "
@@ -229,7 +236,7 @@ def _tune_below_target(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _retraining_pays_back(row: dict, flags: dict, policy: Policy) -> str:
+def _retraining_pays_back(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     after, bound = _after_retraining(row, policy)
     return (
         f"Worth retraining: {_retrain_words(row)}, within the lifetime after retraining of "
@@ -237,7 +244,9 @@ def _retraining_pays_back(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _payback_beyond_stable_lifetime(row: dict, flags: dict, policy: Policy) -> str:
+def _payback_beyond_stable_lifetime(
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy
+) -> str:
     bound = _lifetime_bound(
         row, "expected_stable_lifetime_months", "base_model_shutdown_on", policy
     )
@@ -250,7 +259,7 @@ def _payback_beyond_stable_lifetime(row: dict, flags: dict, policy: Policy) -> s
     )
 
 
-def _volume_dropped(row: dict, flags: dict, policy: Policy) -> str:
+def _volume_dropped(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"Daily volume fell {fmt.percent(-row['volume_change_30d'])} over the last 30 days "
         f"({fmt.count(row['daily_queries_30d'])}/day against "
@@ -259,14 +268,14 @@ def _volume_dropped(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _usage_stale(row: dict, flags: dict, policy: Policy) -> str:
+def _usage_stale(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"No usage in the last {fmt.count(row['days_since_last_usage'])} days (last on "
         f"{fmt.day(row['last_usage_on'])}; watch after {policy.stale_usage_days} days)."
     )
 
 
-def _missing_prices(row: dict, flags: dict, policy: Policy) -> str:
+def _missing_prices(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     alt_label = model_name(row.get("alternative_label"), "the alternative model")
     tune_side = f"the tune's serving price or its base model {model_name(row['base_model_label'])}"
     alt_days, tune_days = row["alternative_missing_days"], row["tune_missing_days"]
@@ -290,18 +299,21 @@ def _missing_prices(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _missing(row: dict, named: tuple[tuple[str, str], ...]) -> list[str]:
+def _missing(row: dict[str, Any], named: tuple[tuple[str, str], ...]) -> list[str]:
     return [name for name, key in named if fmt.is_missing(row[key])]
 
 
-def _missing_scores_list(row: dict) -> list[str]:
-    named = (("target score", "target_score"), ("best prompt/RAG score", "baseline_score"))
+def _missing_scores_list(row: dict[str, Any]) -> list[str]:
+    named: tuple[tuple[str, str], ...] = (
+        ("target score", "target_score"),
+        ("best prompt/RAG score", "baseline_score"),
+    )
     if row["status"] != "proposed":
         named = (*named, ("tune score", "tune_score"))
     return _missing(row, named)
 
 
-def _missing_costs_list(row: dict, flags: dict) -> list[str]:
+def _missing_costs_list(row: dict[str, Any], flags: dict[str, Any]) -> list[str]:
     missing = []
     if fmt.is_missing(row["training_cost"]):
         missing.append("upfront cost" if row["status"] == "proposed" else "training cost")
@@ -310,7 +322,7 @@ def _missing_costs_list(row: dict, flags: dict) -> list[str]:
     return missing
 
 
-def _missing_usage_list(row: dict) -> list[str]:
+def _missing_usage_list(row: dict[str, Any]) -> list[str]:
     return _missing(
         row,
         (
@@ -321,11 +333,11 @@ def _missing_usage_list(row: dict) -> list[str]:
     )
 
 
-def _pays_off(row: dict, flags: dict, policy: Policy) -> str:
+def _pays_off(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return f"{fmt.sentence(savings_sum(row))}."
 
 
-def _training_recovered(row: dict, flags: dict, policy: Policy) -> str:
+def _training_recovered(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"The {fmt.usd(row['training_cost'])} training cost was recovered on "
         f"{fmt.day(row['break_even_on'])} (net saving since training "
@@ -333,7 +345,7 @@ def _training_recovered(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _training_not_yet_recovered(row: dict, flags: dict, policy: Policy) -> str:
+def _training_not_yet_recovered(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     if fmt.is_missing(row["break_even_on"]):
         projection = "at the current net saving it never breaks even"
     else:
@@ -347,7 +359,7 @@ def _training_not_yet_recovered(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _prices_moved(row: dict, flags: dict, policy: Policy) -> str:
+def _prices_moved(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"Prices moved: at the prices in force on {fmt.day(row['as_of'])} the lookback window's "
         f"volume {fmt.nets(row['monthly_net_saving'])}; at each day's own price it "
@@ -357,7 +369,7 @@ def _prices_moved(row: dict, flags: dict, policy: Policy) -> str:
     )
 
 
-def _task_stable(row: dict, flags: dict, policy: Policy) -> str:
+def _task_stable(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
     return (
         f"{_changes_in_a_year(row)} ({fmt.number(row['change_rate_per_quarter'])} per quarter, "
         f"at most {fmt.number(policy.max_changes_per_quarter)})."

@@ -9,6 +9,7 @@ are assembled in a loop over already-computed rows.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ from .vocabulary import Part
 # --- assembly ------------------------------------------------------------------------------
 
 
-def _figures(row: dict) -> dict:
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
     return {key: fmt.json_safe(row[key]) for key in FIGURE_KEYS}
 
 
@@ -36,11 +37,13 @@ def _with_decisive(findings: list[Finding], decisive: list[Finding]) -> tuple[Fi
     )
 
 
-def _holding(row: dict, flags: dict, policy: Policy, rules: list[Rule]) -> list[Finding]:
+def _holding(
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy, rules: list[Rule]
+) -> list[Finding]:
     return [rule.finding(row, flags, policy) for rule in rules if flags[rule.code]]
 
 
-def deployed_result(row: dict, flags: dict, policy: Policy) -> TuneResult:
+def deployed_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
     findings = _holding(row, flags, policy, list(RULES))
     verdict = Verdict(flags["verdict"])
     deciding_codes = {rule.code for rule in RULES if rule.verdict is verdict}
@@ -75,7 +78,7 @@ def _also(reason: str, others: list[Finding]) -> str:
     return f"{reason} Also: {' '.join(finding.message for finding in others)}"
 
 
-def _keep_reason(row: dict) -> str:
+def _keep_reason(row: dict[str, Any]) -> str:
     if row["recovered"] is True:
         recovery = f"training cost recovered on {fmt.day(row['break_even_on'])}"
     else:
@@ -86,7 +89,7 @@ def _keep_reason(row: dict) -> str:
     return f"Still pays off: it {savings_sum(row)}; {recovery}."
 
 
-def proposal_result(row: dict, flags: dict, policy: Policy) -> TuneResult:
+def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
     answered = question_findings(row, flags, policy)
     data = _holding(row, flags, policy, [rule for rule in RULES if not rule.deployed_only])
     lifecycle = _proposal_lifecycle(row, policy)
@@ -112,7 +115,7 @@ def proposal_result(row: dict, flags: dict, policy: Policy) -> TuneResult:
     )
 
 
-def _proposal_lifecycle(row: dict, policy: Policy) -> list[Finding]:
+def _proposal_lifecycle(row: dict[str, Any], policy: Policy) -> list[Finding]:
     days = row["days_to_shutdown"]
     if fmt.is_missing(days) or days > policy.shutdown_watch_days:
         return []
@@ -133,8 +136,8 @@ def _proposal_lifecycle(row: dict, policy: Policy) -> list[Finding]:
 def decide(frame: pd.DataFrame, policy: Policy) -> list[TuneResult]:
     """One result per row of the figures frame, sorted by tune id."""
     flags = rule_flags(frame, policy)
-    rows = frame.assign(tune_id=frame.index).to_dict("index")
-    marks = flags.to_dict("index")
+    rows: dict[int, dict[str, Any]] = frame.assign(tune_id=frame.index).to_dict("index")  # type: ignore[assignment]
+    marks: dict[int, dict[str, Any]] = flags.to_dict("index")  # type: ignore[assignment]
     results = []
     for tune_id in sorted(rows):
         row = {k: _plain(v) for k, v in rows[tune_id].items()}

@@ -62,7 +62,7 @@ def findings_table(findings: list[dict]):
         '<tr><td style="color:{}">{}</td><td>{}</td><td>{}{}</td></tr>',
         (
             (
-                SEVERITY_COLOURS.get(f.get("severity"), "#555"),
+                SEVERITY_COLOURS.get(str(f.get("severity")), "#555"),
                 f.get("severity", ""),
                 f.get("source", ""),
                 f.get("message", ""),
@@ -156,7 +156,7 @@ class EvaluationInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     fields = ["as_of", "badge", "reason", "engine_version"]
-    readonly_fields = fields
+    readonly_fields = ("as_of", "badge", "reason", "engine_version")
     ordering = ["-as_of"]
     verbose_name_plural = "evaluation history"
 
@@ -507,8 +507,8 @@ admin.site.unregister(APIKey)
 class TeamAPIKeyAdmin(APIKeyModelAdmin):
     """The key is shown once, on creation; only its hash is kept."""
 
-    list_display = [*APIKeyModelAdmin.list_display, "team", "can_ingest", "can_read", "can_write"]
-    list_filter = [*APIKeyModelAdmin.list_filter, "team"]
+    list_display = (*APIKeyModelAdmin.list_display, "team", "can_ingest", "can_read", "can_write")  # type: ignore[assignment]
+    list_filter = (*APIKeyModelAdmin.list_filter, "team")  # type: ignore[assignment]
 
 
 @admin.register(IdempotencyRecord)

@@ -22,13 +22,21 @@ from decision import vocabulary
 
 SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and the tune."
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
-MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+MONEY: dict[str, Any] = {
+    "max_digits": 14,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal(0))],
+}
 #: Days outside this range are typing mistakes, and pandas can't hold days before 1677.
 DAY_VALIDATORS = [
     MinValueValidator(date(2000, 1, 1), "Enter a day in 2000 or later."),
     MaxValueValidator(date(2099, 12, 31), "Enter a day before 2100."),
 ]
-PRICE = {"max_digits": 12, "decimal_places": 4, "validators": [MinValueValidator(Decimal(0))]}
+PRICE: dict[str, Any] = {
+    "max_digits": 12,
+    "decimal_places": 4,
+    "validators": [MinValueValidator(Decimal(0))],
+}
 
 
 def score_between_0_and_1(field: str) -> models.CheckConstraint:
@@ -51,9 +59,8 @@ def not_negative(field: str) -> models.CheckConstraint:
 def choices_from(words: type[StrEnum], labels: Mapping[Any, str]) -> Any:
     """Django choices for one of the engine's vocabularies (``decision.vocabulary``), so the
     database and the engine can't disagree about a verdict, status or change kind."""
-    return models.TextChoices(
-        words.__name__, [(word.name, (word.value, labels[word])) for word in words]
-    )
+    members = [(word.name, (word.value, labels[word])) for word in words]
+    return models.TextChoices(words.__name__, members)  # type: ignore[call-overload]
 
 
 #: The engine's tune columns and the model fields they are read from (the same name, except

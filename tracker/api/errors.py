@@ -87,7 +87,7 @@ def flatten(detail, path: tuple = ()) -> list[dict]:
 
 def _describe(exc: Exception) -> tuple[str, str, list[dict]]:
     if isinstance(exc, InvalidInput):
-        return exc.detail.code, str(exc.detail), exc.details
+        return str(getattr(exc.detail, "code", "invalid")), str(exc.detail), exc.details
     if isinstance(exc, exceptions.ValidationError):
         details = flatten(exc.detail)
         count = len(details)

@@ -4,6 +4,8 @@ the writes and the model-level validation. Output serializers describe what the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -47,29 +49,6 @@ def _score(**kwargs) -> serializers.FloatField:
 
 def _model_id(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=INT64_MAX, **kwargs)
-
-
-# --- Errors (for the schema) ---------------------------------------------------------------------
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    row = serializers.IntegerField(
-        allow_null=True, help_text="The record's index in a usage batch; null elsewhere."
-    )
-    field = serializers.CharField(
-        allow_null=True, help_text="The field (dotted for nested input); null for the whole."
-    )
-    message = serializers.CharField()
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A stable machine code, e.g. invalid, not_found.")
-    message = serializers.CharField(help_text="What went wrong, for people.")
-    details = ErrorDetailSerializer(many=True)
-
-
-class ErrorEnvelopeSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()
 
 
 # --- Teams ---------------------------------------------------------------------------------------
@@ -151,8 +130,8 @@ class PriceInputSerializer(StrictInputSerializer):
 
 
 class TuneSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
     base_model_shutdown_on = serializers.DateField(
         source="base_model.shutdown_on", read_only=True, allow_null=True
     )
@@ -287,17 +266,8 @@ class ChangeLogEntryInputSerializer(StrictInputSerializer):
 # --- Evaluations ---------------------------------------------------------------------------------
 
 
-class FindingSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    source = serializers.CharField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    decisive = serializers.BooleanField()
-    figures = serializers.DictField()
-
-
 class EvaluationSerializer(serializers.ModelSerializer):
-    tune = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tune: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     figures = serializers.DictField(read_only=True)
     findings = serializers.ListField(child=serializers.DictField(), read_only=True)
     policy = serializers.DictField(read_only=True)
@@ -333,7 +303,7 @@ class UsageRecordInputSerializer(serializers.Serializer):
 
     tune = serializers.RegexField(SLUG_PATTERN, max_length=160, help_text="The tune's slug.")
     day = serializers.DateField(help_text="Not in the future, not before 2000-01-01.")
-    source = serializers.RegexField(
+    source: Any = serializers.RegexField(
         NO_NUL_PATTERN,
         min_length=1,
         max_length=SOURCE_MAX_LENGTH,
@@ -354,14 +324,14 @@ class UsageRecordInputSerializer(serializers.Serializer):
 
 
 class UsageBatchInputSerializer(serializers.Serializer):
-    source = serializers.RegexField(
+    source: Any = serializers.RegexField(
         NO_NUL_PATTERN,
         min_length=1,
         max_length=SOURCE_MAX_LENGTH,
         required=False,
         help_text="Default source for records that name none.",
     )
-    records = UsageRecordInputSerializer(
+    records = UsageRecordInputSerializer(  # type: ignore[call-arg]  # stubs lack min/max_length
         many=True, min_length=1, max_length=settings.USAGE_BATCH_MAX_ROWS
     )
 
@@ -410,7 +380,7 @@ class UsageSeriesSerializer(serializers.Serializer):
 
 class ModelRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label: Any = serializers.CharField()
     shutdown_on = serializers.DateField(allow_null=True)
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -356,7 +357,7 @@ def digest_for(user) -> Digest:
             "owner__email",
         )
     )
-    latest_ids = [t.latest_evaluation_id for t in tunes if t.latest_evaluation_id]
+    latest_ids = [id_ for id_ in (cast(Any, t).latest_evaluation_id for t in tunes) if id_]
     evaluations = {
         e.tune_id: e for e in Evaluation.objects.filter(pk__in=latest_ids).defer("policy")
     }
@@ -372,7 +373,7 @@ def digest_for(user) -> Digest:
             )
         )
 
-    previous: dict[int, dict] = {}
+    previous: dict[int, Any] = {}
     resolved: list[str] = []
     if as_of is not None:
         for row in (
@@ -401,6 +402,7 @@ def digest_for(user) -> Digest:
                 f"{flag.resolved_on}{now}."
             )
 
+    week_start = as_of - WEEK if as_of is not None else date.min  # no evaluations: no items
     items = []
     for tune in tunes:
         evaluation = evaluations.get(tune.pk)
@@ -433,7 +435,7 @@ def digest_for(user) -> Digest:
                 base_model_shutdown_on=_day(figures.get("base_model_shutdown_on")),
                 unrecovered_cost=_number(evaluation.unrecovered_cost),
                 flags=tuple(flags),
-                changes=_changes(evaluation, previous.get(tune.pk), flags, as_of - WEEK),
+                changes=_changes(evaluation, previous.get(tune.pk), flags, week_start),
                 admin_url=admin_url(tune.pk),
                 cited=_cited(evaluation.findings),
             )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any, cast
 
 import pandas as pd
 from django.db.models import (
     Count,
     DecimalField,
+    Field,
     FloatField,
     IntegerField,
     OuterRef,
@@ -85,7 +87,7 @@ def _frame(rows: Iterable[tuple], columns: list[str], dates=(), floats=()) -> pd
 TUNE_FIELDS = {
     "tune_id": "pk",
     **{
-        column: FineTune._meta.get_field(field).attname
+        column: cast("Field[Any, Any]", FineTune._meta.get_field(field)).attname
         for column, field in ENGINE_TUNE_FIELDS.items()
     },
 }

@@ -282,7 +282,7 @@ def deliver_digest(
     if not claim(
         delivery.pk,
         email=user.email,
-        subject=message.subject,
+        subject=str(message.subject),
         tune_count=len(prepared.digest.items),
     ):
         return Outcome.ALREADY_HANDLED
