@@ -91,16 +91,16 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
     """All figures plus the working columns the rules need, one row per non-retired tune."""
     day = as_day(as_of)
-    p = normalise(portfolio)
-    tunes = p.tunes[p.tunes["status"] != "retired"]
+    normalised = normalise(portfolio)
+    tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
 
     # --- economics ------------------------------------------------------------------------
     # History (cumulative saving, break-even) prices each day at that day's price; the figures
     # about the future price the lookback window's volume and tokens at today's prices.
-    daily = economics.daily_usage(p.usage, ids, day)
-    priced = economics.price_usage(daily, tunes, p)
+    daily = economics.daily_usage(normalised.usage, ids, day)
+    priced = economics.price_usage(daily, tunes, normalised)
     used = economics.usage_days(daily, ids)
     complete_days = priced[priced["day"] < day]
     first_complete = economics.usage_days(complete_days, ids)["first_usage_on"]
@@ -110,7 +110,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     monthly_queries = past["monthly_queries"].where(~proposed, tunes["expected_monthly_queries"])
     tokens_in = past["input_tokens_per_query"].where(~proposed, tunes["expected_input_tokens"])
     tokens_out = past["output_tokens_per_query"].where(~proposed, tunes["expected_output_tokens"])
-    today = economics.costs_at_todays_prices(tunes, tokens_in, tokens_out, p, day)
+    today = economics.costs_at_todays_prices(tunes, tokens_in, tokens_out, normalised, day)
     volume = pd.DataFrame(
         {
             "monthly_queries": monthly_queries,
@@ -124,17 +124,17 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     )
 
     # --- stability ------------------------------------------------------------------------
-    task_log = stability.task_changes(p.changes, day)
+    task_log = stability.task_changes(normalised.changes, day)
     rate = stability.change_rate(task_log, ids, day)
-    training = stability.last_training(tunes, p.changes, day)
+    training = stability.last_training(tunes, normalised.changes, day)
     since_training = stability.changes_since(task_log, training["last_trained_on"])
 
     # --- lifecycle ------------------------------------------------------------------------
-    shutdown = lifecycle.base_model_shutdown(tunes, p.models, day)
+    shutdown = lifecycle.base_model_shutdown(tunes, normalised.models, day)
     volume_trend = lifecycle.volume_change_30d(daily, used["first_usage_on"], day)
 
     # The effective last training (with logged retrainings) replaces the tune record's field.
-    f = pd.concat(
+    frame = pd.concat(
         [
             tunes.drop(columns="last_trained_on"),
             used,
@@ -148,65 +148,72 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         ],
         axis=1,
     )
-    f["as_of"] = day
-    f["monthly_net_saving"] = economics.monthly_net_saving(
-        f["monthly_queries"],
-        f["alternative_cost_per_query"],
-        f["tune_cost_per_query"],
-        f["monthly_fixed_cost"],
+    frame["as_of"] = day
+    frame["monthly_net_saving"] = economics.monthly_net_saving(
+        frame["monthly_queries"],
+        frame["alternative_cost_per_query"],
+        frame["tune_cost_per_query"],
+        frame["monthly_fixed_cost"],
     )
-    f["monthly_net_saving_at_past_prices"] = economics.monthly_net_saving(
-        f["monthly_queries"],
-        f["past_alternative_cost_per_query"],
-        f["past_tune_cost_per_query"],
-        f["monthly_fixed_cost"],
+    frame["monthly_net_saving_at_past_prices"] = economics.monthly_net_saving(
+        frame["monthly_queries"],
+        frame["past_alternative_cost_per_query"],
+        frame["past_tune_cost_per_query"],
+        frame["monthly_fixed_cost"],
     ).where(~proposed)
-    f["payback_months"] = economics.payback_months(f["training_cost"], f["monthly_net_saving"])
+    frame["payback_months"] = economics.payback_months(
+        frame["training_cost"], frame["monthly_net_saving"]
+    )
 
     # Deployed tunes count their stable lifetime from the last training; a proposal from today.
-    start = f["last_trained_on"].where(~proposed, day)
-    f["expected_stable_lifetime_months"] = stability.stable_lifetime(
-        start, f["base_model_shutdown_on"], f["change_rate_per_quarter"], policy.horizon_months
+    start = frame["last_trained_on"].where(~proposed, day)
+    frame["expected_stable_lifetime_months"] = stability.stable_lifetime(
+        start,
+        frame["base_model_shutdown_on"],
+        frame["change_rate_per_quarter"],
+        policy.horizon_months,
     )
-    f["retrain_payback_months"] = economics.payback_months(
-        f["retrain_cost"], f["monthly_net_saving"]
+    frame["retrain_payback_months"] = economics.payback_months(
+        frame["retrain_cost"], frame["monthly_net_saving"]
     ).where(~proposed)
     retrain_shutdown = lifecycle.shutdown_for_retraining(shutdown, policy.shutdown_warning_days)
-    f["retrain_shutdown_on"] = retrain_shutdown
-    f["alternative_label"] = lookup(p.models["label"], f["alternative_model_id"])
-    f["lifetime_after_retraining_months"] = stability.stable_lifetime(
+    frame["retrain_shutdown_on"] = retrain_shutdown
+    frame["alternative_label"] = lookup(normalised.models["label"], frame["alternative_model_id"])
+    frame["lifetime_after_retraining_months"] = stability.stable_lifetime(
         pd.Series(day, index=ids),
         retrain_shutdown,
-        f["change_rate_per_quarter"],
+        frame["change_rate_per_quarter"],
         policy.horizon_months,
     ).where(~proposed)
 
     deployed_ids = ids[~proposed]
     recovery = economics.recovery(
         priced[priced["tune_id"].isin(deployed_ids)],
-        f.loc[~proposed, "last_trained_on"],
-        f.loc[~proposed, "training_cost"],
-        f.loc[~proposed, "monthly_fixed_cost"],
-        f.loc[~proposed, "monthly_net_saving"],
+        frame.loc[~proposed, "last_trained_on"],
+        frame.loc[~proposed, "training_cost"],
+        frame.loc[~proposed, "monthly_fixed_cost"],
+        frame.loc[~proposed, "monthly_net_saving"],
         day,
     )
-    f = f.join(recovery)
+    frame = frame.join(recovery)
 
     # Missing prices matter on any day the figures use: the lookback window or since training.
-    relevant_from = pd.concat([window["lookback_start"], f["last_trained_on"]], axis=1).min(axis=1)
+    relevant_from = pd.concat([window["lookback_start"], frame["last_trained_on"]], axis=1).min(
+        axis=1
+    )
     gaps = economics.sums_from(priced, relevant_from, ids)
     for name in ("alternative_missing_days", "tune_missing_days"):
-        f[name] = gaps[name].where(~proposed, 0.0)
+        frame[name] = gaps[name].where(~proposed, 0.0)
     for name in ("first_missing_price_on", "last_missing_price_on"):
-        f[name] = gaps[name].where(~proposed)
+        frame[name] = gaps[name].where(~proposed)
     # Today's price matters wherever there is volume to price (a proposal's is expected).
-    needs_price = proposed | (f["monthly_queries"] > 0)
-    f["alternative_price_missing"] = today["alternative_price_missing"] & needs_price
-    f["tune_price_missing"] = today["tune_price_missing"] & needs_price
+    needs_price = proposed | (frame["monthly_queries"] > 0)
+    frame["alternative_price_missing"] = today["alternative_price_missing"] & needs_price
+    frame["tune_price_missing"] = today["tune_price_missing"] & needs_price
 
-    f["days_since_last_usage"] = lifecycle.days_since(f["last_usage_on"], day)
-    f["quality_gap"] = tidy(f["target_score"] - f["baseline_score"], 10)
-    f["tune_score_shortfall"] = tidy(f["target_score"] - f["tune_score"], 10)
+    frame["days_since_last_usage"] = lifecycle.days_since(frame["last_usage_on"], day)
+    frame["quality_gap"] = tidy(frame["target_score"] - frame["baseline_score"], 10)
+    frame["tune_score_shortfall"] = tidy(frame["target_score"] - frame["tune_score"], 10)
 
     # Usage-history figures mean nothing for a proposal.
     not_for_proposals = [
@@ -221,9 +228,9 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         "task_changes_since_training",
         "tune_score_shortfall",
     ]
-    f[not_for_proposals] = f[not_for_proposals].where(~proposed)
-    f["recovered"] = f["recovered"].astype("boolean")
-    return check_frame(f.sort_index())
+    frame[not_for_proposals] = frame[not_for_proposals].where(~proposed)
+    frame["recovered"] = frame["recovered"].astype("boolean")
+    return check_frame(frame.sort_index())
 
 
 def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
