@@ -303,7 +303,7 @@ class FineTuneAdmin(admin.ModelAdmin):
         retiring = change and "status" in form.changed_data and obj.status == obj.Status.RETIRED
         super().save_model(request, obj, form, change)
         if retiring:  # retiring settles the flags that asked for action
-            services.retire_tune(obj, on=timezone.localdate())
+            services.retire_tune(tune=obj, on=timezone.localdate())
 
     def save_formset(self, request, form, formset, change):
         entries = formset.save(commit=False)
@@ -496,6 +496,8 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
         from django.shortcuts import redirect
 
         policy = selectors.current_policy()
+        if policy.pk is None:  # nothing saved yet: the defaults apply until someone edits them
+            return redirect(reverse("admin:tracker_decisionpolicy_add"))
         return redirect(reverse("admin:tracker_decisionpolicy_change", args=[policy.pk]))
 
 

@@ -27,9 +27,8 @@ from tracker.models import (
 from tracker.selectors import access
 from tracker.selectors.summary import portfolio_summary
 from tracker.selectors.usage import usage_by_period, usage_totals
-from tracker.services import record_change, retire_tune
+from tracker.services import evaluate_tune, record_change, retire_tune
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
-from tracker.services.evaluation import evaluate_portfolio
 from tracker.services.portfolio import add_serving_price, create_tune, update_tune
 from tracker.services.usage import (
     DEFAULT_SOURCE,
@@ -41,7 +40,7 @@ from tracker.services.usage import (
 
 from . import serializers as s
 from .authentication import Caller, get_caller
-from .errors import Conflict, InvalidInput, PayloadTooLarge
+from .errors import InvalidInput, PayloadTooLarge
 from .filters import ChangeLogFilter, EvaluationFilter, TuneFilter
 from .idempotency import idempotent
 from .schema import IDEMPOTENCY_KEY
@@ -255,8 +254,7 @@ class TuneRetireView(ApiView):
             tune = self.tune()
             data = self.validated(s.RetireSerializer, request.data)
             on = _not_future(data.get("on"), "on") or _today()
-            if tune.status != FineTune.Status.RETIRED:
-                tune = retire_tune(tune, on)
+            tune = retire_tune(tune=tune, on=on)
             return status.HTTP_200_OK, _tune_out(self.caller, tune)
 
         return idempotent(request, action)
@@ -490,10 +488,8 @@ class TuneEvaluateView(ApiView):
             tune = self.tune()
             data = self.validated(s.EvaluateSerializer, request.data)
             as_of = _not_future(data.get("as_of"), "as_of") or _today()
-            if tune.status == FineTune.Status.RETIRED:
-                raise Conflict("Retired tunes are not evaluated.")
-            run = evaluate_portfolio(as_of, [tune.pk])
-            return status.HTTP_200_OK, s.EvaluationSerializer(run.evaluations[0]).data
+            evaluation = evaluate_tune(tune=tune, as_of=as_of)
+            return status.HTTP_200_OK, s.EvaluationSerializer(evaluation).data
 
         return idempotent(request, action)
 

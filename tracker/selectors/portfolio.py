@@ -38,8 +38,9 @@ VOLUME_TREND_DAYS = 90
 
 
 def current_policy() -> DecisionPolicy:
-    policy, _ = DecisionPolicy.objects.get_or_create(pk=1)
-    return policy
+    """The saved policy, or the defaults (unsaved) when nobody has edited it yet: reading
+    never writes."""
+    return DecisionPolicy.objects.filter(pk=1).first() or DecisionPolicy()
 
 
 def engine_policy(policy: DecisionPolicy) -> Policy:
