@@ -64,15 +64,15 @@ def catalog_with_tune_counts() -> QuerySet[CatalogModel]:
     )
 
 
+def evaluable_tunes() -> QuerySet[FineTune]:
+    """Every tune the engine evaluates: all but the retired ones, by id."""
+    return FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
+
+
 def tunes_due_for_evaluation(as_of: date) -> list[int]:
     """Tunes (not retired) whose latest evaluation is older than ``as_of``, or that have none."""
     evaluated = Evaluation.objects.filter(as_of__gte=as_of).values("tune_id")
-    return list(
-        FineTune.objects.exclude(status=FineTune.Status.RETIRED)
-        .exclude(pk__in=evaluated)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    return list(evaluable_tunes().exclude(pk__in=evaluated).values_list("pk", flat=True))
 
 
 def _frame(rows: Iterable[tuple], columns: list[str], dates=(), floats=()) -> pd.DataFrame:
