@@ -301,6 +301,8 @@ class FineTuneAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         retiring = change and "status" in form.changed_data and obj.status == obj.Status.RETIRED
+        if retiring:  # the retirement itself goes through the service that owns it
+            obj.status = form.initial["status"]
         super().save_model(request, obj, form, change)
         if retiring:  # retiring settles the flags that asked for action
             services.retire_tune(tune=obj, on=timezone.localdate())
