@@ -132,8 +132,8 @@ def synthetic_portfolio(n_tunes: int, n_days: int, seed: int = 7) -> Portfolio:
 
 
 def naive_net_savings(portfolio: Portfolio, policy: Policy, as_of: pd.Timestamp) -> dict:
-    """The obvious way: per deployed tune, walk its usage rows in the lookback window and look
-    up each row's prices in the model's price list. Same formulas as the engine."""
+    """The obvious way: per deployed tune, walk its usage rows in the lookback window, then look
+    up today's prices in the model's price list. Same formulas as the engine."""
     prices: dict[int, list[tuple[pd.Timestamp, float, float]]] = {}
     for row in portfolio.model_prices.itertuples(index=False):
         prices.setdefault(int(row.model_id), []).append(
@@ -152,21 +152,26 @@ def naive_net_savings(portfolio: Portfolio, policy: Policy, as_of: pd.Timestamp)
     for tune_id, tune in portfolio.tunes.iterrows():
         if tune["status"] != "deployed":
             continue
-        mine = usage[(usage["tune_id"] == tune_id) & (usage["day"] <= as_of)]
+        mine = usage[(usage["tune_id"] == tune_id) & (usage["day"] < as_of)]
         used = mine[mine["queries"] > 0]
-        start = max(as_of - pd.Timedelta(days=policy.lookback_days - 1), used["day"].min())
+        start = max(as_of - pd.Timedelta(days=policy.lookback_days), used["day"].min())
         window = mine[mine["day"] >= start]
-        n_days = (as_of - start).days + 1
-        queries = alt_cost = tune_cost = 0.0
+        n_days = (as_of - start).days
+        queries = input_tokens = output_tokens = 0.0
         for row in window.itertuples(index=False):
-            a_in, a_out = price_on(int(tune["alternative_model_id"]), row.day)
-            t_in, t_out = price_on(int(tune["base_model_id"]), row.day)
-            alt_input = row.input_tokens + tune["extra_prompt_tokens"] * row.queries
-            alt_cost += (alt_input * a_in + row.output_tokens * a_out) / 1e6
-            tune_cost += (row.input_tokens * t_in + row.output_tokens * t_out) / 1e6
+            input_tokens += row.input_tokens
+            output_tokens += row.output_tokens
             queries += row.queries
+        # The window's volume and tokens per query, priced at the prices in force on as_of.
+        a_in, a_out = price_on(int(tune["alternative_model_id"]), as_of)
+        t_in, t_out = price_on(int(tune["base_model_id"]), as_of)
+        in_per_query, out_per_query = input_tokens / queries, output_tokens / queries
+        alt_cpq = (
+            (in_per_query + tune["extra_prompt_tokens"]) * a_in + out_per_query * a_out
+        ) / 1e6
+        tune_cpq = (in_per_query * t_in + out_per_query * t_out) / 1e6
         monthly = queries / n_days * DAYS_PER_MONTH
-        saving = monthly * (alt_cost / queries - tune_cost / queries)
+        saving = monthly * (alt_cpq - tune_cpq)
         out[tune_id] = saving - tune["monthly_fixed_cost"]
     return out
 

@@ -115,49 +115,57 @@ def sums_from(priced: pd.DataFrame, start: pd.Series, tune_ids: pd.Index) -> pd.
 
 
 def lookback_window(
-    usage_on: pd.DataFrame, as_of: pd.Timestamp, lookback_days: int
+    first_usage_on: pd.Series, as_of: pd.Timestamp, lookback_days: int
 ) -> pd.DataFrame:
-    """The volume window: ``lookback_days`` days ending on ``as_of`` (inclusive), starting no
+    """The volume window: the ``lookback_days`` complete days before ``as_of`` (the as-of day
+    itself is usually still in progress, so it would understate the volume). The window starts no
     earlier than the tune's first usage day, so a young tune is not diluted by days before it
-    existed. Days inside the window without a record count as zero."""
-    earliest = as_of - pd.Timedelta(days=lookback_days - 1)
-    start = usage_on["first_usage_on"].where(usage_on["first_usage_on"] > earliest, earliest)
-    start = start.where(usage_on["first_usage_on"].notna())
-    days = (as_of - start).dt.days + 1
-    return pd.DataFrame({"lookback_start": start, "lookback_days": days.astype("float64")})
+    existed. Days inside the window without a record count as zero. A tune whose first usage is
+    on the as-of day has no complete day yet: its window is empty (start NaT, 0 days)."""
+    earliest = as_of - pd.Timedelta(days=lookback_days)
+    start = first_usage_on.where(first_usage_on > earliest, earliest)
+    start = start.where(first_usage_on.notna() & (start < as_of))
+    days = ((as_of - start).dt.days).astype("float64").fillna(0.0)
+    return pd.DataFrame({"lookback_start": start, "lookback_days": days})
 
 
-def volume_and_costs(window: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
-    """Monthly volume, average tokens per query and each side's cost per query over the window.
-
-    Cost per query is the window's cost at each day's price divided by its queries, so a price
-    change mid-window weighs in only for the days it applied.
-    """
+def window_volume(window: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
+    """Monthly volume and average tokens per query over the window, plus each side's cost per
+    query at each day's own price (the past pricing, kept to report how far prices moved)."""
     queries = sums["queries"]
     per_query = queries.where(queries > 0)
     alt_known = sums["alternative_missing_days"] == 0
     tune_known = sums["tune_missing_days"] == 0
     return pd.DataFrame(
         {
-            "monthly_queries": queries / window["lookback_days"] * DAYS_PER_MONTH,
+            "monthly_queries": queries
+            / window["lookback_days"].where(window["lookback_days"] > 0)
+            * DAYS_PER_MONTH,
             "input_tokens_per_query": sums["input_tokens"] / per_query,
             "output_tokens_per_query": sums["output_tokens"] / per_query,
-            "alternative_cost_per_query": (sums["alternative_cost"] / per_query).where(alt_known),
-            "tune_cost_per_query": (sums["tune_cost"] / per_query).where(tune_known),
+            "past_alternative_cost_per_query": (sums["alternative_cost"] / per_query).where(
+                alt_known
+            ),
+            "past_tune_cost_per_query": (sums["tune_cost"] / per_query).where(tune_known),
         }
     )
 
 
-def proposal_volume_and_costs(
-    tunes: pd.DataFrame, portfolio: Portfolio, as_of: pd.Timestamp
+def costs_at_todays_prices(
+    tunes: pd.DataFrame,
+    input_tokens_per_query: pd.Series,
+    output_tokens_per_query: pd.Series,
+    portfolio: Portfolio,
+    as_of: pd.Timestamp,
 ) -> pd.DataFrame:
-    """A proposal's expected volume and tokens, priced at the prices in force on ``as_of``."""
+    """Each side's cost per query for the given tokens per query, at the prices in force on
+    ``as_of``: verdicts are about the future, so today's volume is priced at today's prices."""
     on = pd.Series(as_of, index=tunes.index)
     alt = price_on(portfolio.model_prices, "model_id", tunes["alternative_model_id"], on)
     own = price_on(portfolio.tune_prices, "tune_id", pd.Series(tunes.index, index=tunes.index), on)
     base = price_on(portfolio.model_prices, "model_id", tunes["base_model_id"], on)
     tune_price = own.where(own.notna().all(axis=1), base)
-    inp, out = tunes["expected_input_tokens"], tunes["expected_output_tokens"]
+    inp, out = input_tokens_per_query, output_tokens_per_query
     alt_cost = (
         (inp + tunes["extra_prompt_tokens"]) * alt["input_per_mtok"] + out * alt["output_per_mtok"]
     ) / TOKENS_PER_PRICE_UNIT
@@ -166,9 +174,6 @@ def proposal_volume_and_costs(
     ) / TOKENS_PER_PRICE_UNIT
     return pd.DataFrame(
         {
-            "monthly_queries": tunes["expected_monthly_queries"],
-            "input_tokens_per_query": inp,
-            "output_tokens_per_query": out,
             "alternative_cost_per_query": alt_cost,
             "tune_cost_per_query": tune_cost,
             "alternative_price_missing": alt.isna().any(axis=1),
@@ -235,7 +240,7 @@ def recovery(
     steps = pd.concat(
         [rows.loc[lookup(done, rows["tune_id"]), ["tune_id", "day", "net"]], start_rows]
     )
-    steps = steps.groupby(["tune_id", "day"], as_index=False)["net"].sum()
+    steps = steps.groupby(["tune_id", "day"], as_index=False)[["net"]].sum()
     by_tune = steps.groupby("tune_id")
     stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
     elapsed = (stretch_end - lookup(last_trained_on, steps["tune_id"])).dt.days + 1
@@ -245,7 +250,7 @@ def recovery(
     reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
-    days_to_go = np.ceil(to_go / (saving / DAYS_PER_MONTH).where(saving > 0))
+    days_to_go = (to_go / (saving / DAYS_PER_MONTH).where(saving > 0)).apply(np.ceil)
     days_to_go = days_to_go.where(days_to_go <= MAX_PROJECTION_DAYS)  # beyond that: "never"
     projected = as_of + pd.to_timedelta(days_to_go, unit="D")
     break_even_on = reached_on.where(done, projected.where(~done & known))

@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import economics, lifecycle, stability
 from .economics import tidy
-from .inputs import Policy, Portfolio, as_day, lookup, normalise
+from .inputs import TUNE_COLUMNS, Policy, Portfolio, as_day, lookup, normalise
 
 #: The figures every result carries, in a stable order (see decision/README.md for formulas).
 FIGURE_KEYS: tuple[str, ...] = (
@@ -43,39 +43,98 @@ FIGURE_KEYS: tuple[str, ...] = (
     "monthly_fixed_cost",
     "retrain_cost",
     "successor_shutdown_on",
+    "monthly_net_saving_at_past_prices",
 )
+
+
+#: The working columns the rules read besides the tune's inputs and the figures: the contract
+#: between this module and ``rules.py``/``verdict.py``, checked where the frame is built.
+WORKING_COLUMNS: dict[str, str] = {
+    "as_of": "the as-of day",
+    "first_usage_on": "first day with queries up to the as-of date",
+    "last_usage_on": "last day with queries up to the as-of date",
+    "past_alternative_cost_per_query": "alternative cost per query at each window day's price",
+    "past_tune_cost_per_query": "tune cost per query at each window day's price",
+    "latest_task_change_on": "day of the latest meaningful task change since training",
+    "latest_task_change_kind": "its kind",
+    "base_model_label": "the base model's label",
+    "successor_id": "the base model's successor, if any",
+    "successor_label": "the successor's label",
+    "alternative_label": "the alternative model's label",
+    "retrain_shutdown_on": "the shutdown that bounds a retraining",
+    "daily_queries_30d": "mean daily queries over the last 30 days",
+    "daily_queries_prior_60d": "mean daily queries over the 60 days before",
+    "alternative_missing_days": "usage days without an alternative price (window or history)",
+    "tune_missing_days": "usage days without a tune price (window or history)",
+    "first_missing_price_on": "first of those days",
+    "last_missing_price_on": "last of those days",
+    "alternative_price_missing": "no alternative price in force on the as-of date",
+    "tune_price_missing": "no tune price in force on the as-of date",
+}
+
+#: Every column of the frame, in order: the tune's inputs, the figures, the working columns.
+FRAME_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys([*TUNE_COLUMNS, *FIGURE_KEYS, *WORKING_COLUMNS])
+)
+
+
+def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with exactly :data:`FRAME_COLUMNS`, in order; a missing or undeclared column is
+    a programming error, caught here rather than as a KeyError deep inside a rule."""
+    missing = [name for name in FRAME_COLUMNS if name not in frame.columns]
+    undeclared = [name for name in frame.columns if name not in FRAME_COLUMNS]
+    if missing or undeclared:
+        raise AssertionError(f"figures frame: missing {missing}, undeclared {undeclared}")
+    return frame.loc[:, list(FRAME_COLUMNS)]
 
 
 def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
     """All figures plus the working columns the rules need, one row per non-retired tune."""
     day = as_day(as_of)
-    p = normalise(portfolio)
-    tunes = p.tunes[p.tunes["status"] != "retired"]
+    normalised = normalise(portfolio)
+    tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
 
-    # --- economics: usage priced at each day's prices ---------------------------------------
-    daily = economics.daily_usage(p.usage, ids, day)
-    priced = economics.price_usage(daily, tunes, p)
+    # --- economics ------------------------------------------------------------------------
+    # History (cumulative saving, break-even) prices each day at that day's price; the figures
+    # about the future price the lookback window's volume and tokens at today's prices.
+    daily = economics.daily_usage(normalised.usage, ids, day)
+    priced = economics.price_usage(daily, tunes, normalised)
     used = economics.usage_days(daily, ids)
-    window = economics.lookback_window(used, day, policy.lookback_days)
-    in_window = economics.sums_from(priced, window["lookback_start"], ids)
-    actual = economics.volume_and_costs(window, in_window)
-    expected = economics.proposal_volume_and_costs(tunes, p, day)
-    volume = actual.where(~proposed, expected[actual.columns])
+    complete_days = priced[priced["day"] < day]
+    first_complete = economics.usage_days(complete_days, ids)["first_usage_on"]
+    window = economics.lookback_window(first_complete, day, policy.lookback_days)
+    in_window = economics.sums_from(complete_days, window["lookback_start"], ids)
+    past = economics.window_volume(window, in_window)
+    monthly_queries = past["monthly_queries"].where(~proposed, tunes["expected_monthly_queries"])
+    tokens_in = past["input_tokens_per_query"].where(~proposed, tunes["expected_input_tokens"])
+    tokens_out = past["output_tokens_per_query"].where(~proposed, tunes["expected_output_tokens"])
+    today = economics.costs_at_todays_prices(tunes, tokens_in, tokens_out, normalised, day)
+    volume = pd.DataFrame(
+        {
+            "monthly_queries": monthly_queries,
+            "input_tokens_per_query": tokens_in,
+            "output_tokens_per_query": tokens_out,
+            "alternative_cost_per_query": today["alternative_cost_per_query"],
+            "tune_cost_per_query": today["tune_cost_per_query"],
+            "past_alternative_cost_per_query": past["past_alternative_cost_per_query"],
+            "past_tune_cost_per_query": past["past_tune_cost_per_query"],
+        }
+    )
 
     # --- stability ------------------------------------------------------------------------
-    task_log = stability.task_changes(p.changes, day)
+    task_log = stability.task_changes(normalised.changes, day)
     rate = stability.change_rate(task_log, ids, day)
-    training = stability.last_training(tunes, p.changes, day)
+    training = stability.last_training(tunes, normalised.changes, day)
     since_training = stability.changes_since(task_log, training["last_trained_on"])
 
     # --- lifecycle ------------------------------------------------------------------------
-    shutdown = lifecycle.base_model_shutdown(tunes, p.models, day)
+    shutdown = lifecycle.base_model_shutdown(tunes, normalised.models, day)
     volume_trend = lifecycle.volume_change_30d(daily, used["first_usage_on"], day)
 
     # The effective last training (with logged retrainings) replaces the tune record's field.
-    f = pd.concat(
+    frame = pd.concat(
         [
             tunes.drop(columns="last_trained_on"),
             used,
@@ -89,57 +148,72 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         ],
         axis=1,
     )
-    f["as_of"] = day
-    f["monthly_net_saving"] = economics.monthly_net_saving(
-        f["monthly_queries"],
-        f["alternative_cost_per_query"],
-        f["tune_cost_per_query"],
-        f["monthly_fixed_cost"],
+    frame["as_of"] = day
+    frame["monthly_net_saving"] = economics.monthly_net_saving(
+        frame["monthly_queries"],
+        frame["alternative_cost_per_query"],
+        frame["tune_cost_per_query"],
+        frame["monthly_fixed_cost"],
     )
-    f["payback_months"] = economics.payback_months(f["training_cost"], f["monthly_net_saving"])
+    frame["monthly_net_saving_at_past_prices"] = economics.monthly_net_saving(
+        frame["monthly_queries"],
+        frame["past_alternative_cost_per_query"],
+        frame["past_tune_cost_per_query"],
+        frame["monthly_fixed_cost"],
+    ).where(~proposed)
+    frame["payback_months"] = economics.payback_months(
+        frame["training_cost"], frame["monthly_net_saving"]
+    )
 
     # Deployed tunes count their stable lifetime from the last training; a proposal from today.
-    start = f["last_trained_on"].where(~proposed, day)
-    f["expected_stable_lifetime_months"] = stability.stable_lifetime(
-        start, f["base_model_shutdown_on"], f["change_rate_per_quarter"], policy.horizon_months
+    start = frame["last_trained_on"].where(~proposed, day)
+    frame["expected_stable_lifetime_months"] = stability.stable_lifetime(
+        start,
+        frame["base_model_shutdown_on"],
+        frame["change_rate_per_quarter"],
+        policy.horizon_months,
     )
-    f["retrain_payback_months"] = economics.payback_months(
-        f["retrain_cost"], f["monthly_net_saving"]
+    frame["retrain_payback_months"] = economics.payback_months(
+        frame["retrain_cost"], frame["monthly_net_saving"]
     ).where(~proposed)
     retrain_shutdown = lifecycle.shutdown_for_retraining(shutdown, policy.shutdown_warning_days)
-    f["retrain_shutdown_on"] = retrain_shutdown
-    f["alternative_label"] = lookup(p.models["label"], f["alternative_model_id"])
-    f["lifetime_after_retraining_months"] = stability.stable_lifetime(
+    frame["retrain_shutdown_on"] = retrain_shutdown
+    frame["alternative_label"] = lookup(normalised.models["label"], frame["alternative_model_id"])
+    frame["lifetime_after_retraining_months"] = stability.stable_lifetime(
         pd.Series(day, index=ids),
         retrain_shutdown,
-        f["change_rate_per_quarter"],
+        frame["change_rate_per_quarter"],
         policy.horizon_months,
     ).where(~proposed)
 
     deployed_ids = ids[~proposed]
     recovery = economics.recovery(
         priced[priced["tune_id"].isin(deployed_ids)],
-        f.loc[~proposed, "last_trained_on"],
-        f.loc[~proposed, "training_cost"],
-        f.loc[~proposed, "monthly_fixed_cost"],
-        f.loc[~proposed, "monthly_net_saving"],
+        frame.loc[~proposed, "last_trained_on"],
+        frame.loc[~proposed, "training_cost"],
+        frame.loc[~proposed, "monthly_fixed_cost"],
+        frame.loc[~proposed, "monthly_net_saving"],
         day,
     )
-    f = f.join(recovery)
+    frame = frame.join(recovery)
 
     # Missing prices matter on any day the figures use: the lookback window or since training.
-    relevant_from = pd.concat([window["lookback_start"], f["last_trained_on"]], axis=1).min(axis=1)
+    relevant_from = pd.concat([window["lookback_start"], frame["last_trained_on"]], axis=1).min(
+        axis=1
+    )
     gaps = economics.sums_from(priced, relevant_from, ids)
     for name in ("alternative_missing_days", "tune_missing_days"):
-        f[name] = gaps[name].where(~proposed, 0.0)
+        frame[name] = gaps[name].where(~proposed, 0.0)
     for name in ("first_missing_price_on", "last_missing_price_on"):
-        f[name] = gaps[name].where(~proposed)
-    f["alternative_price_missing"] = expected["alternative_price_missing"] & proposed
-    f["tune_price_missing"] = expected["tune_price_missing"] & proposed
+        frame[name] = gaps[name].where(~proposed)
+    # Today's price matters wherever there is volume to price (a proposal's is expected).
+    needs_price = proposed | (frame["monthly_queries"] > 0)
+    frame["alternative_price_missing"] = today["alternative_price_missing"] & needs_price
+    frame["tune_price_missing"] = today["tune_price_missing"] & needs_price
 
-    f["days_since_last_usage"] = lifecycle.days_since(f["last_usage_on"], day)
-    f["quality_gap"] = tidy(f["target_score"] - f["baseline_score"], 10)
-    f["tune_score_shortfall"] = tidy(f["target_score"] - f["tune_score"], 10)
+    frame["days_since_last_usage"] = lifecycle.days_since(frame["last_usage_on"], day)
+    frame["quality_gap"] = tidy(frame["target_score"] - frame["baseline_score"], 10)
+    frame["tune_score_shortfall"] = tidy(frame["target_score"] - frame["tune_score"], 10)
 
     # Usage-history figures mean nothing for a proposal.
     not_for_proposals = [
@@ -150,12 +224,13 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         "volume_change_30d",
         "lookback_start",
         "lookback_days",
+        "monthly_net_saving_at_past_prices",
         "task_changes_since_training",
         "tune_score_shortfall",
     ]
-    f[not_for_proposals] = f[not_for_proposals].where(~proposed)
-    f["recovered"] = f["recovered"].astype("boolean")
-    return f.sort_index()
+    frame[not_for_proposals] = frame[not_for_proposals].where(~proposed)
+    frame["recovered"] = frame["recovered"].astype("boolean")
+    return check_frame(frame.sort_index())
 
 
 def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,33 @@ def usd(value: float) -> str:
     if abs(value) >= 100:
         return f"{sign}${abs(value):,.0f}"
     return f"{sign}${abs(value):,.2f}"
+
+
+def sentence(text: str) -> str:
+    """The text with its first letter capitalised (unlike ``str.capitalize``, the rest stays)."""
+    return text[:1].upper() + text[1:]
+
+
+def nets(value: float, past: bool = False) -> str:
+    """A monthly net saving as a verb phrase: "saves $240 a month", "loses $240 a month" (a
+    negative saving is a loss, never "saves -$240"), "breaks even"; ``past`` for "saved"/"lost"."""
+    if is_missing(value):
+        return "had an unknown net saving" if past else "has an unknown net saving"
+    if value > 0:
+        return f"{'saved' if past else 'saves'} {usd(value)} a month"
+    if value < 0:
+        return f"{'lost' if past else 'loses'} {usd(-value)} a month"
+    return "broke even" if past else "breaks even"
+
+
+def per_month(value: float) -> str:
+    """A monthly net saving as a noun phrase: "a net saving of $240 a month", "a net loss of
+    $240 a month"."""
+    if is_missing(value):
+        return "an unknown net saving"
+    if value < 0:
+        return f"a net loss of {usd(-value)} a month"
+    return f"a net saving of {usd(value)} a month"
 
 
 def usd_per_query(value: float) -> str:
@@ -78,7 +106,7 @@ def percent(value: float) -> str:
     return "unknown" if is_missing(value) else f"{value:.0%}"
 
 
-def day(value: object) -> str:
+def day(value: Any) -> str:
     return "no date" if is_missing(value) else pd.Timestamp(value).date().isoformat()
 
 
@@ -99,4 +127,84 @@ def json_safe(value: object) -> object:
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
+    return str(value)
+
+
+#: How a person reads each figure's name (digest, admin): the figure keys are for machines.
+FIGURE_LABELS: dict[str, str] = {
+    "monthly_queries": "Queries a month",
+    "input_tokens_per_query": "Input tokens per query",
+    "output_tokens_per_query": "Output tokens per query",
+    "alternative_cost_per_query": "Prompt/RAG cost per query",
+    "tune_cost_per_query": "Tune cost per query",
+    "monthly_net_saving": "Monthly net saving",
+    "monthly_net_saving_at_past_prices": "Monthly net saving at each day's own price",
+    "change_rate_per_quarter": "Task changes per quarter",
+    "expected_stable_lifetime_months": "Expected stable lifetime",
+    "training_cost": "Training cost",
+    "payback_months": "Training-cost payback",
+    "cumulative_net_saving": "Net saving since training",
+    "recovered": "Training cost recovered",
+    "break_even_on": "Break-even",
+    "unrecovered_cost": "Unrecovered training cost",
+    "retrain_payback_months": "Retraining payback",
+    "lifetime_after_retraining_months": "Lifetime after retraining",
+    "base_model_shutdown_on": "Base-model shutdown",
+    "days_to_shutdown": "Days to the shutdown",
+    "volume_change_30d": "Volume change, last 30 days",
+    "days_since_last_usage": "Days since last usage",
+    "quality_gap": "Gap to target (best prompt)",
+    "tune_score_shortfall": "Tune's shortfall to target",
+    "last_trained_on": "Last trained",
+    "lookback_start": "Lookback window from",
+    "lookback_days": "Lookback window (days)",
+    "task_changes_12m": "Task changes, last 365 days",
+    "task_changes_since_training": "Task changes since training",
+    "monthly_fixed_cost": "Monthly fixed cost",
+    "retrain_cost": "Retrain cost",
+    "successor_shutdown_on": "Successor's shutdown",
+    "target_score": "Target score",
+    "baseline_score": "Best prompt/RAG score",
+    "tune_score": "Tune score",
+    "daily_queries_30d": "Queries a day, last 30 days",
+    "daily_queries_prior_60d": "Queries a day, 60 days before",
+    "last_usage_on": "Last usage",
+    "latest_task_change_on": "Latest task change",
+    "alternative_missing_days": "Usage days without a prompt/RAG price",
+    "tune_missing_days": "Usage days without a tune price",
+    "first_missing_price_on": "First day without a price",
+    "last_missing_price_on": "Last day without a price",
+    "labelled_examples": "Labelled examples",
+    "min_labelled_examples": "Labelled examples needed",
+    "as_of": "As of",
+}
+
+
+def figure_label(key: str) -> str:
+    return FIGURE_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def figure_text(key: str, value: Any, saving: float | None = None) -> str:
+    """A stored (JSON-safe) figure in words, the way the messages write it. A payback stored as
+    None is "never" when the ``saving`` is ≤ 0 (infinite), else unknown."""
+    if key.endswith("_months"):
+        if value is None and saving is not None and saving <= 0 and "payback" in key:
+            return "never"
+        return months(value)
+    if value is None:
+        return "unknown"
+    if key in ("monthly_net_saving", "monthly_net_saving_at_past_prices"):
+        return nets(float(value))
+    if key.endswith("_per_query") and "cost" in key:
+        return usd_per_query(float(value))
+    if key.endswith("_cost") or key.endswith("_saving"):
+        return usd(float(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_score") or key in ("quality_gap", "tune_score_shortfall"):
+        return number(float(value), 3)
+    if key == "volume_change_30d":
+        return percent(float(value))
+    if isinstance(value, int | float):
+        return number(float(value))
     return str(value)

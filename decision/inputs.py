@@ -7,8 +7,11 @@ build them too. Column names below are the contract.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
+
+from . import vocabulary
 
 #: Days in an average month; monthly figures are daily figures times this.
 DAYS_PER_MONTH = 30.4375
@@ -29,13 +32,13 @@ class Policy:
     volume_drop_watch: float = 0.30
     stale_usage_days: int = 7
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 TUNE_COLUMNS: dict[str, str] = {
     # index: tune_id (int)
-    "status": "'proposed', 'deployed' or 'retired' (retired tunes are not evaluated)",
+    "status": "a vocabulary.TuneStatus value (retired tunes are not evaluated)",
     "base_model_id": "int, key into models",
     "alternative_model_id": "int or <NA>: the model the best prompt/RAG setup runs on",
     "extra_prompt_tokens": "float: instructions and examples the alternative adds to each query",
@@ -71,8 +74,7 @@ USAGE_COLUMNS: dict[str, str] = {
 CHANGE_COLUMNS: dict[str, str] = {
     "tune_id": "int",
     "day": "datetime64 (day)",
-    "kind": "task_spec, new_category, business_rule, base_model_upgrade, retraining, "
-    "data_refresh, baseline_remeasured or note",
+    "kind": "a vocabulary.ChangeKind value",
     "meaningful": "bool",
     "cost": "float USD or NaN (a retraining's cost)",
 }
@@ -114,8 +116,8 @@ class Portfolio:
 # second- or nanosecond-resolution dates, <NA> in int columns). Every engine function works on the
 # normalised copy below, so dtype quirks are handled in exactly one place.
 
-TASK_CHANGE_KINDS: frozenset[str] = frozenset({"task_spec", "new_category", "business_rule"})
-RETRAINING_KIND = "retraining"
+TASK_CHANGE_KINDS: frozenset[str] = frozenset(str(kind) for kind in vocabulary.TASK_CHANGE_KINDS)
+RETRAINING_KIND = str(vocabulary.RETRAINING_KIND)
 
 _TUNE_DATES = ("deployed_on", "last_trained_on")
 _TUNE_FLAGS = {
@@ -134,7 +136,7 @@ _TUNE_ZERO_IF_BLANK = ("extra_prompt_tokens", "monthly_fixed_cost")  # absent me
 _PRICE_FIELDS = ("input_per_mtok", "output_per_mtok")
 
 
-def as_day(value: object) -> pd.Timestamp:
+def as_day(value: Any) -> pd.Timestamp:
     """The as-of date as a tz-naive midnight Timestamp (accepts date, datetime, str, Timestamp)."""
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:

@@ -64,7 +64,8 @@ def volume_change_30d(
 
     def days(start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
         begin = first_usage_on.where(first_usage_on > start, start)
-        return ((end - begin).dt.days + 1).clip(lower=0).astype("float64")
+        elapsed: pd.Series = ((end - begin).dt.days + 1).clip(lower=0).astype("float64")
+        return elapsed
 
     recent_days = days(recent_from, as_of)
     earlier_days = days(earlier_from, recent_from - pd.Timedelta(days=1))
@@ -82,4 +83,5 @@ def volume_change_30d(
 
 def days_since(last_usage_on: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     """Whole days since the last day with queries (0 = used on the as-of day)."""
-    return (as_of - last_usage_on).dt.days.astype("float64")
+    days: pd.Series = (as_of - last_usage_on).dt.days.astype("float64")
+    return days

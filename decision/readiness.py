@@ -7,19 +7,36 @@ be answered from the data does not pass (the article: "if any answer is no, keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from . import fmt
 from .inputs import Policy
 from .results import Finding, Severity
+from .vocabulary import Part, quoted
 
-QUESTIONS = {
-    "Q1": "Can I write down what I need?",
-    "Q2": "Is my task changing frequently?",
-    "Q3": "Do I have thousands of high-quality examples?",
-    "Q4": "Is the performance gap significant enough?",
-}
+#: The codes the four questions' findings carry (one pass or fail code per outcome).
+QUESTION_CODES: frozenset[str] = frozenset(
+    {
+        "q1_not_articulable",
+        "q1_prompting_hit_ceiling",
+        "q1_can_be_written_down",
+        "q2_task_stable",
+        "q2_changes_too_often",
+        "q3_enough_examples",
+        "q3_too_few_examples",
+        "q4_gap_significant",
+        "q4_gap_unknown",
+        "q4_gap_too_small",
+        "q4_payback_unknown",
+        "q4_does_not_pay_back",
+    }
+)
+#: The codes of conditions 1 and 3 when claimed (context, not part of the verdict).
+CONDITION_CODES: frozenset[str] = frozenset(
+    {"condition_1_behaviour_unpromptable", "condition_3_tacit_expertise"}
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +97,15 @@ def question_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return flags
 
 
-def _pick(row: dict, *keys: str) -> dict:
+def _pick(row: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: fmt.json_safe(row.get(k)) for k in keys}
 
 
-def savings_sum(row: dict) -> str:
-    """ "$4,800/month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)"."""
+def savings_sum(row: dict[str, Any]) -> str:
+    """ "saves $4,800 a month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)", or
+    "loses $240 a month (...)" when the net saving is negative."""
     return (
-        f"{fmt.usd(row['monthly_net_saving'])}/month "
+        f"{fmt.nets(row['monthly_net_saving'])} "
         f"({fmt.count(row['monthly_queries'])} queries/month × "
         f"({fmt.usd_per_query(row['alternative_cost_per_query'])} − "
         f"{fmt.usd_per_query(row['tune_cost_per_query'])}) − "
@@ -95,24 +113,42 @@ def savings_sum(row: dict) -> str:
     )
 
 
-def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Finding, str]]:
+def question_findings(
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy
+) -> list[tuple[Finding, str]]:
     """One finding per question (pass or fail) plus one per anti-pattern that applies, each with
     a short phrase for the verdict's one-sentence reason. Failed items are ``action``."""
     out: list[tuple[Finding, str]] = []
 
-    def add(code, source, passed, message, short, figures):
+    def add(
+        code: str,
+        source: Part,
+        passed: bool,
+        message: str,
+        short: str,
+        figures: dict[str, Any],
+    ) -> None:
         severity = Severity.INFO if passed else Severity.ACTION
         out.append((Finding(code, source, severity, message, figures=figures), short))
 
+    q1, q2, q3, q4 = (
+        quoted(part)
+        for part in (
+            Part.WRITTEN_DOWN,
+            Part.TASK_CHANGES_RARELY,
+            Part.THOUSANDS_OF_EXAMPLES,
+            Part.GAP_WORTH_CLOSING,
+        )
+    )
     target, baseline = row["target_score"], row["baseline_score"]
     scores = _pick(row, "target_score", "baseline_score", "quality_gap")
     # Q1
     if not row["need_is_articulable"]:
         add(
             "q1_not_articulable",
-            "Q1",
+            Part.WRITTEN_DOWN,
             True,
-            "Q1 passes: the need can't be written down in words, so prompts and retrieval "
+            f"{q1} passes: the need can't be written down in words, so prompts and retrieval "
             "can't carry it.",
             "the need can't be written down",
             scores,
@@ -120,9 +156,9 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     elif flags["q1"]:
         add(
             "q1_prompting_hit_ceiling",
-            "Q1",
+            Part.WRITTEN_DOWN,
             True,
-            f"Q1 passes: the need can be written down, but the best prompt/RAG setup scores "
+            f"{q1} passes: the need can be written down, but the best prompt/RAG setup scores "
             f"{fmt.number(baseline, 3)} against a {fmt.number(target, 3)} target, so prompting "
             f"has hit its ceiling.",
             f"prompting tops out at {fmt.number(baseline, 3)} of {fmt.number(target, 3)}",
@@ -138,10 +174,10 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
             )
         add(
             "q1_can_be_written_down",
-            "Q1",
+            Part.WRITTEN_DOWN,
             False,
-            f"Q1 fails: the need can be written down {why}; start with prompting and RAG.",
-            "Q1 (the need can be written down)",
+            f"{q1} fails: the need can be written down {why}; start with prompting and RAG.",
+            f"{q1} (it can be written down)",
             scores,
         )
     # Q2
@@ -155,20 +191,20 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     if flags["q2"]:
         add(
             "q2_task_stable",
-            "Q2",
+            Part.TASK_CHANGES_RARELY,
             True,
-            f"Q2 passes: {change_words} (at most {fmt.number(limit)} allowed).",
+            f"{q2} passes: {change_words} (at most {fmt.number(limit)} allowed).",
             f"{fmt.number(rate)} changes/quarter",
             q2_figures,
         )
     else:
         add(
             "q2_changes_too_often",
-            "Q2",
+            Part.TASK_CHANGES_RARELY,
             False,
-            f"Q2 fails: {change_words}, more than the {fmt.number(limit)} maximum; keep the "
+            f"{q2} fails: {change_words}, more than the {fmt.number(limit)} maximum; keep the "
             f"logic in prompts and retrieval, where changes are cheap.",
-            f"Q2 ({fmt.number(rate)} task changes per quarter > {fmt.number(limit)})",
+            f"{q2} ({fmt.number(rate)} task changes per quarter > {fmt.number(limit)})",
             q2_figures,
         )
     # Q3
@@ -177,9 +213,9 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     if flags["q3"]:
         add(
             "q3_enough_examples",
-            "Q3",
+            Part.THOUSANDS_OF_EXAMPLES,
             True,
-            f"Q3 passes: {fmt.count(examples)} labelled examples (at least {needed:,} needed).",
+            f"{q3} passes: {fmt.count(examples)} labelled examples (at least {needed:,} needed).",
             f"{fmt.count(examples)} examples",
             q3_figures,
         )
@@ -191,10 +227,10 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
         )
         add(
             "q3_too_few_examples",
-            "Q3",
+            Part.THOUSANDS_OF_EXAMPLES,
             False,
-            f"Q3 fails: {have}; without the examples fine-tuning is expensive guesswork.",
-            f"Q3 ({fmt.count(examples)} labelled examples < {needed:,})",
+            f"{q3} fails: {have}; without the examples fine-tuning is expensive guesswork.",
+            f"{q3} ({fmt.count(examples)} labelled examples < {needed:,})",
             q3_figures,
         )
     # Q4: the gap, then whether closing it pays back.
@@ -217,14 +253,14 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
     )
     pay_words = (
         f"the {fmt.usd(row['training_cost'])} upfront cost {fmt.pays_back(payback)} "
-        f"from a net saving of {savings_sum(row)}"
+        f"as it {savings_sum(row)}"
     )
     if flags["q4"]:
         add(
             "q4_gap_significant",
-            "Q4",
+            Part.GAP_WORTH_CLOSING,
             True,
-            f"Q4 passes: {gap_words} (at least {fmt.number(min_gap, 3)}), and {pay_words}, "
+            f"{q4} passes: {gap_words} (at least {fmt.number(min_gap, 3)}), and {pay_words}, "
             f"within the expected stable lifetime of {fmt.months(lifetime)}.",
             f"gap {fmt.number(gap, 3)}, payback {fmt.months(payback)} "
             f"within {fmt.months(lifetime)}",
@@ -234,41 +270,41 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
         if fmt.is_missing(gap):
             add(
                 "q4_gap_unknown",
-                "Q4",
+                Part.GAP_WORTH_CLOSING,
                 False,
-                "Q4 can't pass: without both a target score and a measured best prompt/RAG "
+                f"{q4} can't pass: without both a target score and a measured best prompt/RAG "
                 "score the size of the gap is unknown.",
-                "Q4 (gap unknown)",
+                f"{q4} (gap unknown)",
                 scores,
             )
         elif not flags["q4_gap"]:
             add(
                 "q4_gap_too_small",
-                "Q4",
+                Part.GAP_WORTH_CLOSING,
                 False,
-                f"Q4 fails: {gap_words}, below the {fmt.number(min_gap, 3)} minimum; if the gap "
+                f"{q4} fails: {gap_words}, below the {fmt.number(min_gap, 3)} minimum; if the gap "
                 f"is small, live with it.",
-                f"Q4 (gap {fmt.number(gap, 3)} < {fmt.number(min_gap, 3)})",
+                f"{q4} (gap {fmt.number(gap, 3)} < {fmt.number(min_gap, 3)})",
                 scores,
             )
         if fmt.is_missing(payback) or fmt.is_missing(lifetime):
             add(
                 "q4_payback_unknown",
-                "Q4",
+                Part.GAP_WORTH_CLOSING,
                 False,
-                "Q4 can't pass: the payback can't be computed (see the missing data), so it is "
+                f"{q4} can't pass: the payback can't be computed (see the missing data), so it is "
                 "unknown whether the upfront cost pays back.",
-                "Q4 (payback unknown)",
+                f"{q4} (payback unknown)",
                 money,
             )
         elif not flags["q4_payback"]:
             add(
                 "q4_does_not_pay_back",
-                "Q4",
+                Part.GAP_WORTH_CLOSING,
                 False,
-                f"Q4 fails: {pay_words}, beyond the expected stable lifetime of "
+                f"{q4} fails: {pay_words}, beyond the expected stable lifetime of "
                 f"{fmt.months(lifetime)}.",
-                f"Q4 (payback {fmt.months(payback)} > {fmt.months(lifetime)})",
+                f"{q4} (payback {fmt.months(payback)} > {fmt.months(lifetime)})",
                 money,
             )
     # Anti-patterns: each one fails with the article's advice.
@@ -276,23 +312,24 @@ def question_findings(row: dict, flags: dict, policy: Policy) -> list[tuple[Find
         if row[pattern.column]:
             out.append(
                 (
-                    Finding(pattern.code, "anti-pattern", Severity.ACTION, pattern.message),
-                    f"the anti-pattern '{pattern.label}'",
+                    Finding(pattern.code, Part.NOT_A_REASON, Severity.ACTION, pattern.message),
+                    f"{quoted(Part.NOT_A_REASON)} ({pattern.label})",
                 )
             )
     return out
 
 
-def condition_findings(row: dict) -> list[Finding]:
+def condition_findings(row: dict[str, Any]) -> list[Finding]:
     """Conditions 1 and 3, when claimed: context for the reader, not part of the verdict."""
     out = []
     if row["behaviour_unpromptable"]:
         out.append(
             Finding(
                 "condition_1_behaviour_unpromptable",
-                "condition 1",
+                Part.UNPROMPTABLE_BEHAVIOUR,
                 Severity.INFO,
-                "Condition 1 is claimed: the behaviour can't be held reliably by prompting, "
+                f"{quoted(Part.UNPROMPTABLE_BEHAVIOUR)} is claimed: the behaviour can't be held "
+                "reliably by prompting, "
                 "which fine-tuning can embed in the weights.",
             )
         )
@@ -300,9 +337,10 @@ def condition_findings(row: dict) -> list[Finding]:
         out.append(
             Finding(
                 "condition_3_tacit_expertise",
-                "condition 3",
+                Part.TACIT_EXPERTISE,
                 Severity.INFO,
-                "Condition 3 is claimed: the expertise is tacit, in neither the prompt nor the "
+                f"{quoted(Part.TACIT_EXPERTISE)} is claimed: the expertise is tacit, in neither "
+                "the prompt nor the "
                 "retrieval store, and can be learned from labelled examples.",
             )
         )

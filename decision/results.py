@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from .fmt import json_safe
+from .vocabulary import Verdict
+
+__all__ = ["ENGINE_VERSION", "Finding", "Severity", "TuneResult", "Verdict"]
 
 #: Recorded with every result so a stored verdict can be traced to the rules that produced it.
 ENGINE_VERSION = "1.0.0"
-
-
-class Verdict(StrEnum):
-    """KEEP/WATCH/RETRAIN/RETIRE for deployed tunes; FINE_TUNE/ITERATE for proposals."""
-
-    KEEP = "KEEP"
-    WATCH = "WATCH"
-    RETRAIN = "RETRAIN"
-    RETIRE = "RETIRE"
-    FINE_TUNE = "FINE_TUNE"
-    ITERATE = "ITERATE"
 
 
 class Severity(StrEnum):
@@ -34,8 +27,8 @@ class Severity(StrEnum):
 class Finding:
     """One rule that holds for a tune, in plain words with the numbers behind it.
 
-    ``code`` is a stable machine code; ``source`` names the part of the article it comes from
-    ("Q1".."Q4", "condition 1".."condition 3", "anti-pattern", "lifecycle" or "data");
+    ``code`` is a stable machine code (``vocabulary.finding_codes()``); ``source`` names the part
+    of the article's framework it comes from (a ``vocabulary.Part``);
     ``decisive`` marks the finding(s) that decided the verdict.
     """
 
@@ -44,13 +37,13 @@ class Finding:
     severity: Severity
     message: str
     decisive: bool = False
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict[str, Any])
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-safe dict (severity as its string value)."""
         return {
             "code": self.code,
-            "source": self.source,
+            "source": str(self.source),
             "severity": str(self.severity),
             "message": self.message,
             "decisive": self.decisive,
@@ -65,7 +58,7 @@ class TuneResult:
     tune_id: int
     verdict: Verdict
     reason: str
-    figures: dict
+    figures: dict[str, Any]
     findings: tuple[Finding, ...]
     engine_version: str
 
@@ -78,8 +71,8 @@ class TuneResult:
         """The finding with this code, or None."""
         return next((f for f in self.findings if f.code == code), None)
 
-    def as_dict(self) -> dict:
-        """JSON-safe dict, ready for a JSONField."""
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe dict[str, Any], ready for a JSONField."""
         return {
             "tune_id": int(self.tune_id),
             "verdict": str(self.verdict),

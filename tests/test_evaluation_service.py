@@ -96,7 +96,7 @@ def test_evaluation_records_figures_policy_and_engine_version():
 
 def test_retired_tunes_are_not_evaluated():
     tunes = portfolio(3)
-    services.retire_tune(tunes[0], on=AS_OF)
+    services.retire_tune(tune=tunes[0], on=AS_OF)
     services.evaluate_portfolio(AS_OF)
     assert not Evaluation.objects.filter(tune=tunes[0]).exists()
     assert Evaluation.objects.count() == 2

@@ -65,7 +65,7 @@ def findings_table(findings: list[dict]):
         '<tr><td style="color:{}">{}</td><td>{}</td><td>{}{}</td></tr>',
         (
             (
-                SEVERITY_COLOURS.get(f.get("severity"), "#555"),
+                SEVERITY_COLOURS.get(str(f.get("severity")), "#555"),
                 f.get("severity", ""),
                 f.get("source", ""),
                 f.get("message", ""),
@@ -200,7 +200,7 @@ class EvaluationInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     fields = ["as_of", "badge", "reason", "engine_version"]
-    readonly_fields = fields
+    readonly_fields = ("as_of", "badge", "reason", "engine_version")
     ordering = ["-as_of"]
     verbose_name_plural = "evaluation history"
 
@@ -345,9 +345,11 @@ class FineTuneAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         retiring = change and "status" in form.changed_data and obj.status == obj.Status.RETIRED
+        if retiring:  # the retirement itself goes through the service that owns it
+            obj.status = form.initial["status"]
         super().save_model(request, obj, form, change)
         if retiring:  # retiring settles the flags that asked for action
-            services.retire_tune(obj, on=timezone.localdate())
+            services.retire_tune(tune=obj, on=timezone.localdate())
 
     def save_formset(self, request, form, formset, change):
         entries = formset.save(commit=False)
@@ -549,6 +551,8 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
         from django.shortcuts import redirect
 
         policy = selectors.current_policy()
+        if policy.pk is None:  # nothing saved yet: the defaults apply until someone edits them
+            return redirect(reverse("admin:tracker_decisionpolicy_add"))
         return redirect(reverse("admin:tracker_decisionpolicy_change", args=[policy.pk]))
 
 

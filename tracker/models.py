@@ -5,8 +5,11 @@ writes go through ``tracker.services``, reads through ``tracker.selectors``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,9 +18,15 @@ from django.db import models
 from django.db.models import F, Q
 from rest_framework_api_key.models import AbstractAPIKey
 
+from decision import vocabulary
+
 SCORE_HELP = "On one eval scale from 0 to 1, the same for target, baseline and the tune."
 SCORE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
-MONEY = {"max_digits": 14, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+MONEY: dict[str, Any] = {
+    "max_digits": 14,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal(0))],
+}
 #: Days outside this range are typing mistakes, and pandas can't hold days before 1677.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
@@ -25,7 +34,11 @@ DAY_VALIDATORS = [
     MinValueValidator(FIRST_DAY, "Enter a day in 2000 or later."),
     MaxValueValidator(LAST_DAY, "Enter a day before 2100."),
 ]
-PRICE = {"max_digits": 12, "decimal_places": 4, "validators": [MinValueValidator(Decimal(0))]}
+PRICE: dict[str, Any] = {
+    "max_digits": 12,
+    "decimal_places": 4,
+    "validators": [MinValueValidator(Decimal(0))],
+}
 
 
 def score_between_0_and_1(field: str) -> models.CheckConstraint:
@@ -43,6 +56,23 @@ def not_negative(field: str) -> models.CheckConstraint:
         name=f"%(app_label)s_%(class)s_{field}_not_negative",
         violation_error_message=f"{field} cannot be negative.",
     )
+
+
+def choices_from(words: type[StrEnum], labels: Mapping[Any, str]) -> Any:
+    """Django choices for one of the engine's vocabularies (``decision.vocabulary``), so the
+    database and the engine can't disagree about a verdict, status or change kind."""
+    members = [(word.name, (word.value, labels[word])) for word in words]
+    return models.TextChoices(words.__name__, members)  # type: ignore[call-overload]
+
+
+#: The engine's tune columns and the model fields they are read from (the same name, except
+#: the two catalog links).
+ENGINE_TUNE_FIELDS: dict[str, str] = {
+    column: {"base_model_id": "base_model", "alternative_model_id": "alternative"}.get(
+        column, column
+    )
+    for column in vocabulary.tune_fields()
+}
 
 
 class Team(models.Model):
@@ -177,10 +207,7 @@ class ModelPrice(Price):
 
 
 class FineTune(models.Model):
-    class Status(models.TextChoices):
-        PROPOSED = "proposed", "Proposed"
-        DEPLOYED = "deployed", "Deployed"
-        RETIRED = "retired", "Retired"
+    Status = choices_from(vocabulary.TuneStatus, vocabulary.STATUS_LABELS)
 
     class Method(models.TextChoices):
         LORA = "lora", "LoRA"
@@ -228,39 +255,43 @@ class FineTune(models.Model):
         "need can be written down",
         default=True,
         help_text="Could the behaviour or knowledge be specified in words? If so, prompting and "
-        "retrieval come first (question 1).",
+        "retrieval come first (“need can't be written down”).",
     )
     behaviour_unpromptable = models.BooleanField(
         "behaviour prompting can't hold",
         default=False,
-        help_text="Condition 1: the model must follow a pattern, tone or refusal style "
-        "consistently, and prompting only gets it right most of the time.",
+        help_text="“behaviour prompting can't hold”: the model must follow a pattern, tone or "
+        "refusal style consistently, and prompting only gets it right most of the time.",
     )
     tacit_expertise = models.BooleanField(
         "tacit expertise",
         default=False,
-        help_text="Condition 3: the judgement lives in practitioners' heads, not in any prompt "
-        "or retrieval store.",
+        help_text="“tacit expertise”: the judgement lives in practitioners' heads, not in any "
+        "prompt or retrieval store.",
     )
     adds_knowledge = models.BooleanField(
         "purpose: add new knowledge",
         default=False,
-        help_text="Anti-pattern: new knowledge belongs in a retrieval store, not in weights.",
+        help_text="“not a reason to fine-tune”: new knowledge belongs in a retrieval store, not "
+        "in weights.",
     )
     fixes_formatting = models.BooleanField(
         "purpose: better formatting",
         default=False,
-        help_text="Anti-pattern: formatting is fixed with instructions and validation rules.",
+        help_text="“not a reason to fine-tune”: formatting is fixed with instructions and "
+        "validation rules.",
     )
     few_edge_cases = models.BooleanField(
         "purpose: a few edge cases",
         default=False,
-        help_text="Anti-pattern: a handful of exceptions belong in prompt examples or the corpus.",
+        help_text="“not a reason to fine-tune”: a handful of exceptions belong in prompt examples "
+        "or the corpus.",
     )
     brand_tone = models.BooleanField(
         "purpose: sound like the brand",
         default=False,
-        help_text="Anti-pattern: a few sentences of voice guidance do more than a training run.",
+        help_text="“not a reason to fine-tune”: a few sentences of voice guidance do more than a "
+        "training run.",
     )
     labelled_examples = models.PositiveIntegerField(
         default=0, help_text="High-quality labelled examples available to train on."
@@ -370,18 +401,10 @@ class TunePrice(Price):
 
 
 class ChangeLogEntry(models.Model):
-    class Kind(models.TextChoices):
-        TASK_SPEC = "task_spec", "Task specification"
-        NEW_CATEGORY = "new_category", "New category"
-        BUSINESS_RULE = "business_rule", "Business rule"
-        BASE_MODEL_UPGRADE = "base_model_upgrade", "Base-model upgrade"
-        RETRAINING = "retraining", "Retraining"
-        DATA_REFRESH = "data_refresh", "Data refresh"
-        BASELINE_REMEASURED = "baseline_remeasured", "Baseline re-measured"
-        NOTE = "note", "Note"
+    Kind = choices_from(vocabulary.ChangeKind, vocabulary.CHANGE_KIND_LABELS)
 
     #: Kinds that change the task itself; only these count against stability.
-    TASK_CHANGE_KINDS = (Kind.TASK_SPEC, Kind.NEW_CATEGORY, Kind.BUSINESS_RULE)
+    TASK_CHANGE_KINDS = tuple(sorted(str(kind) for kind in vocabulary.TASK_CHANGE_KINDS))
 
     tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="changes")
     day = models.DateField(validators=DAY_VALIDATORS)
@@ -447,13 +470,7 @@ class UsageRecord(models.Model):
         return f"{self.tune} {self.day} {self.source}: {self.queries} queries"
 
 
-class Verdict(models.TextChoices):
-    KEEP = "KEEP", "Keep"
-    WATCH = "WATCH", "Watch"
-    RETRAIN = "RETRAIN", "Retrain"
-    RETIRE = "RETIRE", "Retire"
-    FINE_TUNE = "FINE_TUNE", "Fine-tune"
-    ITERATE = "ITERATE", "Iterate on prompts"
+Verdict = choices_from(vocabulary.Verdict, vocabulary.VERDICT_LABELS)
 
 
 class DecisionPolicy(models.Model):
@@ -463,18 +480,20 @@ class DecisionPolicy(models.Model):
         default=90, help_text="Days of usage that make the monthly volume."
     )
     min_labelled_examples = models.PositiveIntegerField(
-        default=1000, help_text="Question 3: thousands of high-quality examples."
+        default=1000, help_text="“examples: thousands needed”: the fewest high-quality examples."
     )
     max_changes_per_quarter = models.FloatField(
         default=1.0,
         validators=[MinValueValidator(0.0)],
-        help_text="Question 2: above this many meaningful task changes a quarter, the logic "
+        help_text="“task changes rarely”: above this many meaningful task changes a quarter, the "
+        "logic "
         "belongs in prompts.",
     )
     min_quality_gap = models.FloatField(
         default=0.05,
         validators=SCORE_VALIDATORS,
-        help_text="Question 4: the smallest target − best prompt gap worth a training run.",
+        help_text="“gap worth closing”: the smallest target − best prompt gap worth a training "
+        "run.",
     )
     horizon_months = models.FloatField(
         default=24.0,

@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 
 class DatabaseFeatures(features.DatabaseFeatures):
     @cached_property
-    def max_query_params(self) -> int:
+    def max_query_params(self) -> int:  # type: ignore[override]
         self.connection.ensure_connection()
         return self.connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 

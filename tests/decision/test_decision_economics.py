@@ -36,11 +36,11 @@ def test_steady_usage_gives_volume_tokens_costs_and_net_saving():
     # 30,437.5 queries/month × ($0.013 − $0.0012) − $100 fixed
     assert f["monthly_net_saving"] == pytest.approx(30437.5 * 0.0118 - 100)
     assert f["lookback_days"] == 90
-    assert f["lookback_start"] == day(-89)
+    assert f["lookback_start"] == day(-90)  # the 90 complete days before the as-of date
 
 
 def test_days_without_a_record_count_as_zero():
-    rows = [r for i, r in enumerate(usage(start=-89, queries=1000)) if i % 3 == 0]  # 30 of 90
+    rows = [r for i, r in enumerate(usage(start=-90, end=-1, queries=1000)) if i % 3 == 0]
     f = figures(portfolio([tune()], rows))
     assert f["monthly_queries"] == pytest.approx(30 * 1000 / 90 * MONTH)
 
@@ -58,9 +58,9 @@ def test_usage_after_the_as_of_date_is_ignored():
 
 
 def test_tune_younger_than_the_lookback_is_not_diluted():
-    # First usage 20 days before the as-of date: a 21-day window, not 90.
+    # First usage 20 days before the as-of date: a 20-day window, not 90.
     f = figures(portfolio([tune(deployed_on=day(-20), last_trained_on=day(-25))], usage(start=-20)))
-    assert f["lookback_days"] == 21
+    assert f["lookback_days"] == 20
     assert f["lookback_start"] == day(-20)
     assert f["monthly_queries"] == pytest.approx(1000 * MONTH)
 
@@ -68,38 +68,122 @@ def test_tune_younger_than_the_lookback_is_not_diluted():
 def test_zero_query_records_before_first_use_do_not_start_the_window():
     rows = usage(start=-60, end=-31, queries=0) + usage(start=-30, queries=500)
     f = figures(portfolio([tune()], rows))
-    assert f["lookback_days"] == 31
+    assert f["lookback_days"] == 30
     assert f["monthly_queries"] == pytest.approx(500 * MONTH)
 
 
-def test_price_change_mid_window_applies_from_its_day():
-    # Frontier price doubles 30 days before the as-of date: the last 30 days pay double.
+def test_the_as_of_day_is_not_in_the_window():
+    # The as-of day is usually still in progress: its half-day of traffic must not count.
+    rows = usage(start=-400, end=-1, queries=1000) + usage(start=0, end=0, queries=400)
+    f = figures(portfolio([tune()], rows))
+    assert f["monthly_queries"] == pytest.approx(1000 * MONTH)
+
+
+def test_usage_only_on_the_as_of_day_leaves_the_volume_unknown():
+    p = portfolio([tune(deployed_on=day(0), last_trained_on=day(-5))], usage(start=0, end=0))
+    f = figures(p)
+    assert f["lookback_days"] == 0
+    assert pd.isna(f["monthly_queries"])
+    result = one(p)
+    assert "no_usage_yet" in result.codes
+    assert str(result.verdict) == "WATCH"
+
+
+def test_forward_figures_use_the_prices_in_force_on_the_as_of_date():
+    # Frontier price doubles 29 days before the as-of date: the window's volume is priced at the
+    # new price; the past pricing (each day's own price) is kept as a supporting figure.
     prices = [
         price(FRONTIER, -1000, *FRONTIER_PRICE),
         price(FRONTIER, -29, 20.0, 60.0),
         price(SMALL, -1000, *SMALL_PRICE),
     ]
     f = figures(portfolio([tune()], usage(queries=1000), model_prices=prices))
-    expected_alt = (60 * 0.013 + 30 * 0.026) / 90
-    assert f["alternative_cost_per_query"] == pytest.approx(expected_alt)
-    assert f["monthly_net_saving"] == pytest.approx(1000 * MONTH * (expected_alt - 0.0012) - 100)
+    assert f["alternative_cost_per_query"] == pytest.approx(0.026)
+    assert f["monthly_net_saving"] == pytest.approx(1000 * MONTH * (0.026 - 0.0012) - 100)
+    past_alt = (61 * 0.013 + 29 * 0.026) / 90  # days −90..−30 old price, −29..−1 new
+    assert f["monthly_net_saving_at_past_prices"] == pytest.approx(
+        1000 * MONTH * (past_alt - 0.0012) - 100
+    )
 
 
-def test_price_change_weighs_by_each_day_volume():
-    # 2,000 queries/day at the old price for 60 days, 1,000/day at the new one for 30.
+def test_past_pricing_weighs_by_each_day_volume():
+    # 2,000 queries/day at the old price for 60 days, 1,000/day at the new one for 29.
     prices = [price(FRONTIER, -1000, *FRONTIER_PRICE), price(FRONTIER, -29, 20.0, 60.0)]
     prices.append(price(SMALL, -1000, *SMALL_PRICE))
-    rows = usage(start=-89, end=-30, queries=2000) + usage(start=-29, end=0, queries=1000)
+    rows = usage(start=-89, end=-30, queries=2000) + usage(start=-29, end=-1, queries=1000)
     f = figures(portfolio([tune()], rows, model_prices=prices))
-    expected_alt = (120_000 * 0.013 + 30_000 * 0.026) / 150_000
-    assert f["alternative_cost_per_query"] == pytest.approx(expected_alt)
+    past_alt = (120_000 * 0.013 + 29_000 * 0.026) / 149_000
+    monthly = 149_000 / 89 * MONTH
+    assert f["monthly_net_saving_at_past_prices"] == pytest.approx(
+        monthly * (past_alt - 0.0012) - 100
+    )
+    assert f["monthly_net_saving"] == pytest.approx(monthly * (0.026 - 0.0012) - 100)
 
 
-def test_tune_own_price_wins_and_base_price_fills_days_before_it():
+def test_a_price_cut_yesterday_counts_at_once_as_if_it_had_always_held():
+    # The prompt/RAG alternative's price is cut tenfold from yesterday: every query now loses
+    # money, and the monthly net saving must say so today, not weeks later.
+    cut = (1.0, 3.0)
+    yesterday = portfolio([tune()], usage(), model_prices=_prices_with_cut(cut, at=-1))
+    always = portfolio([tune()], usage(), model_prices=_prices_with_cut(cut, at=-5000))
+    new_saving = figures(always)["monthly_net_saving"]
+    assert figures(yesterday)["monthly_net_saving"] == pytest.approx(new_saving, rel=1e-12)
+    assert figures(yesterday)["payback_months"] == figures(always)["payback_months"]
+    assert new_saving < 0  # $0.0013 − $0.0012 per query does not cover the $100 fixed cost
+    assert str(one(yesterday).verdict) == "RETIRE"
+
+
+def test_a_price_cut_yesterday_does_not_move_the_break_even_date():
+    # Recovered long ago: history keeps each day's own price, so the break-even day stays.
+    trained = tune(deployed_on=day(-300), last_trained_on=day(-300), upfront_cost=400.0)
+    before = figures(portfolio([trained], usage(start=-300)))
+    after = figures(
+        portfolio([trained], usage(start=-300), model_prices=_prices_with_cut((1.0, 3.0), at=-1))
+    )
+    assert bool(before["recovered"]) and bool(after["recovered"])
+    assert after["break_even_on"] == before["break_even_on"] == day(-300 + 46)
+    # Only the two days priced at the cut price (yesterday and today) differ in the history.
+    per_day_drop = 1000 * (0.013 - cost_per_query((1.0, 3.0)))
+    assert before["cumulative_net_saving"] - after["cumulative_net_saving"] == pytest.approx(
+        2 * per_day_drop, abs=1e-5
+    )
+
+
+def test_prices_moved_finding_gives_both_numbers_above_five_percent():
+    p = portfolio([tune()], usage(), model_prices=_prices_with_cut((8.0, 24.0), at=-10))
+    result = one(p)
+    f = figures(p)
+    moved = result.finding("prices_moved")
+    assert moved is not None
+    now, past = f["monthly_net_saving"], f["monthly_net_saving_at_past_prices"]
+    assert abs(now - past) > 0.05 * abs(past)
+    assert moved.figures["monthly_net_saving"] == pytest.approx(now)
+    assert moved.figures["monthly_net_saving_at_past_prices"] == pytest.approx(past)
+    assert f"${now:,.0f}" in moved.message and f"${past:,.0f}" in moved.message
+
+
+def test_no_prices_moved_finding_within_five_percent():
+    # A 1 % cut ten days ago moves the net saving well under 5 %.
+    result = one(portfolio([tune()], usage(), model_prices=_prices_with_cut((9.9, 29.7), at=-10)))
+    assert result.finding("prices_moved") is None
+
+
+def _prices_with_cut(cut: tuple[float, float], at: int) -> list[dict]:
+    return [
+        price(FRONTIER, -10_000, *FRONTIER_PRICE),
+        price(FRONTIER, at, *cut),
+        price(SMALL, -10_000, *SMALL_PRICE),
+    ]
+
+
+def test_tune_own_price_wins_over_the_base_model_price():
     own = [price(1, -44, 0.5, 1.0, key_name="tune_id")]  # own serving price for the last 45 days
     f = figures(portfolio([tune()], usage(queries=1000), tune_prices=own))
     own_cpq = (1000 * 0.5 + 100 * 1.0) / 1e6
-    assert f["tune_cost_per_query"] == pytest.approx((45 * 0.0012 + 45 * own_cpq) / 90)
+    assert f["tune_cost_per_query"] == pytest.approx(own_cpq)  # in force today
+    # Past pricing: the base price fills the days before the tune's own price (−90..−45).
+    past = 1000 * MONTH * (0.013 - (46 * 0.0012 + 44 * own_cpq) / 90) - 100
+    assert f["monthly_net_saving_at_past_prices"] == pytest.approx(past)
 
 
 def test_alternative_pays_for_its_extra_prompt_tokens():

@@ -27,10 +27,11 @@ from decision_builders import (
 )
 
 from decision import Portfolio, Severity, Verdict, compute_figures, evaluate
+from decision.vocabulary import Part
 
 
 def data_codes(result):
-    return [f.code for f in result.findings if f.source == "data"]
+    return [f.code for f in result.findings if f.source == Part.DATA]
 
 
 def test_empty_portfolio():
@@ -70,21 +71,24 @@ def test_prices_starting_mid_window_are_not_guessed_for_earlier_days():
     r = one(portfolio([tune(last_trained_on=day(-30))], usage(), model_prices=prices))
     assert r.verdict is Verdict.WATCH
     f = r.finding("missing_prices")
-    assert f.figures["alternative_missing_days"] == 80  # day −89 .. −10
+    assert f.figures["alternative_missing_days"] == 81  # day −90 .. −10
     assert f.figures["tune_missing_days"] == 0
-    assert f.figures["first_missing_price_on"] == day(-89).date().isoformat()
+    assert f.figures["first_missing_price_on"] == day(-90).date().isoformat()
     assert f.figures["last_missing_price_on"] == day(-10).date().isoformat()
-    assert r.figures["alternative_cost_per_query"] is None
+    # Today's price is known, so the figures about the future are; the past pricing is not.
+    assert r.figures["alternative_cost_per_query"] == pytest.approx(0.013)
+    assert r.figures["monthly_net_saving_at_past_prices"] is None
+    assert r.figures["cumulative_net_saving"] is None
     assert r.figures["tune_cost_per_query"] == pytest.approx(0.0012)
 
 
 def test_missing_price_only_before_the_window_still_blocks_recovery_but_not_volume():
-    prices = [price(FRONTIER, -89, 10.0, 30.0), price(SMALL, -1000, 1.0, 2.0)]
+    prices = [price(FRONTIER, -90, 10.0, 30.0), price(SMALL, -1000, 1.0, 2.0)]
     r = one(portfolio([tune(last_trained_on=day(-200))], usage(), model_prices=prices))
     assert r.figures["monthly_net_saving"] == pytest.approx(30437.5 * 0.0118 - 100)
     assert r.figures["cumulative_net_saving"] is None
     assert r.figures["recovered"] is None
-    assert r.finding("missing_prices").figures["alternative_missing_days"] == 111
+    assert r.finding("missing_prices").figures["alternative_missing_days"] == 110  # −200..−91
     assert r.verdict is Verdict.WATCH
 
 
@@ -214,7 +218,7 @@ def test_proposal_without_expected_usage_iterates_and_says_why():
         "output tokens per query",
     ]
     assert r.finding("q4_payback_unknown").decisive
-    assert "Q4 (payback unknown)" in r.reason
+    assert "“gap worth closing” (payback unknown)" in r.reason
 
 
 def test_proposal_without_scores_cannot_pass_q4():

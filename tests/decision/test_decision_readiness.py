@@ -18,6 +18,7 @@ from decision_builders import (
 )
 
 from decision import Severity, Verdict
+from decision.vocabulary import Part
 
 SAVING = 100_000 * 0.0118 - 100  # 1,080
 
@@ -35,7 +36,12 @@ def test_all_four_questions_pass():
         "q3_enough_examples",
         "q4_gap_significant",
     ]
-    assert [f.source for f in r.findings if f.decisive] == ["Q1", "Q2", "Q3", "Q4"]
+    assert [f.source for f in r.findings if f.decisive] == [
+        Part.WRITTEN_DOWN,
+        Part.TASK_CHANGES_RARELY,
+        Part.THOUSANDS_OF_EXAMPLES,
+        Part.GAP_WORTH_CLOSING,
+    ]
     assert r.figures["payback_months"] == pytest.approx(20_000 / SAVING)
     assert "18.5 months" in r.reason
     assert "condition_1_behaviour_unpromptable" in r.codes
@@ -52,7 +58,9 @@ def test_q1_articulable_need_passes_only_when_prompting_hit_its_ceiling(baseline
         assert code in r.codes
     else:
         assert failed(r) == ["q1_can_be_written_down", "q4_gap_too_small"]
-        assert r.reason.startswith("Keep improving prompts and retrieval: fails Q1")
+        assert r.reason.startswith(
+            "Keep improving prompts and retrieval: fails “need can't be written down” (it can be"
+        )
 
 
 def test_q1_articulable_need_without_a_measured_baseline_fails():
@@ -69,7 +77,7 @@ def test_q2_change_rate(n, verdict):
     assert r.verdict is verdict
     if verdict is Verdict.ITERATE:
         assert failed(r) == ["q2_changes_too_often"]
-        assert "Q2 (1.25 task changes per quarter > 1)" in r.reason
+        assert "“task changes rarely” (1.25 task changes per quarter > 1)" in r.reason
 
 
 @pytest.mark.parametrize(
@@ -136,7 +144,7 @@ def test_each_anti_pattern_blocks_fine_tuning_with_the_article_advice(flag, code
     r = one(portfolio([proposal(**{flag: True})]))
     assert r.verdict is Verdict.ITERATE
     f = r.finding(code)
-    assert f.source == "anti-pattern" and f.decisive and advice in f.message
+    assert f.source == Part.NOT_A_REASON and f.decisive and advice in f.message
     assert failed(r) == [code]
 
 
@@ -156,7 +164,8 @@ def test_reason_names_every_failed_question():
         "anti_pattern_brand_tone",
     ]
     assert r.reason == (
-        "Keep improving prompts and retrieval: fails Q2 (1.5 task changes per quarter > 1), "
-        "Q3 (200 labelled examples < 1,000), Q4 (gap 0.02 < 0.05), Q4 (payback 18.5 months > "
-        "2.0 months) and the anti-pattern 'brand tone'."
+        "Keep improving prompts and retrieval: fails “task changes rarely” (1.5 task changes "
+        "per quarter > 1), “examples: thousands needed” (200 labelled examples < 1,000), "
+        "“gap worth closing” (gap 0.02 < 0.05), “gap worth closing” (payback 18.5 months > "
+        "2.0 months) and “not a reason to fine-tune” (brand tone)."
     )

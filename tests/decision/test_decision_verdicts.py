@@ -21,6 +21,7 @@ from decision_builders import (
 )
 
 from decision import Policy, Severity, Verdict
+from decision.vocabulary import Part
 
 SAVING = 30437.5 * 0.0118 - 100  # 259.1625
 
@@ -45,7 +46,7 @@ def test_healthy_tune_is_kept_with_the_numbers_in_the_reason():
     r = one(portfolio([tune()], usage()))
     assert r.verdict is Verdict.KEEP
     assert decisive(r) == ["pays_off"]
-    assert "$259/month" in r.reason and "30,438 queries/month" in r.reason
+    assert "saves $259 a month" in r.reason and "30,438 queries/month" in r.reason
     assert "$0.013" in r.reason and "$0.0012" in r.reason and "$100 fixed" in r.reason
     assert r.figures["monthly_net_saving"] == pytest.approx(SAVING)
 
@@ -67,9 +68,9 @@ def test_no_longer_pays_off_at_zero_net_saving(fixed, verdict):
         assert decisive(r) == ["payback_beyond_stable_lifetime"]
     else:
         assert decisive(r) == ["no_longer_pays_off"]
-        assert r.finding("no_longer_pays_off").source == "condition 2"
+        assert r.finding("no_longer_pays_off").source == Part.STABLE_HIGH_VOLUME
         assert r.finding("no_longer_pays_off").severity is Severity.ACTION
-        assert "$0.00/month" in r.reason
+        assert r.reason.startswith("Breaks even (30,438 queries/month")
 
 
 def test_negative_saving_message_shows_the_sum():
@@ -77,7 +78,7 @@ def test_negative_saving_message_shows_the_sum():
     saving = SAVING + 100 - 1600
     assert r.figures["monthly_net_saving"] == pytest.approx(saving)
     assert r.finding("no_longer_pays_off").message == (
-        "Saves -$1,241/month (30,438 queries/month × ($0.013 − $0.0012) − $1,600 fixed): "
+        "Loses $1,241 a month (30,438 queries/month × ($0.013 − $0.0012) − $1,600 fixed): "
         "it no longer pays off."
     )
 
@@ -125,7 +126,7 @@ def test_base_model_shutdown_windows(days, verdict, code):
     r = one(portfolio([tune()], usage(), models=models_with_shutdown(days)))
     assert r.verdict is verdict
     assert r.figures["days_to_shutdown"] == days
-    lifecycle = [f.code for f in r.findings if f.source == "lifecycle"]
+    lifecycle = [f.code for f in r.findings if f.source == Part.LIFECYCLE]
     assert lifecycle == ([code] if code else [])
     if verdict is Verdict.RETRAIN:
         assert decisive(r) == [code, "retraining_pays_back"]
@@ -193,7 +194,7 @@ def test_unrecovered_training_paying_back_beyond_stable_lifetime(cost, verdict):
 def test_long_payback_is_fine_once_recovered():
     t = tune(upfront_cost=3000.0, monthly_fixed_cost=240.0)  # saves $119/month, payback 25 mo.
     # Usage was heavy before the window: recovered, though payback now exceeds 24 months.
-    rows = usage(start=-365, end=-90, queries=5000) + usage(start=-89, queries=1000)
+    rows = usage(start=-365, end=-91, queries=5000) + usage(start=-90, queries=1000)
     r = one(portfolio([t], rows))
     assert r.figures["payback_months"] > 24
     assert r.figures["recovered"] is True

@@ -89,15 +89,24 @@ def test_the_digest_lists_what_needs_action_with_the_reasons_numbers_and_changes
     # The deciding numbers, as the engine computed them.
     retrain = text[text.index("* Retrain tune") : text.index("* Ready proposal")]
     assert "Monthly net saving: $1,198" in retrain
-    assert "Payback: 16.7 months" in retrain
+    assert "Training-cost payback: 16.7 months" in retrain
     assert "Break-even: 2027-04-13" in retrain
     assert "Expected stable lifetime: 4.3 months" in retrain
     assert "Base-model shutdown: 2026-04-01" in retrain
     assert "Open flag: Retrain since 2026-02-23 (7 days)" in retrain
+    # The figures the reason cites, labelled, as the reason words them.
+    reason = Evaluation.objects.get(tune=a["retrain"], as_of=DAY).reason
+    for label, key in (
+        ("Retraining payback", "retrain_payback_months"),
+        ("Lifetime after retraining", "lifetime_after_retraining_months"),
+    ):
+        figure = Evaluation.objects.get(tune=a["retrain"], as_of=DAY).figures[key]
+        assert f"{label}: {figure:,.1f} months" in retrain
+        assert f"{figure:,.1f} months" in reason
     keep = text[text.index("* Keep tune") : text.index("* Retire tune")]
     assert "Retire, no longer pays off" in keep
-    assert "Monthly net saving: -$3,302" in keep
-    assert "Payback: never" in keep and "Break-even: never at this rate" in keep
+    assert "Monthly net loss: $3,302" in keep  # a loss reads as a loss, never "-$3,302"
+    assert "Training-cost payback: never" in keep and "Break-even: never at this rate" in keep
 
     # What changed since last week.
     assert "Verdict changed from Keep on 2026-02-23 to Retire." in keep

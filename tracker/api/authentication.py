@@ -9,6 +9,7 @@ read the shared catalog. :func:`get_caller` gives views one object for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
@@ -86,16 +87,13 @@ class Caller:
     #: The teams whose data the caller sees; ``None`` for every team (superusers).
     team_ids: frozenset[int] | None
     api_key: TeamAPIKey | None = None
-    user: object | None = None
+    user: Any = None
 
     @property
     def label(self) -> str:
         if self.api_key is not None:
             return f"api key {self.api_key.name}"[:150]
         return getattr(self.user, "get_username", lambda: "")()[:150]
-
-    def sees_team(self, team_id: int) -> bool:
-        return self.team_ids is None or team_id in self.team_ids
 
 
 def get_caller(request) -> Caller:

@@ -17,6 +17,8 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.fields import get_error_detail
 
+from tracker.services.errors import Conflict as DomainConflict
+
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -87,7 +89,7 @@ def flatten(detail, path: tuple = ()) -> list[dict]:
 
 def _describe(exc: Exception) -> tuple[str, str, list[dict]]:
     if isinstance(exc, InvalidInput):
-        return exc.detail.code, str(exc.detail), exc.details
+        return str(getattr(exc.detail, "code", "invalid")), str(exc.detail), exc.details
     if isinstance(exc, exceptions.ValidationError):
         details = flatten(exc.detail)
         count = len(details)
@@ -112,6 +114,8 @@ def exception_handler(exc, context):
         exc = PayloadTooLarge()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=get_error_detail(exc))
+    elif isinstance(exc, DomainConflict):
+        exc = Conflict(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

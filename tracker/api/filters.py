@@ -61,7 +61,7 @@ class TuneFilter(django_filters.FilterSet):
 
     class Meta:
         model = FineTune
-        fields = []
+        fields: list[str] = []
 
     def filter_search(self, queryset, name, value):
         if not value:
@@ -81,7 +81,7 @@ class ChangeLogFilter(django_filters.FilterSet):
 
     class Meta:
         model = ChangeLogEntry
-        fields = []
+        fields: list[str] = []
 
 
 class EvaluationFilter(django_filters.FilterSet):
@@ -91,4 +91,4 @@ class EvaluationFilter(django_filters.FilterSet):
 
     class Meta:
         model = Evaluation
-        fields = []
+        fields: list[str] = []

@@ -6,6 +6,8 @@ usage batch still lists all of its errors together.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -19,7 +21,7 @@ def text_problems(data) -> list[dict]:
     """Strings (values or keys) holding lone surrogates (JSON's ``"\\ud800"``), wherever they
     are: no database stores them."""
     problems = []
-    stack = [((), data, 0)]
+    stack: list[tuple[tuple[Any, ...], Any, int]] = [((), data, 0)]
     while stack:
         path, value, depth = stack.pop()
         if depth > MAX_DEPTH:

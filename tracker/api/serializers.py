@@ -4,10 +4,13 @@ the writes and the model-level validation. Output serializers describe what the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import (
+    ENGINE_TUNE_FIELDS,
     CatalogModel,
     ChangeLogEntry,
     Evaluation,
@@ -49,29 +52,6 @@ def _score(**kwargs) -> serializers.FloatField:
 
 def _model_id(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=INT64_MAX, **kwargs)
-
-
-# --- Errors (for the schema) ---------------------------------------------------------------------
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    row = serializers.IntegerField(
-        allow_null=True, help_text="The record's index in a usage batch; null elsewhere."
-    )
-    field = serializers.CharField(
-        allow_null=True, help_text="The field (dotted for nested input); null for the whole."
-    )
-    message = serializers.CharField()
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A stable machine code, e.g. invalid, not_found.")
-    message = serializers.CharField(help_text="What went wrong, for people.")
-    details = ErrorDetailSerializer(many=True)
-
-
-class ErrorEnvelopeSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()
 
 
 # --- Teams ---------------------------------------------------------------------------------------
@@ -176,8 +156,8 @@ class PriceInputSerializer(StrictInputSerializer):
 
 
 class TuneSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner: Any = serializers.SlugRelatedField(slug_field="username", read_only=True)
     base_model_shutdown_on = serializers.DateField(
         source="base_model.shutdown_on", read_only=True, allow_null=True
     )
@@ -200,26 +180,11 @@ class TuneSerializer(serializers.ModelSerializer):
             "base_model",
             "base_model_shutdown_on",
             "alternative",
-            "extra_prompt_tokens",
-            "need_is_articulable",
-            "behaviour_unpromptable",
-            "tacit_expertise",
-            "adds_knowledge",
-            "fixes_formatting",
-            "few_edge_cases",
-            "brand_tone",
-            "labelled_examples",
-            "target_score",
-            "baseline_score",
-            "tune_score",
-            "upfront_cost",
-            "retrain_cost",
-            "monthly_fixed_cost",
-            "deployed_on",
-            "last_trained_on",
-            "expected_monthly_queries",
-            "expected_input_tokens",
-            "expected_output_tokens",
+            *(
+                f
+                for f in ENGINE_TUNE_FIELDS.values()
+                if f not in {"status", "base_model", "alternative"}
+            ),
             "latest_verdict",
             "latest_as_of",
             "created_at",
@@ -327,17 +292,8 @@ class ChangeLogEntryInputSerializer(StrictInputSerializer):
 # --- Evaluations ---------------------------------------------------------------------------------
 
 
-class FindingSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    source = serializers.CharField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    decisive = serializers.BooleanField()
-    figures = serializers.DictField()
-
-
 class EvaluationSerializer(serializers.ModelSerializer):
-    tune = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tune: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     figures = serializers.DictField(read_only=True)
     findings = serializers.ListField(child=serializers.DictField(), read_only=True)
     policy = serializers.DictField(read_only=True)
@@ -474,7 +430,7 @@ class UsageSeriesSerializer(serializers.Serializer):
 
 class ModelRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label: Any = serializers.CharField()
     shutdown_on = serializers.DateField(allow_null=True)
 
 

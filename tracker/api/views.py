@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -27,15 +26,14 @@ from tracker.models import (
 from tracker.selectors import access
 from tracker.selectors.summary import portfolio_summary
 from tracker.selectors.usage import usage_by_period, usage_totals
-from tracker.services import record_change, retire_tune, usage
+from tracker.services import evaluate_tune, record_change, retire_tune, usage
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
-from tracker.services.evaluation import evaluate_portfolio
-from tracker.services.portfolio import add_serving_price, create_tune, update_tune
+from tracker.services.portfolio import add_serving_price, register_tune, team_owner, update_tune
 from tracker.services.usage import UsageBatchInvalid, ingest_batch
 
 from . import serializers as s
 from .authentication import Caller, get_caller
-from .errors import Conflict, InvalidInput, PayloadTooLarge
+from .errors import InvalidInput, PayloadTooLarge
 from .filters import ChangeLogFilter, EvaluationFilter, TuneFilter
 from .idempotency import idempotent
 from .schema import IDEMPOTENCY_KEY
@@ -140,13 +138,6 @@ def _tune_out(caller: Caller, tune: FineTune) -> dict:
     return s.TuneSerializer(access.tune_by_slug(caller.team_ids, tune.slug)).data
 
 
-def _owner(team, username, field="owner"):
-    owner = access.team_member(team, username)
-    if owner is None:
-        raise ValidationError({field: [f"No member '{username}' in team {team.slug}."]})
-    return owner
-
-
 class TuneListView(ApiView):
     """Fine-tunes of your teams: list (filter, search, order) and register."""
 
@@ -171,40 +162,18 @@ class TuneListView(ApiView):
     def post(self, request):
         def action():
             data = dict(self.validated(s.TuneCreateSerializer, request.data))
-            team = self._team(data.pop("team", None))
-            username = data.pop("owner", None)
-            if username is not None:
-                owner = _owner(team, username)
-            elif self.caller.user is not None:
-                owner = _owner(team, self.caller.user.get_username())
-            else:
-                raise ValidationError({"owner": ["Required when registering with an API key."]})
-            data.setdefault("slug", slugify(data["name"])[:160])
-            if not data["slug"]:
-                raise ValidationError({"slug": ["Give a slug: the name has no letters."]})
-            tune = create_tune(team=team, owner=owner, **data)
-            return status.HTTP_201_CREATED, _tune_out(self.caller, tune)
+            caller = self.caller
+            tune = register_tune(
+                team_ids=caller.team_ids,
+                key_team=caller.api_key.team if caller.api_key is not None else None,
+                team_slug=data.pop("team", None),
+                owner_username=data.pop("owner", None),
+                caller_username=caller.user.get_username() if caller.user is not None else None,
+                **data,
+            )
+            return status.HTTP_201_CREATED, _tune_out(caller, tune)
 
         return idempotent(request, action)
-
-    def _team(self, slug):
-        caller = self.caller
-        if caller.api_key is not None:
-            team = caller.api_key.team
-            if slug is not None and slug != team.slug:
-                raise ValidationError(
-                    {"team": [f"This API key registers tunes in its own team, {team.slug}."]}
-                )
-            return team
-        if slug is not None:
-            team = access.team_by_slug(caller.team_ids, slug)
-            if team is None:
-                raise ValidationError({"team": [f"No team '{slug}' among yours."]})
-            return team
-        teams = list(access.visible_teams(caller.team_ids)[:2])
-        if len(teams) != 1:
-            raise ValidationError({"team": ["Name the team (its slug)."]})
-        return teams[0]
 
 
 @extend_schema(parameters=[SLUG_PARAMETER])
@@ -225,7 +194,7 @@ class TuneDetailView(ApiView):
         tune = self.tune()
         data = dict(self.validated(s.TuneUpdateSerializer, request.data, partial=True))
         if "owner" in data:
-            data["owner"] = _owner(tune.team, data["owner"])
+            data["owner"] = team_owner(team=tune.team, username=data["owner"])
         tune = update_tune(tune, **data)
         return Response(_tune_out(self.caller, tune))
 
@@ -249,8 +218,7 @@ class TuneRetireView(ApiView):
             tune = self.tune()
             data = self.validated(s.RetireSerializer, request.data)
             on = _not_future(data.get("on"), "on") or _today()
-            if tune.status != FineTune.Status.RETIRED:
-                tune = retire_tune(tune, on)
+            tune = retire_tune(tune=tune, on=on)
             return status.HTTP_200_OK, _tune_out(self.caller, tune)
 
         return idempotent(request, action)
@@ -449,10 +417,8 @@ class TuneEvaluateView(ApiView):
             tune = self.tune()
             data = self.validated(s.EvaluateSerializer, request.data)
             as_of = _not_future(data.get("as_of"), "as_of") or _today()
-            if tune.status == FineTune.Status.RETIRED:
-                raise Conflict("Retired tunes are not evaluated.")
-            run = evaluate_portfolio(as_of, [tune.pk])
-            return status.HTTP_200_OK, s.EvaluationSerializer(run.evaluations[0]).data
+            evaluation = evaluate_tune(tune=tune, as_of=as_of)
+            return status.HTTP_200_OK, s.EvaluationSerializer(evaluation).data
 
         return idempotent(request, action)
 

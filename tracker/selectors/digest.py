@@ -13,13 +13,14 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 
-from decision import DAYS_PER_MONTH
+from decision import DAYS_PER_MONTH, fmt
 from tracker.models import (
     DigestDelivery,
     DigestPreference,
@@ -58,6 +59,16 @@ def months(value: float | None, never: bool = False) -> str:
     if never:
         return "never"
     return "unknown" if value is None else f"{value:,.1f} months"
+
+
+def _cited(findings: list[dict]) -> tuple[tuple[str, object], ...]:
+    """The figures the deciding findings cite, first citation first."""
+    cited: dict[str, object] = {}
+    for finding in findings:
+        if finding.get("decisive"):
+            for key, value in (finding.get("figures") or {}).items():
+                cited.setdefault(key, value)
+    return tuple(cited.items())
 
 
 def _number(value) -> float | None:
@@ -110,6 +121,8 @@ class DigestItem:
     flags: tuple[FlagLine, ...]
     changes: tuple[str, ...]
     admin_url: str
+    #: The figures the deciding findings cite, in their order: the numbers behind the reason.
+    cited: tuple[tuple[str, object], ...] = ()
 
     @property
     def verdict_label(self) -> str:
@@ -136,27 +149,41 @@ class DigestItem:
 
     @property
     def numbers(self) -> list[tuple[str, str]]:
-        """The figures behind the verdict, as (label, value) pairs for the templates."""
-        never = self.monthly_net_saving is not None and self.monthly_net_saving <= 0
+        """The figures behind the verdict, each labelled, as (label, value) pairs for the
+        templates: first the ones the reason cites, worded as the reason words them, then the
+        usual ones it doesn't."""
+        saving = self.monthly_net_saving
+        never = saving is not None and saving <= 0
         rows = [
-            ("Monthly net saving", usd(self.monthly_net_saving)),
-            ("Payback", months(self.payback_months, never=never)),
             (
-                "Break-even",
+                "Monthly net loss" if saving is not None and saving < 0 else "Monthly net saving",
+                usd(abs(saving)) if saving is not None else "unknown",
+            )
+        ]
+        shown = {"monthly_net_saving"}
+        for key, value in self.cited:
+            if key not in shown and key in fmt.FIGURE_LABELS:
+                rows.append((fmt.figure_label(key), fmt.figure_text(key, value, saving)))
+                shown.add(key)
+        usual = [
+            ("payback_months", months(self.payback_months, never=never)),
+            (
+                "break_even_on",
                 self.break_even_on.isoformat()
                 if self.break_even_on
                 else ("never at this rate" if never else "unknown"),
             ),
-            ("Expected stable lifetime", months(self.expected_lifetime_months)),
+            ("expected_stable_lifetime_months", months(self.expected_lifetime_months)),
             (
-                "Base-model shutdown",
+                "base_model_shutdown_on",
                 self.base_model_shutdown_on.isoformat()
                 if self.base_model_shutdown_on
                 else "none announced",
             ),
         ]
         if self.deployed:
-            rows.append(("Unrecovered training cost", usd(self.unrecovered_cost)))
+            usual.append(("unrecovered_cost", usd(self.unrecovered_cost)))
+        rows += [(fmt.figure_label(key), text) for key, text in usual if key not in shown]
         return rows
 
 
@@ -330,7 +357,7 @@ def digest_for(user) -> Digest:
             "owner__email",
         )
     )
-    latest_ids = [t.latest_evaluation_id for t in tunes if t.latest_evaluation_id]
+    latest_ids = [id_ for id_ in (cast(Any, t).latest_evaluation_id for t in tunes) if id_]
     evaluations = {
         e.tune_id: e for e in Evaluation.objects.filter(pk__in=latest_ids).defer("policy")
     }
@@ -346,7 +373,7 @@ def digest_for(user) -> Digest:
             )
         )
 
-    previous: dict[int, dict] = {}
+    previous: dict[int, Any] = {}
     resolved: list[str] = []
     if as_of is not None:
         for row in (
@@ -375,6 +402,7 @@ def digest_for(user) -> Digest:
                 f"{flag.resolved_on}{now}."
             )
 
+    week_start = as_of - WEEK if as_of is not None else date.min  # no evaluations: no items
     items = []
     for tune in tunes:
         evaluation = evaluations.get(tune.pk)
@@ -407,8 +435,9 @@ def digest_for(user) -> Digest:
                 base_model_shutdown_on=_day(figures.get("base_model_shutdown_on")),
                 unrecovered_cost=_number(evaluation.unrecovered_cost),
                 flags=tuple(flags),
-                changes=_changes(evaluation, previous.get(tune.pk), flags, as_of - WEEK),
+                changes=_changes(evaluation, previous.get(tune.pk), flags, week_start),
                 admin_url=admin_url(tune.pk),
+                cited=_cited(evaluation.findings),
             )
         )
     items.sort(key=lambda i: (0 if i.needs_action else 1, ORDER.get(i.verdict, 9), i.name))

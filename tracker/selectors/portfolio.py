@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any, cast
 
 import pandas as pd
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Field,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
+from decision import vocabulary
 from decision.inputs import Policy, Portfolio
 from tracker.models import (
+    ENGINE_TUNE_FIELDS,
     CatalogModel,
     ChangeLogEntry,
     DecisionPolicy,
@@ -25,23 +38,13 @@ VOLUME_TREND_DAYS = 90
 
 
 def current_policy() -> DecisionPolicy:
-    policy, _ = DecisionPolicy.objects.get_or_create(pk=1)
-    return policy
+    """The saved policy, or the defaults (unsaved) when nobody has edited it yet: reading
+    never writes."""
+    return DecisionPolicy.objects.filter(pk=1).first() or DecisionPolicy()
 
 
 def engine_policy(policy: DecisionPolicy) -> Policy:
-    return Policy(
-        lookback_days=policy.lookback_days,
-        min_labelled_examples=policy.min_labelled_examples,
-        max_changes_per_quarter=policy.max_changes_per_quarter,
-        min_quality_gap=policy.min_quality_gap,
-        horizon_months=policy.horizon_months,
-        shutdown_warning_days=policy.shutdown_warning_days,
-        shutdown_watch_days=policy.shutdown_watch_days,
-        quality_tolerance=policy.quality_tolerance,
-        volume_drop_watch=policy.volume_drop_watch,
-        stale_usage_days=policy.stale_usage_days,
-    )
+    return Policy(**{name: getattr(policy, name) for name in vocabulary.policy_fields()})
 
 
 def tunes_with_latest_verdict(queryset: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
@@ -61,15 +64,15 @@ def catalog_with_tune_counts() -> QuerySet[CatalogModel]:
     )
 
 
+def evaluable_tunes() -> QuerySet[FineTune]:
+    """Every tune the engine evaluates: all but the retired ones, by id."""
+    return FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
+
+
 def tunes_due_for_evaluation(as_of: date) -> list[int]:
     """Tunes (not retired) whose latest evaluation is older than ``as_of``, or that have none."""
     evaluated = Evaluation.objects.filter(as_of__gte=as_of).values("tune_id")
-    return list(
-        FineTune.objects.exclude(status=FineTune.Status.RETIRED)
-        .exclude(pk__in=evaluated)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    return list(evaluable_tunes().exclude(pk__in=evaluated).values_list("pk", flat=True))
 
 
 def _frame(rows: Iterable[tuple], columns: list[str], dates=(), floats=()) -> pd.DataFrame:
@@ -81,44 +84,18 @@ def _frame(rows: Iterable[tuple], columns: list[str], dates=(), floats=()) -> pd
     return frame
 
 
+#: Engine column -> the FineTune attribute it is read from (``decision.vocabulary`` owns the list).
 TUNE_FIELDS = {
     "tune_id": "pk",
-    "status": "status",
-    "base_model_id": "base_model_id",
-    "alternative_model_id": "alternative_id",
-    "extra_prompt_tokens": "extra_prompt_tokens",
-    "need_is_articulable": "need_is_articulable",
-    "behaviour_unpromptable": "behaviour_unpromptable",
-    "tacit_expertise": "tacit_expertise",
-    "adds_knowledge": "adds_knowledge",
-    "fixes_formatting": "fixes_formatting",
-    "few_edge_cases": "few_edge_cases",
-    "brand_tone": "brand_tone",
-    "labelled_examples": "labelled_examples",
-    "target_score": "target_score",
-    "baseline_score": "baseline_score",
-    "tune_score": "tune_score",
-    "upfront_cost": "upfront_cost",
-    "retrain_cost": "retrain_cost",
-    "monthly_fixed_cost": "monthly_fixed_cost",
-    "deployed_on": "deployed_on",
-    "last_trained_on": "last_trained_on",
-    "expected_monthly_queries": "expected_monthly_queries",
-    "expected_input_tokens": "expected_input_tokens",
-    "expected_output_tokens": "expected_output_tokens",
+    **{
+        column: cast("Field[Any, Any]", FineTune._meta.get_field(field)).attname
+        for column, field in ENGINE_TUNE_FIELDS.items()
+    },
 }
 TUNE_FLOATS = [
-    "extra_prompt_tokens",
-    "labelled_examples",
-    "target_score",
-    "baseline_score",
-    "tune_score",
-    "upfront_cost",
-    "retrain_cost",
-    "monthly_fixed_cost",
-    "expected_monthly_queries",
-    "expected_input_tokens",
-    "expected_output_tokens",
+    column
+    for column, field in ENGINE_TUNE_FIELDS.items()
+    if isinstance(FineTune._meta.get_field(field), IntegerField | FloatField | DecimalField)
 ]
 PRICE_FIELDS = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
 PRICE_COLUMNS = ["effective_from", "input_per_mtok", "output_per_mtok"]

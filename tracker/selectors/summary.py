@@ -67,7 +67,7 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
         {
             "model": _label(model),
             "shutdown_on": model.shutdown_on,
-            "days_left": (model.shutdown_on - today).days,
+            "days_left": (model.shutdown_on - today).days if model.shutdown_on else None,
             "successor": _label(model.successor),
             "tunes": dependants[model.pk],
         }

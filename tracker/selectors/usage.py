@@ -40,7 +40,7 @@ def usage_by_period(tune: FineTune, period: str, start: date, end: date) -> list
         )
         .order_by("period_start")
     )
-    return list(rows)
+    return [dict(row) for row in rows]
 
 
 def usage_totals(rows: list[dict]) -> dict:

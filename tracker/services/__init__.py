@@ -3,16 +3,20 @@
 One module per concern; the common entry points are re-exported here.
 """
 
+from .errors import Conflict, TuneRetired
 from .evaluation import EvaluationRun, evaluate_portfolio
-from .tunes import after_change_saved, record_change, retire_tune
+from .tunes import after_change_saved, evaluate_tune, record_change, retire_tune
 from .usage import IngestResult, UsageBatchInvalid, ingest_usage
 
 __all__ = [
+    "Conflict",
     "EvaluationRun",
     "IngestResult",
+    "TuneRetired",
     "UsageBatchInvalid",
     "after_change_saved",
     "evaluate_portfolio",
+    "evaluate_tune",
     "ingest_usage",
     "record_change",
     "retire_tune",

@@ -6,6 +6,8 @@ one, so the price that applied on any past day stays what it was.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -69,7 +71,10 @@ def refuse_fixed_fields(fields: dict, editable: frozenset[str]) -> None:
         raise ValidationError({name: "This field cannot be changed." for name in sorted(fixed)})
 
 
-def append_price(price: Price, existing: QuerySet) -> Price:
+PriceT = TypeVar("PriceT", bound=Price)
+
+
+def append_price(price: PriceT, existing: QuerySet[PriceT]) -> PriceT:
     """Save ``price`` if it starts after every existing one of the same owner."""
     last = existing.order_by("-effective_from").first()
     if last is not None and price.effective_from <= last.effective_from:

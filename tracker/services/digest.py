@@ -33,17 +33,14 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from tracker.models import DigestDelivery, DigestPreference
+from tracker.publish import publish_after_commit
 from tracker.selectors import digest as digest_selectors
-
-from .jobs import QueueUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +279,7 @@ def deliver_digest(
     if not claim(
         delivery.pk,
         email=user.email,
-        subject=message.subject,
+        subject=str(message.subject),
         tune_count=len(prepared.digest.items),
     ):
         return Outcome.ALREADY_HANDLED
@@ -309,26 +306,11 @@ def deliver_digest(
 
 def enqueue_digests(recipient_ids: list[int], iso_year: int, iso_week: int) -> int:
     """Queue one ``send_digest`` task per recipient once the transaction commits."""
-    from tracker import tasks  # tasks import services; import here to avoid the cycle
-
-    ids = sorted({int(i) for i in recipient_ids})
-
-    def publish() -> None:
-        for recipient_id in ids:
-            try:
-                tasks.send_digest.apply_async(
-                    kwargs={
-                        "recipient_id": recipient_id,
-                        "iso_year": iso_year,
-                        "iso_week": iso_week,
-                    }
-                )
-            except (BrokerError, OSError) as exc:
-                raise QueueUnavailable(f"the task queue is unavailable: {exc}") from exc
-
-    if ids:
-        transaction.on_commit(publish)
-    return len(ids)
+    calls = [
+        {"recipient_id": recipient_id, "iso_year": iso_year, "iso_week": iso_week}
+        for recipient_id in sorted({int(i) for i in recipient_ids})
+    ]
+    return publish_after_commit("send_digest", calls)
 
 
 def release_deliveries(delivery_ids: list[int]) -> int:

@@ -1,29 +1,22 @@
 """Background evaluation: which tunes to evaluate, in what chunks, published when it is safe.
 
-The tasks in ``tracker.tasks`` are thin; the decisions live here. Publishing always goes through
-``transaction.on_commit``: a task never runs before the rows it needs are committed, and a
-rolled-back transaction publishes nothing.
+The tasks in ``tracker.tasks`` are thin; the decisions live here. Publishing goes through
+``tracker.publish``, after the transaction commits.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
-from django.db import transaction
-from kombu.exceptions import OperationalError as BrokerError
 
 from tracker import selectors
+from tracker.publish import QueueUnavailable, publish_after_commit
 
 from .evaluation import evaluate_portfolio
 
-logger = logging.getLogger(__name__)
-
-
-class QueueUnavailable(Exception):
-    """The broker refused or could not be reached: nothing (or not everything) was queued."""
+__all__ = ["QueueUnavailable", "chunked", "enqueue_evaluation", "evaluate_tunes"]
 
 
 def nightly_run_at(day: date) -> datetime:
@@ -52,24 +45,10 @@ def enqueue_evaluation(
     Raises :class:`QueueUnavailable` when the broker cannot be reached and publishing is not
     deferred to a commit (in an atomic block the error surfaces when it commits).
     """
-    from tracker import tasks  # tasks import services; import here to avoid the cycle
-
-    chunks = chunked(tune_ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
     day = as_of.isoformat() if as_of else None
-
-    def publish() -> None:
-        for chunk in chunks:
-            try:
-                tasks.evaluate_tunes.apply_async(
-                    kwargs={"tune_ids": chunk, "as_of": day, "only_due": only_due}
-                )
-            except (BrokerError, OSError) as exc:
-                raise QueueUnavailable(f"the task queue is unavailable: {exc}") from exc
-        logger.info("Queued %d evaluation task(s) for %s", len(chunks), day or "the run day")
-
-    if chunks:
-        transaction.on_commit(publish)
-    return len(chunks)
+    chunks = chunked(tune_ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
+    calls = [{"tune_ids": chunk, "as_of": day, "only_due": only_due} for chunk in chunks]
+    return publish_after_commit("evaluate_tunes", calls)
 
 
 def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = False) -> int:

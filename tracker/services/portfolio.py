@@ -6,44 +6,22 @@ value is refused with the field it concerns (``django.core.exceptions.Validation
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
-from tracker.models import FineTune, TunePrice
+from tracker.models import ENGINE_TUNE_FIELDS, FineTune, Team, TunePrice
+from tracker.selectors import access
+from tracker.selectors.access import TeamIds
 
 from .catalog import append_price, refuse_fixed_fields
 
-#: Fields a tune's edit may change; team and slug are fixed once registered.
+#: Fields a tune's edit may change: its description and every field the engine reads; team and
+#: slug are fixed once registered.
 EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "owner",
-        "status",
-        "task_description",
-        "method",
-        "base_model",
-        "alternative",
-        "extra_prompt_tokens",
-        "need_is_articulable",
-        "behaviour_unpromptable",
-        "tacit_expertise",
-        "adds_knowledge",
-        "fixes_formatting",
-        "few_edge_cases",
-        "brand_tone",
-        "labelled_examples",
-        "target_score",
-        "baseline_score",
-        "tune_score",
-        "upfront_cost",
-        "retrain_cost",
-        "monthly_fixed_cost",
-        "deployed_on",
-        "last_trained_on",
-        "expected_monthly_queries",
-        "expected_input_tokens",
-        "expected_output_tokens",
-    }
+    {"name", "owner", "status", "task_description", "method", *ENGINE_TUNE_FIELDS.values()}
 )
 
 
@@ -56,6 +34,57 @@ def create_tune(**fields) -> FineTune:
     tune.full_clean()
     tune.save()
     return tune
+
+
+def team_owner(*, team: Team, username: str, field: str = "owner") -> Any:
+    """The member of ``team`` with this username: a tune's owner must belong to its team."""
+    owner = access.team_member(team, username)
+    if owner is None:
+        raise ValidationError({field: f"No member '{username}' in team {team.slug}."})
+    return owner
+
+
+def registering_team(*, team_ids: TeamIds, key_team: Team | None, slug: str | None) -> Team:
+    """The team a new tune belongs to: an API key's own team; else the named team among the
+    caller's; else the caller's only team."""
+    if key_team is not None:
+        if slug is not None and slug != key_team.slug:
+            raise ValidationError(
+                {"team": f"This API key registers tunes in its own team, {key_team.slug}."}
+            )
+        return key_team
+    if slug is not None:
+        team = access.team_by_slug(team_ids, slug)
+        if team is None:
+            raise ValidationError({"team": f"No team '{slug}' among yours."})
+        return team
+    teams = list(access.visible_teams(team_ids)[:2])
+    if len(teams) != 1:
+        raise ValidationError({"team": "Name the team (its slug)."})
+    return teams[0]
+
+
+def register_tune(
+    *,
+    team_ids: TeamIds,
+    key_team: Team | None,
+    team_slug: str | None,
+    owner_username: str | None,
+    caller_username: str | None,
+    **fields: Any,
+) -> FineTune:
+    """Register a tune for a caller: choose its team (:func:`registering_team`), its owner (the
+    named member, else the caller when a person registers) and its slug (the name, slugified,
+    unless given)."""
+    team = registering_team(team_ids=team_ids, key_team=key_team, slug=team_slug)
+    username = owner_username if owner_username is not None else caller_username
+    if username is None:
+        raise ValidationError({"owner": "Required when registering with an API key."})
+    owner = team_owner(team=team, username=username)
+    fields.setdefault("slug", slugify(fields.get("name", ""))[:160])
+    if not fields["slug"]:
+        raise ValidationError({"slug": "Give a slug: the name has no letters."})
+    return create_tune(team=team, owner=owner, **fields)
 
 
 @transaction.atomic

@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -62,8 +63,8 @@ WRITE_ATTEMPTS = 5
 #: retries of writers that collided).
 RETRY_BASE_DELAY = 0.05
 
-SLUG_MAX_LENGTH = FineTune._meta.get_field("slug").max_length
-SOURCE_MAX_LENGTH = UsageRecord._meta.get_field("source").max_length
+SLUG_MAX_LENGTH = cast(int, FineTune._meta.get_field("slug").max_length)
+SOURCE_MAX_LENGTH = cast(int, UsageRecord._meta.get_field("source").max_length)
 #: A tune slug, as the API and its schema accept it.
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
 _SLUG_RE = SLUG_PATTERN[1:-1]
@@ -556,7 +557,7 @@ def _numbers(
     errors += _errors(over, field, f"Implausibly large: at most {maximum:,g}.")
     fraction = pd.Series(False, index=series.index)
     if whole:
-        fraction = values.notna() & values.ne(np.floor(values))
+        fraction = values.notna() & (values != np.floor(values))
         fraction = fraction.fillna(False).astype(bool)
         errors += _errors(fraction & ~over & ~negative, field, "Must be a whole number.")
     ok = values.notna() & ~negative & ~over & ~fraction

@@ -166,7 +166,7 @@ class Command(BaseCommand):
             frame = frame.drop(columns=ignored)
         frame = frame.astype(object)
         # Blank cells are missing values; wholly blank lines are skipped (keeping line numbers).
-        frame = frame.where(frame.ne(""), None)
+        frame = frame.where(frame != "", None)
         return frame.dropna(how="all")
 
     def report(self, exc: UsageBatchInvalid, file: Path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from tracker import services
-from tracker.models import FineTune
-
-CHUNK = 200
+from tracker import selectors, services
+from tracker.models import Evaluation, FineTune
+from tracker.services import jobs
 
 
 class Command(BaseCommand):
@@ -24,22 +24,23 @@ class Command(BaseCommand):
     def handle(self, *args, as_of=None, tune=None, verbosity=1, **options):
         as_of = as_of or timezone.localdate()
         if tune:
-            ids = list(FineTune.objects.filter(slug=tune).values_list("pk", flat=True))
-            if not ids:
+            found = FineTune.objects.filter(slug=tune).first()
+            if found is None:
                 raise CommandError(f"No tune with slug {tune!r}.")
-        else:
-            ids = list(
-                FineTune.objects.exclude(status=FineTune.Status.RETIRED)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        evaluations = []
+            try:
+                evaluations = [services.evaluate_tune(tune=found, as_of=as_of)]
+            except services.TuneRetired as exc:
+                raise CommandError(f"{tune}: {exc}") from exc
+            self.print_table(as_of, evaluations)
+            return
+        # The same tunes and chunks as the nightly run, evaluated here instead of queued.
+        ids = list(selectors.evaluable_tunes().values_list("pk", flat=True))
+        chunks = jobs.chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
         with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                evaluations += services.evaluate_portfolio(as_of, chunk).evaluations
+            for chunk in chunks:
+                jobs.evaluate_tunes(chunk, as_of)
                 bar.update(len(chunk))
-        self.print_table(as_of, evaluations)
+        self.print_table(as_of, list(Evaluation.objects.filter(as_of=as_of, tune_id__in=ids)))
 
     def print_table(self, as_of, evaluations):
         names = dict(
