@@ -23,35 +23,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_of=None, tune=None, verbosity=1, **options):
         as_of = as_of or timezone.localdate()
-        if tune:
-            ids = list(FineTune.objects.filter(slug=tune).values_list("pk", flat=True))
-            if not ids:
-                raise CommandError(f"No tune with slug {tune!r}.")
-        else:
-            ids = list(
-                FineTune.objects.exclude(status=FineTune.Status.RETIRED)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-        evaluations = []
-        with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                evaluations += services.evaluate_portfolio(as_of, chunk).evaluations
-                bar.update(len(chunk))
-        self.print_table(as_of, evaluations)
-
-    def print_table(self, as_of, evaluations):
-        names = dict(
-            FineTune.objects.filter(pk__in=[e.tune_id for e in evaluations]).values_list(
-                "pk", "slug"
-            )
-        )
+        tunes = FineTune.objects.order_by("pk")
+        active = tunes.exclude(status=FineTune.Status.RETIRED)
+        tunes = tunes.filter(slug=tune) if tune else active
+        names = dict(tunes.values_list("pk", "slug"))
+        if tune and not names:
+            raise CommandError(f"No tune with slug {tune!r}.")
+        ids = list(names)
         width = max((len(n) for n in names.values()), default=4)
         self.stdout.write(f"Verdicts as of {as_of}:")
         self.stdout.write(f"{'tune':<{width}}  {'verdict':<9}  reason")
-        for evaluation in sorted(evaluations, key=lambda e: (e.verdict, names[e.tune_id])):
-            self.stdout.write(
-                f"{names[evaluation.tune_id]:<{width}}  {evaluation.verdict:<9}  "
-                f"{evaluation.reason}"
-            )
+        # Printed chunk by chunk (sorted within a chunk), so memory stays flat however many tunes.
+        with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                evaluations = services.evaluate_portfolio(as_of, chunk).evaluations
+                lines = sorted((e.verdict, names[e.tune_id], e.reason) for e in evaluations)
+                for verdict, name, reason in lines:
+                    self.stdout.write(f"{name:<{width}}  {verdict:<9}  {reason}")
+                bar.update(len(chunk))
