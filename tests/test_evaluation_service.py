@@ -192,7 +192,7 @@ def test_stored_figures_are_compact_and_read_back_as_written():
                 assert value == float(f"{value:.12g}")
 
 
-def test_usage_is_summed_per_day_and_read_from_each_tunes_own_window():
+def test_usage_is_read_from_each_tunes_own_window_with_every_source():
     long_ago, recently = portfolio(2)
     FineTune.objects.filter(pk=long_ago.pk).update(last_trained_on=AS_OF - timedelta(days=100))
     FineTune.objects.filter(pk=recently.pk).update(last_trained_on=AS_OF - timedelta(days=10))
@@ -210,13 +210,15 @@ def test_usage_is_summed_per_day_and_read_from_each_tunes_own_window():
     )
     policy = selectors.engine_policy(selectors.current_policy())
     usage = selectors.portfolio_inputs(AS_OF, policy).usage
-    days = usage.groupby("tune_id")["day"].agg(["min", "max", "count"])
+    daily = usage.groupby(["tune_id", "day"], as_index=False).sum()  # as the engine does
+    days = daily.groupby("tune_id")["day"].agg(["min", "max", "count"])
     window = max(policy.lookback_days, selectors.portfolio.VOLUME_TREND_DAYS)
     assert days.loc[long_ago.pk, "count"] == 101  # back to its last training
     assert days.loc[recently.pk, "count"] == window + 1  # back to the windows only
     assert days["max"].eq(pd.Timestamp(AS_OF)).all()
-    assert usage["queries"].eq(20_005).all()
-    assert usage["output_tokens"].eq(20_000 * 150 + 11).all()
+    assert len(usage) == 2 * len(daily)  # both sources of every day
+    assert daily["queries"].eq(20_005).all()
+    assert daily["output_tokens"].eq(20_000 * 150 + 11).all()
     assert str(usage["day"].dtype) == "datetime64[ns]"
 
 

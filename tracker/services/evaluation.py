@@ -35,14 +35,21 @@ FIGURE_DIGITS = 12
 def compact(value: object) -> object:
     """JSON-safe figures without blanks and without float noise (``0.30000000000000004``), so a
     stored evaluation stays small; blank figures read back as absent (``figures.get`` is None)."""
-    value = json_safe(value)
-    if isinstance(value, float):
-        return float(f"{value:.{FIGURE_DIGITS}g}")
     if isinstance(value, dict):
-        return {k: compact(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
+        out = {}
+        for key, item in value.items():
+            item = compact(item)
+            if item is not None:
+                out[str(key)] = item
+        return out
+    if isinstance(value, list | tuple):
         return [compact(v) for v in value]
-    return value
+    if isinstance(value, float) and not isinstance(value, bool):
+        return float(f"{value:.{FIGURE_DIGITS}g}") if math.isfinite(value) else None
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    value = json_safe(value)  # numpy and pandas scalars, dates, NaT
+    return compact(value) if isinstance(value, float) else value
 
 
 def _dumps(value: object) -> str:
