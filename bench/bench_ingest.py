@@ -8,7 +8,8 @@ empty table (every row new), then again with new values for the same keys (every
 
 * baseline: a raw ``COPY`` of the rows into a bare table with the same columns and unique key
   (emptied first: ``COPY`` cannot replace, so both columns show the database's own write speed);
-* service: ``tracker.services.usage.ingest_usage`` in this process (validation and upsert);
+* service: ``tracker.services.usage.ingest_usage`` in this process (validation and upsert), and
+  its write alone (``write_usage`` on the batch validated before the clock starts);
 * HTTP API: ``POST /api/v1/usage/`` with a team key to gunicorn running the production settings
   on 127.0.0.1 (a free port; stopped at the end). Bodies are encoded before the clock starts.
 
@@ -44,7 +45,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tracker.models import FineTune, Team, TeamAPIKey, UsageRecord
-from tracker.services.usage import frame_from_records, ingest_usage
+from tracker.services.usage import frame_from_records, ingest_usage, validate_usage, write_usage
 
 COLUMNS = [
     "tune_id",
@@ -169,7 +170,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are shown (3)")
     args = parser.parse_args()
 
-    times: dict[str, list[tuple[float, float]]] = {"baseline": [], "service": [], "http": []}
+    times: dict[str, list[tuple[float, float]]] = {
+        "baseline": [],
+        "service": [],
+        "write": [],
+        "http": [],
+    }
     with bench_database() as database:
         clear()
         seed_portfolio(args.tunes, 0)
@@ -185,6 +191,7 @@ def main() -> None:
                 "UNIQUE (tune_id, day, source))"
             )
         texts = as_csv(first, ids), as_csv(second, ids)
+        validated = [validate_usage(frame_from_records(rows)) for rows in (first, second)]
         bodies = [json.dumps({"records": rows}).encode() for rows in (first, second)]
         _, key = TeamAPIKey.objects.create_key(
             name="bench", team=Team.objects.get(slug="bench"), can_ingest=True
@@ -195,6 +202,8 @@ def main() -> None:
             empty_usage()
             for _ in range(args.rounds):
                 times["baseline"].append(tuple(timed(raw_copy, text)[0] for text in texts))
+                empty_usage()
+                times["write"].append(tuple(timed(write_usage, batch)[0] for batch in validated))
                 empty_usage()
                 times["service"].append(
                     tuple(
@@ -223,6 +232,7 @@ def main() -> None:
     )
     labels = {
         "baseline": "raw COPY into a bare table",
+        "write": "  of which the write (write_usage)",
         "service": "services.usage.ingest_usage",
         "http": "HTTP API (gunicorn, production)",
     }
