@@ -10,7 +10,7 @@ tune and day, catalog models used both as base and as alternative):
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
 * ``manage.py reevaluate`` in a child process: its time, queries (total and per 200-tune
-  chunk) and the child's peak RSS;
+  chunk), the child's peak RSS, and the average stored evaluation row;
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
 Prints one row per size; ``reevaluate ÷ read`` is the ratio against the baseline measured in
@@ -129,6 +129,9 @@ def main() -> None:
             usage_rows = seed_portfolio(size, args.days)
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
             run = reevaluate(database)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT avg(pg_column_size(e.*)) FROM tracker_evaluation e")
+                run["row_bytes"] = float(cursor.fetchone()[0])
             api = api_calls()
             rows_out.append((size, usage_rows, read, run, api))
             print(f"  measured {size:,} tunes", file=sys.stderr)
@@ -139,7 +142,7 @@ def main() -> None:
     )
     header = (
         f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'reevaluate':>11} "
-        f"{'÷ read':>7} {'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} "
+        f"{'÷ read':>7} {'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} {'eval row':>9} "
         f"{'catalog list':>13} {'detail':>12} {'tune create':>12} {'tune edit':>12}"
     )
     print(header)
@@ -150,6 +153,7 @@ def main() -> None:
             f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>10.2f}s "
             f"{run['seconds'] / read:>6.2f}x {run['seconds'] / usage_rows * 1e6:>7.2f} "
             f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} {run['rss_mb']:>7.0f}MB "
+            f"{run['row_bytes']:>8.0f}B "
             f"{cells}"
         )
 
