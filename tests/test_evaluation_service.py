@@ -18,6 +18,7 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, PolicyVersion, TunePrice, UsageRecord
 from tracker.services import jobs
+from tracker.services.evaluation import FIGURE_DIGITS
 
 from .factories import CatalogModelFactory, FineTuneFactory, ModelPriceFactory, TeamFactory
 
@@ -186,10 +187,10 @@ def test_stored_figures_are_compact_and_read_back_as_written():
         stored = Evaluation.objects.get(pk=written.pk)
         assert stored.figures == written.figures and stored.findings == written.findings
         assert None not in stored.figures.values()
-        # No float noise: every stored figure is at most FIGURE_DIGITS significant digits.
+        # No float noise: at most FIGURE_DIGITS significant digits.
         for value in stored.figures.values():
             if isinstance(value, float):
-                assert value == float(f"{value:.12g}")
+                assert value == float(f"{value:.{FIGURE_DIGITS}g}")
 
 
 def test_usage_is_read_from_each_tunes_own_window_with_every_source():

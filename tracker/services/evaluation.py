@@ -27,9 +27,9 @@ def _money(value) -> Decimal | None:
     return Decimal(str(round(float(value), 2)))
 
 
-#: Significant digits kept for stored figures: cents on a billion dollars, far below any
-#: threshold a rule compares against.
-FIGURE_DIGITS = 12
+#: Significant digits kept for stored figures: whole dollars up to $10M, four digits of a
+#: per-query cost; rules compare unrounded figures in the engine, storage only reports them.
+FIGURE_DIGITS = 7
 
 
 def compact(value: object) -> object:
