@@ -1,54 +1,71 @@
-"""How much faster is the bulk ingestion path than the obvious per-row loop?
+"""Usage ingestion against the database's own limit: a raw ``COPY`` of the same rows.
 
-    .venv/bin/python bench/bench_ingest.py [--rows 10000] [--tunes 20]
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tunefolio_dev \
-        .venv/bin/python bench/bench_ingest.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tunefolio_bench \\
+        .venv/bin/python bench/bench_ingest.py [--rows 10000] [--tunes 20] [--rounds 3]
 
-Runs in a throwaway test database (created and destroyed here; the configured database is only
-used for its engine and server). The same rows go through both paths, twice each: into an empty
-table (every row new), then again with changed values (every row replaced):
+On a throwaway database, the same ``--rows`` rows (one batch) go, in each round, first into an
+empty table (every row new), then again with new values for the same keys (every row replaced):
 
-* baseline: per row, look the tune up by slug and ``UsageRecord.objects.update_or_create(...)``,
-  all in one transaction — the loop a first version of an import would have;
-* bulk: ``tracker.services.usage.ingest_usage`` — validation vectorised with pandas, one query
-  for the tunes, one for the rows it may replace, one ``bulk_create(update_conflicts=True)``.
+* baseline: a raw ``COPY`` of the rows into a bare table with the same columns and unique key
+  (emptied first: ``COPY`` cannot replace, so both columns show the database's own write speed);
+* service: ``tracker.services.usage.ingest_usage`` in this process (validation and upsert), and
+  its write alone (``write_usage`` on the batch validated before the clock starts);
+* HTTP API: ``POST /api/v1/usage/`` with a team key to gunicorn running the production settings
+  on 127.0.0.1 (a free port; stopped at the end). Bodies are encoded before the clock starts.
 
-Prints rows per second for each and the ratio (bulk ÷ baseline) measured in this run.
+Prints rows per second (median of the rounds) and each path's ratio to the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import socket
+import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import django  # noqa: E402
+from common import (
+    ROOT,
+    bench_database,
+    clear,
+    copy_in,
+    database_url,
+    median,
+    seed_portfolio,
+    timed,
+)
+from django.db import connection
+from django.utils import timezone
 
-django.setup()
+from tracker.models import FineTune, Team, TeamAPIKey, UsageRecord
+from tracker.services.usage import frame_from_records, ingest_usage, validate_usage, write_usage
 
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+COLUMNS = [
+    "tune_id",
+    "day",
+    "source",
+    "queries",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "quality_score",
+]
 
-from tracker.models import CatalogModel, FineTune, Team, UsageRecord  # noqa: E402
-from tracker.services.usage import frame_from_records, ingest_usage  # noqa: E402
 
-TODAY = date(2025, 7, 1)
-
-
-def make_rows(rows: int, tunes: list[str], bump: int = 0) -> list[dict]:
-    days = -(-rows // len(tunes))
+def make_rows(rows: int, slugs: list[str], bump: int = 0) -> list[dict]:
+    yesterday = timezone.localdate() - timedelta(days=1)
+    days = -(-rows // len(slugs))
     records = [
         {
             "tune": slug,
-            "day": (TODAY - timedelta(days=d + 1)).isoformat(),
+            "day": (yesterday - timedelta(days=d)).isoformat(),
             "source": "gateway",
             "queries": 1000 + d + bump,
             "input_tokens": 800_000 + d + bump,
@@ -57,88 +74,175 @@ def make_rows(rows: int, tunes: list[str], bump: int = 0) -> list[dict]:
             "quality_score": 0.9,
         }
         for d in range(days)
-        for slug in tunes
+        for slug in slugs
     ]
     return records[:rows]
 
 
-def baseline(records: list[dict]) -> None:
-    with transaction.atomic():
-        for row in records:
-            tune = FineTune.objects.get(slug=row["tune"])
-            UsageRecord.objects.update_or_create(
-                tune=tune,
-                day=date.fromisoformat(row["day"]),
-                source=row["source"],
-                defaults={
-                    "queries": row["queries"],
-                    "input_tokens": row["input_tokens"],
-                    "output_tokens": row["output_tokens"],
-                    "cost_usd": row["cost_usd"],
-                    "quality_score": row["quality_score"],
-                },
-            )
+def as_csv(records: list[dict], ids: dict[str, int]) -> str:
+    return "".join(
+        f"{ids[r['tune']]},{r['day']},{r['source']},{r['queries']},{r['input_tokens']},"
+        f"{r['output_tokens']},{r['cost_usd']},{r['quality_score']}\n"
+        for r in records
+    )
 
 
-def bulk(records: list[dict]) -> None:
-    ingest_usage(frame_from_records(records), today=TODAY, chunk_size=len(records))
+def raw_copy(text: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bare_usage")
+    copy_in("bare_usage", COLUMNS, text)
 
 
-def timed(function, records) -> float:
-    start = time.perf_counter()
-    function(records)
-    return time.perf_counter() - start
+def empty_usage() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE tracker_usagerecord")
 
 
-def seed(tunes: int) -> list[str]:
-    owner = get_user_model().objects.create_user("bench", "bench@example.com")
-    team = Team.objects.create(name="Bench", slug="bench")
-    model = CatalogModel.objects.create(provider="bench", name="model", version="1")
-    slugs = [f"bench-tune-{i}" for i in range(tunes)]
-    for slug in slugs:
-        FineTune.objects.create(name=slug, slug=slug, team=team, owner=owner, base_model=model)
-    return slugs
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn with the production settings on a free loopback port."""
+
+    def __init__(self, database: str):
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "bench-only-not-secret-" + "x" * 40,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database_url(database),
+        }
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--timeout",
+                "300",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def post(self, body: bytes, key: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        conn.request(
+            "POST",
+            "/api/v1/usage/",
+            body=body,
+            headers={"Content-Type": "application/json", "X-Api-Key": key},
+        )
+        response = conn.getresponse()
+        payload = response.read()
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000, help="rows per batch (10,000)")
     parser.add_argument("--tunes", type=int, default=20, help="tunes the rows spread over (20)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are shown (3)")
     args = parser.parse_args()
 
-    setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        slugs = seed(args.tunes)
-        first, second = make_rows(args.rows, slugs), make_rows(args.rows, slugs, bump=1)
-        results = {}
-        for name, function in (("baseline", baseline), ("bulk", bulk)):
-            UsageRecord.objects.all().delete()
-            insert = timed(function, first)
-            replace = timed(function, second)
-            assert UsageRecord.objects.count() == len(first)
-            assert set(UsageRecord.objects.values_list("queries", flat=True)) == {
-                r["queries"] for r in second
-            }
-            results[name] = (len(first) / insert, len(second) / replace)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
-
-    print(
-        f"Ingesting {args.rows:,} usage rows over {args.tunes} tunes on {connection.vendor} "
-        "(into an empty table, then the same keys with new values):"
-    )
-    print(f"{'':34}{'insert':>16}{'replace':>16}")
-    labels = {
-        "baseline": "per-row update_or_create loop",
-        "bulk": "bulk path (services.usage)",
+    times: dict[str, list[tuple[float, float]]] = {
+        "baseline": [],
+        "service": [],
+        "write": [],
+        "http": [],
     }
-    for name, (insert, replace) in results.items():
-        print(f"{labels[name]:34}{insert:>10,.0f} rows/s{replace:>10,.0f} rows/s")
-    ratio_insert = results["bulk"][0] / results["baseline"][0]
-    ratio_replace = results["bulk"][1] / results["baseline"][1]
-    print(f"{'speed-up (bulk / baseline)':34}{ratio_insert:>15.1f}x{ratio_replace:>15.1f}x")
+    with bench_database() as database:
+        clear()
+        seed_portfolio(args.tunes, 0)
+        ids = dict(FineTune.objects.values_list("slug", "pk"))
+        slugs = sorted(ids)
+        first, second = make_rows(args.rows, slugs), make_rows(args.rows, slugs, bump=1)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE bare_usage (tune_id bigint NOT NULL, day date NOT NULL, "
+                "source varchar(64) NOT NULL, queries bigint NOT NULL, "
+                "input_tokens bigint NOT NULL, output_tokens bigint NOT NULL, "
+                "cost_usd numeric(16, 4), quality_score double precision, "
+                "UNIQUE (tune_id, day, source))"
+            )
+        texts = as_csv(first, ids), as_csv(second, ids)
+        validated = [validate_usage(frame_from_records(rows)) for rows in (first, second)]
+        bodies = [json.dumps({"records": rows}).encode() for rows in (first, second)]
+        _, key = TeamAPIKey.objects.create_key(
+            name="bench", team=Team.objects.get(slug="bench"), can_ingest=True
+        )
+        server = Server(database)
+        try:
+            server.post(bodies[0], key)  # warm the worker up (imports, connection)
+            empty_usage()
+            for _ in range(args.rounds):
+                times["baseline"].append(tuple(timed(raw_copy, text)[0] for text in texts))
+                empty_usage()
+                times["write"].append(tuple(timed(write_usage, batch)[0] for batch in validated))
+                empty_usage()
+                times["service"].append(
+                    tuple(
+                        timed(ingest_usage, frame_from_records(rows), team_ids=None)[0]
+                        for rows in (first, second)
+                    )
+                )
+                empty_usage()
+                times["http"].append(tuple(timed(server.post, body, key)[0] for body in bodies))
+                # Every path must have written the second batch's values over the first's.
+                stored = set(UsageRecord.objects.values_list("queries", flat=True))
+                assert UsageRecord.objects.count() == args.rows
+                assert stored == {r["queries"] for r in second}
+                empty_usage()
+        finally:
+            server.stop()
+
+    rates = {
+        name: tuple(args.rows / median([run[i] for run in runs]) for i in (0, 1))
+        for name, runs in times.items()
+    }
+    print(
+        f"Ingesting one batch of {args.rows:,} usage rows over {args.tunes} tunes on "
+        f"PostgreSQL (median of {args.rounds}): into an empty table, then the same keys again "
+        "with new values."
+    )
+    labels = {
+        "baseline": "raw COPY into a bare table",
+        "write": "  of which the write (write_usage)",
+        "service": "services.usage.ingest_usage",
+        "http": "HTTP API (gunicorn, production)",
+    }
+    print(f"{'':34}{'insert':>14}{'÷ COPY':>8}{'replace':>14}{'÷ COPY':>8}")
+    base = rates["baseline"]
+    for name, (insert, replace) in rates.items():
+        print(
+            f"{labels[name]:34}{insert:>8,.0f} rows/s{insert / base[0]:>7.2f}x"
+            f"{replace:>8,.0f} rows/s{replace / base[1]:>7.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from tracker import selectors, services
-from tracker.models import Evaluation, FineTune, TunePrice, UsageRecord
+from tracker.models import Evaluation, FineTune, PolicyVersion, TunePrice, UsageRecord
+from tracker.services import jobs
+from tracker.services.evaluation import FIGURE_DIGITS
 
 from .factories import CatalogModelFactory, FineTuneFactory, ModelPriceFactory, TeamFactory
 
@@ -61,7 +64,8 @@ def queries_to_evaluate(as_of=AS_OF) -> int:
 
 
 def test_query_count_does_not_grow_with_the_portfolio():
-    selectors.current_policy()  # created once; not part of what is measured
+    # The policy and its stored version are created once; not part of what is measured.
+    services.evaluation.policy_version(selectors.engine_policy(selectors.current_policy()))
     portfolio(10)
     ten = queries_to_evaluate()
     Evaluation.objects.all().delete()
@@ -89,7 +93,7 @@ def test_evaluation_records_figures_policy_and_engine_version():
     serving = 800 * 0.3e-6 + 150 * 1.2e-6
     expected = 20_000 * 30.4375 * (alternative - serving) - 500
     assert float(evaluation.monthly_net_saving) == pytest.approx(expected, abs=0.01)
-    assert evaluation.policy["lookback_days"] == 90
+    assert evaluation.policy.values["lookback_days"] == 90
     assert evaluation.engine_version
     assert evaluation.findings and all("message" in f for f in evaluation.findings)
 
@@ -157,3 +161,78 @@ class EvaluatingAgainReplaces(HypothesisTestCase):
         assert {tune: verdict for tune, _, verdict in rows} == {
             tune: once[tune] for tune in evaluated
         }
+
+
+def test_the_policy_is_stored_once_and_a_change_makes_a_new_version():
+    portfolio(3)
+    services.evaluate_portfolio(AS_OF)
+    services.evaluate_portfolio(AS_OF - timedelta(days=1))
+    assert PolicyVersion.objects.count() == 1
+    assert Evaluation.objects.values("policy").distinct().count() == 1
+    policy = selectors.current_policy()
+    policy.lookback_days = 60
+    policy.save()
+    services.evaluate_portfolio(AS_OF)
+    assert PolicyVersion.objects.count() == 2
+    today = Evaluation.objects.filter(as_of=AS_OF).select_related("policy")
+    assert {e.policy.values["lookback_days"] for e in today} == {60}
+    earlier = Evaluation.objects.get(as_of=AS_OF - timedelta(days=1), tune=today[0].tune)
+    assert earlier.policy.values["lookback_days"] == 90
+
+
+def test_stored_figures_are_compact_and_read_back_as_written():
+    portfolio(2)
+    run = services.evaluate_portfolio(AS_OF)
+    for written in run.evaluations:
+        stored = Evaluation.objects.get(pk=written.pk)
+        assert stored.figures == written.figures and stored.findings == written.findings
+        assert None not in stored.figures.values()
+        # No float noise: at most FIGURE_DIGITS significant digits.
+        for value in stored.figures.values():
+            if isinstance(value, float):
+                assert value == float(f"{value:.{FIGURE_DIGITS}g}")
+
+
+def test_usage_is_read_from_each_tunes_own_window_with_every_source():
+    long_ago, recently = portfolio(2)
+    FineTune.objects.filter(pk=long_ago.pk).update(last_trained_on=AS_OF - timedelta(days=100))
+    FineTune.objects.filter(pk=recently.pk).update(last_trained_on=AS_OF - timedelta(days=10))
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            tune=t,
+            day=AS_OF - timedelta(days=d),
+            source="export",
+            queries=5,
+            input_tokens=7,
+            output_tokens=11,
+        )
+        for t in (long_ago, recently)
+        for d in range(120)
+    )
+    policy = selectors.engine_policy(selectors.current_policy())
+    usage = selectors.portfolio_inputs(AS_OF, policy).usage
+    daily = usage.groupby(["tune_id", "day"], as_index=False).sum()  # as the engine does
+    days = daily.groupby("tune_id")["day"].agg(["min", "max", "count"])
+    window = max(policy.lookback_days, selectors.portfolio.VOLUME_TREND_DAYS)
+    assert days.loc[long_ago.pk, "count"] == 101  # back to its last training
+    assert days.loc[recently.pk, "count"] == window + 1  # back to the windows only
+    assert days["max"].eq(pd.Timestamp(AS_OF)).all()
+    assert len(usage) == 2 * len(daily)  # both sources of every day
+    assert daily["queries"].eq(20_005).all()
+    assert daily["output_tokens"].eq(20_000 * 150 + 11).all()
+    assert str(usage["day"].dtype) == "datetime64[ns]"
+
+
+def test_a_chunk_looks_only_at_its_own_tunes():
+    tunes = portfolio(6)
+    ids = [t.pk for t in tunes]
+    services.evaluate_portfolio(AS_OF, ids[:2])
+    assert selectors.tunes_due_for_evaluation(AS_OF, ids[1:4]) == ids[2:4]
+    assert selectors.tunes_due_for_evaluation(AS_OF) == ids[2:]
+    with CaptureQueriesContext(connection) as small:
+        assert jobs.evaluate_tunes(ids[2:4], AS_OF, only_due=True) == 2
+    portfolio(40)
+    with CaptureQueriesContext(connection) as large:
+        assert jobs.evaluate_tunes(ids[4:6], AS_OF, only_due=True) == 2
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert jobs.evaluate_tunes(ids[:6], AS_OF, only_due=True) == 0  # all done: nothing again

@@ -554,6 +554,21 @@ class DecisionPolicy(models.Model):
         super().save(*args, **kwargs)
 
 
+class PolicyVersion(models.Model):
+    """The thresholds as they were when evaluations used them, stored once per distinct set and
+    referred to by every evaluation that used it."""
+
+    values = models.JSONField(help_text="The thresholds, by name.")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the values.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Policy {self.digest[:12]}"
+
+
 class Evaluation(models.Model):
     """One tune's verdict as of one day, with the numbers and findings that led to it."""
 
@@ -565,7 +580,14 @@ class Evaluation(models.Model):
     unrecovered_cost = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
     figures = models.JSONField(default=dict)
     findings = models.JSONField(default=list)
-    policy = models.JSONField(default=dict, help_text="The thresholds in force.")
+    policy = models.ForeignKey(
+        PolicyVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="evaluations",
+        help_text="The thresholds in force.",
+    )
     engine_version = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -579,6 +601,11 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tune} {self.as_of}: {self.verdict}"
+
+    @property
+    def policy_values(self) -> dict:
+        """The thresholds in force, by name (empty when not recorded)."""
+        return self.policy.values if self.policy_id else {}
 
 
 class Flag(models.Model):

@@ -9,7 +9,7 @@ given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
 ``catch_up_evaluations`` hourly, ``send_weekly_digests`` every Monday morning,
-``purge_idempotency_records`` hourly.
+``purge_idempotency_records`` hourly, ``prune_evaluations`` weekly.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.utils import timezone
 from tracker import selectors
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import idempotency, jobs
+from tracker.services import idempotency, jobs, retention
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -110,3 +110,9 @@ def send_digest(self, recipient_id: int, iso_year: int, iso_week: int) -> str:
 def purge_idempotency_records() -> int:
     """Hourly: forget the ``Idempotency-Key`` responses no retry can use any more."""
     return idempotency.purge_expired()
+
+
+@shared_task(**RELIABLE)
+def prune_evaluations() -> int:
+    """Weekly: thin old evaluation history (see services.retention)."""
+    return retention.prune_evaluations()

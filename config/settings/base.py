@@ -288,6 +288,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17),
         "options": {"expires": 3600},
     },
+    "weekly-evaluation-prune": {
+        "task": "tracker.tasks.prune_evaluations",
+        "schedule": crontab(hour=4, minute=30, day_of_week="sun"),
+        "options": {"expires": 24 * 3600},
+    },
 }
 
 # --- API ------------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ PostgreSQL runs truly side by side."""
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -32,11 +33,43 @@ def test_the_write_is_one_upsert_statement(world):
     with CaptureQueriesContext(connection) as queries:
         response = world.client_a().post(URL, batch(300), format="json")
     assert response.status_code == 200
-    inserts = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
-    usage_inserts = [sql for sql in inserts if "tracker_usagerecord" in sql]
+    statements = [q["sql"].replace('"', "").upper() for q in queries]
+    usage_inserts = [sql for sql in statements if "INSERT INTO TRACKER_USAGERECORD" in sql]
     assert len(usage_inserts) == 1
-    assert "ON CONFLICT" in usage_inserts[0].upper()
+    assert "ON CONFLICT" in usage_inserts[0]
     assert UsageRecord.objects.count() == 300
+
+
+@pytest.mark.django_db
+def test_only_changed_rows_are_rewritten_in_chunks(world):
+    from tracker.services.usage import frame_from_records, ingest_usage
+
+    rows = [
+        usage_row(
+            tune=tune, day=(TODAY - timedelta(days=n + 1)).isoformat(), cost_usd=0.25, source=src
+        )
+        for n in range(30)
+        for tune in ("ticket-triage", "clause-review")
+        for src in ('b, "quoted"', "a")
+    ]
+    with time_machine.travel(datetime.combine(TODAY, time(1), tzinfo=UTC), tick=False):
+        first = ingest_usage(frame_from_records(rows[::-1]), chunk_size=7)
+    assert (first.created, first.updated, first.unchanged) == (120, 0, 0)
+    stamps = dict(UsageRecord.objects.values_list("pk", "updated_at"))
+    rows[5] = {**rows[5], "quality_score": 0.5}
+    rows[6] = {**rows[6], "cost_usd": 0.2501}
+    written: list[int] = []
+    with time_machine.travel(datetime.combine(TODAY, time(2), tzinfo=UTC), tick=False):
+        again = ingest_usage(frame_from_records(rows), chunk_size=50, progress=written.append)
+    assert (again.created, again.updated, again.unchanged) == (0, 2, 118)
+    assert written == [50, 50, 20]
+    changed = {
+        pk for pk, at in UsageRecord.objects.values_list("pk", "updated_at") if at != stamps[pk]
+    }
+    assert len(changed) == 2
+    stored = UsageRecord.objects.get(quality_score=0.5)
+    assert (stored.source, stored.cost_usd) == (rows[5]["source"], Decimal("0.2500"))
+    assert UsageRecord.objects.get(cost_usd=Decimal("0.2501")).source == rows[6]["source"]
 
 
 @pytest.mark.django_db

@@ -296,7 +296,7 @@ class EvaluationSerializer(serializers.ModelSerializer):
     tune: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     figures = serializers.DictField(read_only=True)
     findings = serializers.ListField(child=serializers.DictField(), read_only=True)
-    policy = serializers.DictField(read_only=True)
+    policy = serializers.DictField(source="policy_values", read_only=True)
 
     class Meta:
         model = Evaluation

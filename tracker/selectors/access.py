@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from tracker.models import (
     CatalogModel,
@@ -67,23 +68,30 @@ def tune_serving_prices(tune: FineTune) -> QuerySet[TunePrice]:
 
 
 def tune_evaluations(tune: FineTune) -> QuerySet[Evaluation]:
-    return Evaluation.objects.filter(tune=tune).select_related("tune").order_by("-as_of")
+    return Evaluation.objects.filter(tune=tune).select_related("tune", "policy").order_by("-as_of")
 
 
 def latest_evaluation(tune: FineTune) -> Evaluation | None:
     return tune_evaluations(tune).first()
 
 
+def _tune_count(team_ids: TeamIds, field: str) -> Coalesce:
+    """How many of the caller's tunes point at the outer catalog model through ``field``: a
+    correlated count on the foreign key's index, so a page costs the same at any portfolio size
+    (joining both relations before counting multiplies the rows)."""
+    tunes = _in_teams(FineTune.objects.filter(**{field: OuterRef("pk")}), team_ids)
+    counted = tunes.order_by().values(field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def catalog(team_ids: TeamIds) -> QuerySet[CatalogModel]:
     """Every catalog model, with how many of the caller's tunes use it (as base or alternative)."""
-    tunes_q = Q() if team_ids is None else Q(tunes__team_id__in=list(team_ids))
-    alt_q = Q() if team_ids is None else Q(alternative_for__team_id__in=list(team_ids))
     last_change = ShutdownDateChange.objects.filter(model=OuterRef("pk")).order_by(
         "-changed_at", "-id"
     )
     return CatalogModel.objects.annotate(
-        tune_count=Count("tunes", filter=tunes_q, distinct=True),
-        alternative_count=Count("alternative_for", filter=alt_q, distinct=True),
+        tune_count=_tune_count(team_ids, "base_model"),
+        alternative_count=_tune_count(team_ids, "alternative"),
         shutdown_on_changed_by=Subquery(last_change.values("changed_by")[:1]),
         shutdown_on_changed_at=Subquery(last_change.values("changed_at")[:1]),
     ).order_by("provider", "name", "version", "pk")

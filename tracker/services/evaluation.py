@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 import decision
+from decision.fmt import json_safe
 from tracker import selectors
-from tracker.models import Evaluation, FineTune, Flag, Verdict
+from tracker.models import Evaluation, FineTune, Flag, PolicyVersion, Verdict
 
 #: The verdicts that open a flag of the same kind.
 FLAG_VERDICTS = {Verdict.RETRAIN, Verdict.RETIRE, Verdict.FINE_TUNE}
@@ -22,6 +25,43 @@ def _money(value) -> Decimal | None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return Decimal(str(round(float(value), 2)))
+
+
+#: Significant digits kept for stored figures: whole dollars up to $10M, four digits of a
+#: per-query cost; rules compare unrounded figures in the engine, storage only reports them.
+FIGURE_DIGITS = 7
+
+
+def compact(value: object) -> object:
+    """JSON-safe figures without blanks and without float noise (``0.30000000000000004``), so a
+    stored evaluation stays small; blank figures read back as absent (``figures.get`` is None)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = compact(item)
+            if item is not None:
+                out[str(key)] = item
+        return out
+    if isinstance(value, list | tuple):
+        return [compact(v) for v in value]
+    if isinstance(value, float) and not isinstance(value, bool):
+        return float(f"{value:.{FIGURE_DIGITS}g}") if math.isfinite(value) else None
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    value = json_safe(value)  # numpy and pandas scalars, dates, NaT
+    return compact(value) if isinstance(value, float) else value
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def policy_version(policy: decision.Policy) -> PolicyVersion:
+    """The stored copy of these thresholds, created the first time they are used."""
+    values = policy.as_dict()
+    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+    version, _ = PolicyVersion.objects.get_or_create(digest=digest, defaults={"values": values})
+    return version
 
 
 @dataclass(frozen=True)
@@ -39,47 +79,109 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     Writes one evaluation per tune and day: running it again for the same day replaces it.
     Flags follow the verdicts. A fixed number of queries whatever the portfolio's size.
     """
-    policy_row = selectors.current_policy()
-    policy = selectors.engine_policy(policy_row)
+    policy = selectors.engine_policy(selectors.current_policy())
+    version = policy_version(policy)
     inputs = selectors.portfolio_inputs(as_of, policy, tune_ids)
     results = decision.evaluate(inputs, policy, as_of)
-    rows = [
+    evaluations = [
         Evaluation(
-            tune_id=result.tune_id,
+            tune_id=int(result.tune_id),
             as_of=as_of,
             verdict=str(result.verdict),
             reason=result.reason,
             monthly_net_saving=_money(result.figures.get("monthly_net_saving")),
             unrecovered_cost=_money(result.figures.get("unrecovered_cost")),
-            figures=result.figures,
-            findings=[finding.as_dict() for finding in result.findings],
-            policy=policy.as_dict(),
+            figures=compact(result.figures),
+            findings=[compact(finding.as_dict()) for finding in result.findings],
+            policy=version,
             engine_version=result.engine_version,
         )
         for result in results
     ]
-    Evaluation.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["tune", "as_of"],
-        update_fields=[
-            "verdict",
-            "reason",
-            "monthly_net_saving",
-            "unrecovered_cost",
-            "figures",
-            "findings",
-            "policy",
-            "engine_version",
-        ],
-    )
-    evaluations = list(
-        Evaluation.objects.filter(as_of=as_of, tune_id__in=[r.tune_id for r in results]).order_by(
-            "tune_id"
-        )
-    )
+    evaluations.sort(key=lambda e: e.tune_id)  # rows written in key order: no deadlock cycles
+    if connection.vendor == "postgresql":
+        _copy_evaluations(evaluations)
+    else:
+        _bulk_create_evaluations(evaluations)
     opened, resolved = _sync_flags(evaluations)
     return EvaluationRun(as_of, evaluations, opened, resolved)
+
+
+_WRITTEN = [
+    "tune_id",
+    "as_of",
+    "verdict",
+    "reason",
+    "monthly_net_saving",
+    "unrecovered_cost",
+    "figures",
+    "findings",
+    "policy_id",
+    "engine_version",
+]
+
+
+def _copy_evaluations(evaluations: list[Evaluation]) -> None:
+    """PostgreSQL: ``COPY`` the rows into a session-local staging table, then one upsert; the
+    figures are serialised once here, not by a field per row. Sets each ``pk``/``created_at``."""
+    table = Evaluation._meta.db_table
+    columns = ", ".join(_WRITTEN)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _WRITTEN[2:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS evaluation_stage (tune_id bigint, as_of date, "
+            "verdict varchar(16), reason text, monthly_net_saving numeric, "
+            "unrecovered_cost numeric, figures jsonb, findings jsonb, policy_id bigint, "
+            "engine_version varchar(32)) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE evaluation_stage")
+        with cursor.cursor.copy(f"COPY evaluation_stage ({columns}) FROM STDIN") as copy:
+            for e in evaluations:
+                copy.write_row(
+                    (
+                        e.tune_id,
+                        e.as_of,
+                        e.verdict,
+                        e.reason,
+                        e.monthly_net_saving,
+                        e.unrecovered_cost,
+                        _dumps(e.figures),
+                        _dumps(e.findings),
+                        e.policy_id,
+                        e.engine_version,
+                    )
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}, created_at) "
+            f"SELECT {columns}, now() FROM evaluation_stage ORDER BY tune_id "
+            f"ON CONFLICT (tune_id, as_of) DO UPDATE SET {updates} "
+            "RETURNING tune_id, id, created_at"
+        )
+        written = {tune_id: (pk, created) for tune_id, pk, created in cursor.fetchall()}
+    for e in evaluations:
+        e.pk, e.created_at = written[e.tune_id]
+        e._state.adding = False
+
+
+def _bulk_create_evaluations(evaluations: list[Evaluation]) -> None:
+    """Other databases: the ORM's upsert, then one read of the ids it kept."""
+    if not evaluations:
+        return
+    Evaluation.objects.bulk_create(
+        evaluations,
+        update_conflicts=True,
+        unique_fields=["tune", "as_of"],
+        update_fields=[c.removesuffix("_id") for c in _WRITTEN[2:]],
+    )
+    written = {
+        tune_id: (pk, created)
+        for tune_id, pk, created in Evaluation.objects.filter(
+            as_of=evaluations[0].as_of, tune_id__in=[e.tune_id for e in evaluations]
+        ).values_list("tune_id", "pk", "created_at")
+    }
+    for e in evaluations:
+        e.pk, e.created_at = written[e.tune_id]
+        e._state.adding = False
 
 
 def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:

@@ -57,7 +57,7 @@ def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = Fal
     evaluated."""
     ids = {int(i) for i in tune_ids}
     if only_due:
-        ids &= set(selectors.tunes_due_for_evaluation(as_of))
+        ids = set(selectors.tunes_due_for_evaluation(as_of, ids))
     if not ids:
         return 0
     return len(evaluate_portfolio(as_of, sorted(ids)).evaluations)

@@ -9,9 +9,11 @@ values did not change are left alone, so a replayed batch changes nothing at all
 
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
 one to find sources new to a tune on days other sources report (a warning: usage from every
-source adds up), one to read the rows the batch may replace, and the bulk upsert — never one
-per row. Rows are written in key order and the write is retried when PostgreSQL aborts it for a
-deadlock, so overlapping concurrent batches all succeed.
+source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed into
+a staging table and merged by one ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`` the values
+differ, in key order; elsewhere the rows it may replace are read, compared in pandas and upserted
+in bulk. The write is retried when PostgreSQL aborts it for a deadlock, so overlapping concurrent
+batches all succeed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from tracker.models import FIRST_DAY, FineTune, UsageRecord
@@ -358,7 +360,6 @@ def ingest_usage(
         allow_unknown_fields=allow_unknown_fields,
         row_name=row_name,
     )
-    clean = clean.sort_values(list(KEY_FIELDS), kind="stable")
     warnings = _source_warnings(clean)
     result = _retrying(lambda: write_usage(clean, chunk_size=chunk_size, progress=progress))
     return IngestResult(result.received, result.created, result.updated, result.unchanged, warnings)
@@ -383,40 +384,83 @@ def _retrying(write: Callable[[], IngestResult]) -> IngestResult:
 def write_usage(
     clean: pd.DataFrame, *, chunk_size: int | None = None, progress: ProgressCallback | None = None
 ) -> IngestResult:
-    """Upsert a batch that :func:`validate_usage` accepted."""
-    from django.conf import settings
-
+    """Upsert a batch that :func:`validate_usage` accepted, in key order."""
     received = len(clean)
     if not received:
         return IngestResult(0, 0, 0, 0)
     chunk_size = chunk_size or settings.USAGE_BATCH_MAX_ROWS
+    # Key order: concurrent batches touching the same rows lock them in the same order.
+    ordered = clean.sort_values(list(KEY_FIELDS), kind="mergesort", ignore_index=True)
+    upsert = _copy_upsert if connection.vendor == "postgresql" else _orm_upsert
+    created = updated = 0
     with transaction.atomic():
-        existing = _existing_rows(clean)
-        merged = clean.merge(existing, on=list(KEY_FIELDS), how="left", indicator=True)
-        is_new = merged["_merge"].eq("left_only").to_numpy()
-        same = ~is_new
-        for column in VALUE_FIELDS:
-            new, old = merged[column], merged[f"{column}_old"]
-            equal = (new.isna() & old.isna()) | (new == old).fillna(False).astype(bool)
-            same &= equal.to_numpy()
-        changed = merged[~same]
-        objects = _records(changed)
-        for start in range(0, len(objects), chunk_size):
-            part = objects[start : start + chunk_size]
-            UsageRecord.objects.bulk_create(
-                part,
-                update_conflicts=True,
-                unique_fields=["tune", "day", "source"],
-                update_fields=[*VALUE_FIELDS, "updated_at"],
-                batch_size=2000,
-            )
+        for start in range(0, received, chunk_size):
+            part = ordered.iloc[start : start + chunk_size]
+            new, changed = upsert(part)
+            created, updated = created + new, updated + changed
             if progress:
                 progress(len(part))
-        if progress and len(objects) < received:
-            progress(received - len(objects))
+    return IngestResult(received, created, updated, received - created - updated)
+
+
+#: The session-local staging table a batch is copied into on PostgreSQL (emptied at commit).
+_STAGE = "usage_stage"
+
+
+def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
+    """PostgreSQL: ``COPY`` the rows, as CSV text pandas writes in one call, into a staging
+    table, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` that leaves rows whose values did
+    not change untouched. Returns (created, updated)."""
+    table = UsageRecord._meta.db_table
+    columns = [*KEY_FIELDS, *VALUE_FIELDS]
+    names = ", ".join(columns)
+    values = ", ".join(VALUE_FIELDS)
+    excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    text = part[columns].to_csv(header=False, index=False, lineterminator="\n")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, "
+            "source varchar(64), queries bigint, input_tokens bigint, output_tokens bigint, "
+            "cost_usd numeric(16, 4), quality_score double precision) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {_STAGE}")
+        with cursor.cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(text)
+        cursor.execute(
+            f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
+            f"SELECT {names}, %s FROM {_STAGE} ORDER BY tune_id, day, source "
+            "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
+            f"({values}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
+            f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
+            f"IS DISTINCT FROM ({excluded}) "
+            "RETURNING xmax = 0 AS created) "
+            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
+            "FROM written",
+            [timezone.now()],
+        )
+        created, updated = cursor.fetchone()
+    return int(created), int(updated)
+
+
+def _orm_upsert(part: pd.DataFrame) -> tuple[int, int]:
+    """Other databases: read the rows the batch may replace, write only new or changed ones."""
+    existing = _existing_rows(part)
+    merged = part.merge(existing, on=list(KEY_FIELDS), how="left", indicator=True)
+    is_new = merged["_merge"].eq("left_only").to_numpy()
+    same = ~is_new
+    for column in VALUE_FIELDS:
+        new, old = merged[column], merged[f"{column}_old"]
+        equal = (new.isna() & old.isna()) | (new == old).fillna(False).astype(bool)
+        same &= equal.to_numpy()
+    UsageRecord.objects.bulk_create(
+        _records(merged[~same]),
+        update_conflicts=True,
+        unique_fields=["tune", "day", "source"],
+        update_fields=[*VALUE_FIELDS, "updated_at"],
+        batch_size=2000,
+    )
     created = int(is_new.sum())
-    unchanged = int(same.sum())
-    return IngestResult(received, created, received - created - unchanged, unchanged)
+    return created, len(part) - created - int(same.sum())
 
 
 # --- Validation helpers (vectorised over a column) ------------------------------------------------

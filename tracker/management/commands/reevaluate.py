@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from django.conf import settings
@@ -28,31 +29,34 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"No tune with slug {tune!r}.")
             try:
-                evaluations = [services.evaluate_tune(tune=found, as_of=as_of)]
+                evaluation = services.evaluate_tune(tune=found, as_of=as_of)
             except services.TuneRetired as exc:
                 raise CommandError(f"{tune}: {exc}") from exc
-            self.print_table(as_of, evaluations)
+            self.print_rows(as_of, {found.pk: found.slug}, [evaluation])
             return
-        # The same tunes and chunks as the nightly run, evaluated here instead of queued.
-        ids = list(selectors.evaluable_tunes().values_list("pk", flat=True))
-        chunks = jobs.chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
+        # The same tunes and chunks as the nightly run, evaluated here instead of queued, and
+        # printed chunk by chunk (sorted within a chunk) so memory stays flat however many tunes.
+        names = dict(selectors.evaluable_tunes().values_list("pk", "slug"))
+        ids = list(names)
         with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
-            for chunk in chunks:
-                jobs.evaluate_tunes(chunk, as_of)
+            self.print_header(as_of, names)
+            for chunk in jobs.chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE):
+                evaluations = services.evaluate_portfolio(as_of, chunk).evaluations
+                self.print_lines(names, evaluations)
                 bar.update(len(chunk))
-        self.print_table(as_of, list(Evaluation.objects.filter(as_of=as_of, tune_id__in=ids)))
 
-    def print_table(self, as_of, evaluations):
-        names = dict(
-            FineTune.objects.filter(pk__in=[e.tune_id for e in evaluations]).values_list(
-                "pk", "slug"
-            )
-        )
-        width = max((len(n) for n in names.values()), default=4)
+    def print_rows(self, as_of, names, evaluations):
+        self.print_header(as_of, names)
+        self.print_lines(names, evaluations)
+
+    def print_header(self, as_of, names):
+        self.width = max((len(n) for n in names.values()), default=4)
         self.stdout.write(f"Verdicts as of {as_of}:")
-        self.stdout.write(f"{'tune':<{width}}  {'verdict':<9}  reason")
+        self.stdout.write(f"{'tune':<{self.width}}  {'verdict':<9}  reason")
+
+    def print_lines(self, names, evaluations: Iterable[Evaluation]):
         for evaluation in sorted(evaluations, key=lambda e: (e.verdict, names[e.tune_id])):
             self.stdout.write(
-                f"{names[evaluation.tune_id]:<{width}}  {evaluation.verdict:<9}  "
+                f"{names[evaluation.tune_id]:<{self.width}}  {evaluation.verdict:<9}  "
                 f"{evaluation.reason}"
             )

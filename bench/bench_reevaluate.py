@@ -1,0 +1,162 @@
+"""The nightly re-evaluation and the catalog at growing portfolio sizes, against a bare read.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tunefolio_bench \\
+        .venv/bin/python bench/bench_reevaluate.py --sizes 1000 --days 730
+    DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 1000,10000,100000 --days 120
+
+For each size, on a fresh synthetic portfolio (every tune trained ``--days`` ago, a usage row per
+tune and day, catalog models used both as base and as alternative):
+
+* baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
+  median of 3;
+* ``manage.py reevaluate`` in a child process: its time, queries (total and per 200-tune
+  chunk), the child's peak RSS, and the average stored evaluation row;
+* the catalog list and detail, and a tune create and edit through the API: time and queries.
+
+Prints one row per size; ``reevaluate ÷ read`` is the ratio against the baseline measured in
+the same run, and ``µs/row`` shows whether the time grows faster than the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    AS_OF,
+    bench_database,
+    clear,
+    copy_out,
+    database_url,
+    median,
+    peak_rss_mb,
+    seed_portfolio,
+    timed,
+)
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from tracker.management.commands.reevaluate import CHUNK
+from tracker.models import CatalogModel, FineTune, Team, TeamAPIKey
+
+NEEDED_USAGE = (
+    "SELECT u.tune_id, u.day, u.source, u.queries, u.input_tokens, u.output_tokens "
+    "FROM tracker_usagerecord u JOIN tracker_finetune t ON t.id = u.tune_id "
+    f"WHERE u.day >= t.last_trained_on AND u.day <= DATE '{AS_OF}'"
+)
+
+
+def child() -> None:
+    """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory."""
+    with open(os.devnull, "w") as devnull, CaptureQueriesContext(connection) as queries:
+        seconds, _ = timed(call_command, "reevaluate", as_of=AS_OF, stdout=devnull, verbosity=0)
+    print(json.dumps({"seconds": seconds, "queries": len(queries), "rss_mb": peak_rss_mb()}))
+
+
+def reevaluate(database: str) -> dict:
+    env = {**os.environ, "DATABASE_URL": database_url(database)}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child"], env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def api_calls() -> dict[str, tuple[float, int]]:
+    """Catalog list and detail, tune create and edit: (milliseconds, queries), median of 3."""
+    team = Team.objects.get(slug="bench")
+    _, secret = TeamAPIKey.objects.create_key(
+        name="bench", team=team, can_read=True, can_write=True
+    )
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    base, alternative = CatalogModel.objects.order_by("pk")[:2]
+    tune = FineTune.objects.order_by("pk").first()
+    counter = iter(range(10**6))
+    calls = {
+        "catalog list": lambda: client.get("/api/v1/catalog/"),
+        "catalog detail": lambda: client.get(f"/api/v1/catalog/{base.pk}/"),
+        "tune create": lambda: client.post(
+            "/api/v1/tunes/",
+            {
+                "slug": f"bench-new-{next(counter)}",
+                "name": "New",
+                "team": "bench",
+                "owner": "bench",
+                "status": "proposed",
+                "base_model": base.pk,
+                "alternative": alternative.pk,
+                "task_description": "x",
+            },
+            format="json",
+        ),
+        "tune edit": lambda: client.patch(
+            f"/api/v1/tunes/{tune.slug}/", {"alternative": alternative.pk}, format="json"
+        ),
+    }
+    results = {}
+    for name, call in calls.items():
+        runs = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as queries:
+                seconds, response = timed(call)
+            assert response.status_code in (200, 201), (name, response.content[:300])
+            runs.append((seconds * 1000, len(queries)))
+        results[name] = (median([r[0] for r in runs]), runs[-1][1])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000", help="tunes, comma-separated (1000)")
+    parser.add_argument("--days", type=int, default=730, help="days of usage per tune (730)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child()
+
+    rows_out = []
+    with bench_database() as database:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            clear()
+            usage_rows = seed_portfolio(size, args.days)
+            read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
+            run = reevaluate(database)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT avg(pg_column_size(e.*)) FROM tracker_evaluation e")
+                run["row_bytes"] = float(cursor.fetchone()[0])
+            api = api_calls()
+            rows_out.append((size, usage_rows, read, run, api))
+            print(f"  measured {size:,} tunes", file=sys.stderr)
+
+    print(
+        f"Re-evaluation on PostgreSQL, {args.days} days of usage per tune "
+        f"(chunks of {CHUNK} tunes; API times are medians of 3):"
+    )
+    header = (
+        f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'reevaluate':>11} "
+        f"{'÷ read':>7} {'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} {'eval row':>9} "
+        f"{'catalog list':>13} {'detail':>12} {'tune create':>12} {'tune edit':>12}"
+    )
+    print(header)
+    for size, usage_rows, read, run, api in rows_out:
+        chunks = -(-size // CHUNK)
+        cells = " ".join(f"{ms:>7.1f}ms/{q:<3}" for ms, q in api.values())
+        print(
+            f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>10.2f}s "
+            f"{run['seconds'] / read:>6.2f}x {run['seconds'] / usage_rows * 1e6:>7.2f} "
+            f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} {run['rss_mb']:>7.0f}MB "
+            f"{run['row_bytes']:>8.0f}B "
+            f"{cells}"
+        )
+
+
+if __name__ == "__main__":
+    main()
