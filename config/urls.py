@@ -10,5 +10,6 @@ handler404 = "tracker.api.errors.api_aware_404"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("tracker.api.urls")),
+    path("portfolio/", include("tracker.pages.urls")),
     path("", include("tracker.urls")),
 ]

@@ -125,12 +125,16 @@ PRICE_COLUMNS = ["effective_from", "input_per_mtok", "output_per_mtok"]
 
 
 def portfolio_inputs(
-    as_of: date, policy: Policy, tune_ids: Iterable[int] | None = None
+    as_of: date,
+    policy: Policy,
+    tune_ids: Iterable[int] | None = None,
+    usage_since: date | None = None,
 ) -> Portfolio:
     """The engine's input for the given tunes (all that are not retired when ``None``).
 
     A fixed number of queries whatever the portfolio's size: tunes, usage summed per day, change
-    log, catalog, and the two price tables.
+    log, catalog, and the two price tables. ``usage_since`` reaches further back than the rules
+    need (for charts of the whole history).
     """
     tunes_qs = FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
     if tune_ids is not None:
@@ -151,6 +155,8 @@ def portfolio_inputs(
     trained = tunes["last_trained_on"].fillna(tunes["deployed_on"]).dropna()
     if not trained.empty:
         earliest = min(earliest, trained.min().date())
+    if usage_since is not None:
+        earliest = min(earliest, usage_since)
     usage = _frame(
         UsageRecord.objects.filter(tune_id__in=ids, day__gte=earliest, day__lte=as_of)
         .values("tune_id", "day")
