@@ -63,3 +63,12 @@ def verdict_badge(verdict) -> str:
     return format_html(
         '<span class="badge badge-{}">{}</span>', VERDICT_CLASSES.get(verdict, "none"), label
     )
+
+
+@register.simple_tag
+def age_days(since, today) -> str:
+    """Whole days from ``since`` to ``today``: "today", "1 day", "12 days"."""
+    if not since or not today:
+        return "—"
+    days = (today - since).days
+    return "today" if days == 0 else f"{days} day{'s' if days != 1 else ''}"

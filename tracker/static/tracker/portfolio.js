@@ -10,8 +10,10 @@
   const data = (id) => { const el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; };
   const palette = ["#1f5fbf", "#1b7f3b", "#b3261e", "#a76b00", "#6a3d9a", "#0f7c8c", "#c2185b", "#5d4037", "#455a64", "#7cb342", "#9e9e9e"];
 
-  function dateAxis(title) {
+  function dateAxis(title, datasets) {
+    const xs = datasets.flatMap((d) => d.data).filter((p) => p && p.y != null).map((p) => p.x);
     return {type: "linear", title: {display: true, text: title},
+      min: xs.length ? Math.min(...xs) : undefined, max: xs.length ? Math.max(...xs) : undefined,
       ticks: {callback: (v) => day(v), maxTicksLimit: 10}};
   }
 
@@ -48,7 +50,7 @@
       options: {
         maintainAspectRatio: false, animation: false, parsing: true,
         interaction: {mode: "nearest", intersect: false},
-        scales: {x: dateAxis("Day"), y: {title: {display: true, text: "USD"}, ticks: {callback: (v) => usd(v)}}},
+        scales: {x: dateAxis("Day", [{data: d.history}, {data: d.projection}, {data: d.break_even}]), y: {title: {display: true, text: "USD"}, ticks: {callback: (v) => usd(v)}}},
         plugins: {tooltip: {callbacks: {title: (items) => items.length ? day(items[0].parsed.x) : "",
                                         label: (c) => c.dataset.label + ": " + usd(c.parsed.y)}}},
       },
@@ -68,7 +70,7 @@
       options: {
         maintainAspectRatio: false, animation: false,
         interaction: {mode: "index", intersect: false},
-        scales: {x: dateAxis("Week"),
+        scales: {x: dateAxis("Week", [{data: d.volume}]),
                  volume: {position: "left", title: {display: true, text: "Queries a week"}, ticks: {callback: (v) => v.toLocaleString("en-US")}},
                  cost: {position: "right", title: {display: true, text: "USD per query"}, grid: {drawOnChartArea: false}, ticks: {callback: (v) => usdPerQuery(v)}}},
         plugins: {tooltip: {callbacks: {title: (items) => items.length ? "Week of " + day(items[0].parsed.x) : "",
