@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from config.wsgi import application
 from tests.api.helpers import TODAY
 from tests.factories import ChangeLogEntryFactory, ModelPriceFactory, UsageRecordFactory
-from tracker.models import ChangeLogEntry, FineTune, TunePrice
+from tracker.models import ChangeLogEntry, FineTune, Flag, TunePrice
 from tracker.services.evaluation import evaluate_portfolio
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
@@ -48,6 +48,8 @@ STATE_DEPENDENT_WRITES = {
     ("POST", "/api/v1/catalog/"),
     ("PATCH", "/api/v1/catalog/{model_id}/"),
     ("POST", "/api/v1/catalog/{model_id}/prices/"),
+    ("POST", "/api/v1/flags/{flag_id}/acknowledge/"),
+    ("POST", "/api/v1/flags/{flag_id}/snooze/"),
 }
 
 
@@ -82,6 +84,7 @@ def seeded(world, settings):
     evaluate_portfolio(date(2025, 6, 1))
     evaluate_portfolio(date(2025, 6, 30))
     assert FineTune.objects.count() == 2
+    assert Flag.objects.filter(tune=world.tune_a).exists()  # the flag routes get a real flag
     return world
 
 
@@ -109,6 +112,7 @@ def api_schema(seeded, keep_test_connection):
             "parameters": {
                 "path.slug": seeded.tune_a.slug,
                 "path.model_id": seeded.base.pk,
+                "path.flag_id": Flag.objects.filter(tune__team=seeded.team_a).first().pk,
             },
         }
     )

@@ -543,6 +543,7 @@ class FlagListView(ApiView):
 
     queryset = Flag.objects.none()
     filterset_class = FlagFilter
+    blank_query_parameters = frozenset({"team", "tune"})
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
