@@ -584,11 +584,12 @@ class FlagAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Snooze until the day (with the note)")
     def snooze(self, request, queryset):
-        form = FlagActionForm(request.POST)
-        if not form.is_valid() or not form.cleaned_data.get("until"):
-            self.message_user(request, "Pick the day to snooze until.", messages.ERROR)
+        try:
+            until = forms.DateField().clean(request.POST.get("until"))
+        except ValidationError:
+            self.message_user(request, "Snooze until: pick a day.", messages.ERROR)
             return
-        until, note = form.cleaned_data["until"], form.cleaned_data["note"]
+        note = request.POST.get("note", "")
         self._act(
             request,
             queryset,
