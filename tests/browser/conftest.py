@@ -4,6 +4,7 @@ which also keeps Selenium Manager out of it. Absent browser: skip, or fail under
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 from pathlib import Path
@@ -79,5 +80,11 @@ def screenshot(driver, name: str, full_page: bool = True) -> Path:
         driver.set_window_size(1360, min(max(int(height) + 120, 800), 6000))
     path = SCREENSHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
+    # A half-size copy of the top of the page, small enough for the README.
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {"format": "png", "clip": {"x": 0, "y": 0, "width": 1360, "height": 1500, "scale": 0.5}},
+    )
+    (SCREENSHOTS / f"{name}-small.png").write_bytes(base64.b64decode(shot["data"]))
     driver.set_window_size(1360, 1000)
     return path
