@@ -64,7 +64,8 @@ def findings_table(findings: list[dict]):
         return "—"
     rows = format_html_join(
         "",
-        '<tr><td style="color:{}">{}</td><td>{}</td><td>{}{}</td></tr>',
+        '<tr><td style="color:{}">{}</td><td style="white-space:nowrap">{}</td>'
+        '<td style="min-width:28em">{}{}</td></tr>',
         (
             (
                 SEVERITY_COLOURS.get(f.get("severity"), "#555"),
@@ -375,12 +376,16 @@ class TunePriceAdmin(ModelPriceAdmin):
 
 @admin.register(ChangeLogEntry)
 class ChangeLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["day", "tune", "kind", "meaningful", "summary", "author", "cost"]
+    list_display = ["day", "tune", "kind", "meaningful", "summary", "author", "cost_usd"]
     list_filter = ["kind", "meaningful", "tune__team"]
     search_fields = ["summary", "tune__name", "author"]
     autocomplete_fields = ["tune"]
     date_hierarchy = "day"
     list_select_related = ["tune"]
+
+    @admin.display(ordering="cost", description="cost")
+    def cost_usd(self, obj):
+        return display.money(obj.cost) if obj.cost is not None else "—"
 
     def save_model(self, request, obj, form, change):
         if not obj.author:

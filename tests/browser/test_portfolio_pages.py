@@ -163,3 +163,23 @@ def test_acknowledge_a_flag_on_the_tune_page(demo_portfolio, browser, live_serve
     assert flag.acknowledged_by.username == "lead" and flag.acknowledged_at is not None
     assert flag.resolved_on is None  # acknowledging is not resolving
     screenshot(browser, f"flag-acknowledged-{flag.tune.slug}")
+
+
+def test_the_admin_reads_like_the_reasons(demo_portfolio, browser, live_server, frozen):
+    evaluation = Evaluation.objects.get(tune__slug="support-triage")
+    sign_in(browser, live_server, f"/admin/tracker/evaluation/{evaluation.pk}/change/")
+    text = browser.find_element(By.ID, "content").text
+    assert "$11,682" in text and "Queries a month" in text and "1,749,986" in text
+    assert "24.0 months" in text and "Volume window" in text
+    reason = browser.find_element(By.CSS_SELECTOR, ".field-wide_reason .readonly div")
+    assert reason.size["width"] >= 400  # wide enough to read, not squeezed
+    screenshot(browser, "admin-evaluation")
+    browser.get(f"{live_server.url}/admin/tracker/flag/")
+    assert browser.current_url.endswith("?state=open")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert rows and all(r.find_element(By.CLASS_NAME, "field-owner").text for r in rows)
+    screenshot(browser, "admin-flags")
+    browser.get(f"{live_server.url}/admin/tracker/finetune/{evaluation.tune_id}/change/")
+    inline = browser.find_element(By.ID, "changes-group")
+    assert inline.size["width"] <= browser.find_element(By.ID, "content").size["width"] + 1
+    screenshot(browser, "admin-tune")
