@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
+from tests.pages.demo import load_evaluated_demo
 from tests.services import require
 
 CHROMIUM = os.environ.get("TUNEFOLIO_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("TUNEFOLIO_CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "var" / "screenshots"
-#: The demo portfolio ends on this day; the clock is frozen on it (ticking, so pages load).
-DEMO_DAY = dt.date(2026, 11, 27)
 PASSWORD = "browser-test-password"
 
 
@@ -28,10 +26,7 @@ PASSWORD = "browser-test-password"
 def demo_portfolio(transactional_db):
     """The demo portfolio, evaluated on ``DEMO_DAY``, and a superuser who signs in with a form."""
     with time_machine.travel(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC), tick=True):
-        call_command("load_demo", as_of=DEMO_DAY, verbosity=0)
-        from tracker.services import evaluate_portfolio
-
-        evaluate_portfolio(DEMO_DAY)
+        load_evaluated_demo()
         user = get_user_model().objects.create_superuser("lead", "lead@example.com", PASSWORD)
         yield user
 

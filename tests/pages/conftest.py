@@ -4,17 +4,8 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.core.management import call_command
 
-#: The demo portfolio ends on this day, and the clock is frozen on it.
-DEMO_DAY = dt.date(2026, 11, 27)
-
-
-def load_evaluated_demo() -> None:
-    from tracker.services import evaluate_portfolio
-
-    call_command("load_demo", as_of=DEMO_DAY, verbosity=0)
-    evaluate_portfolio(DEMO_DAY)
+from .demo import load_evaluated_demo
 
 
 @pytest.fixture

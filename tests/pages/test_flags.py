@@ -16,7 +16,7 @@ from tracker.models import Flag, Team
 from tracker.selectors import digest as digest_selectors
 from tracker.services import flags as flag_services
 
-from .conftest import DEMO_DAY
+from .demo import DEMO_DAY
 
 
 def flag_of(slug: str) -> Flag:

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from tracker.models import Evaluation, FineTune, Verdict
 from tracker.selectors import pages
 
-from .conftest import DEMO_DAY
+from .demo import DEMO_DAY
 
 
 def latest(slug: str) -> Evaluation:
@@ -66,16 +66,6 @@ def test_overview_money_matches_the_evaluations(demo):
     november = savings[savings["month"] == pd.Period("2026-11", freq="M")]
     assert page["realised_this_month"] == pytest.approx(november["net_saving"].sum())
     assert page["realised_to_date"] > page["realised_this_month"] > 0
-
-
-def test_realised_saving_of_a_tune_adds_up_to_the_engines_cumulative_figure(demo):
-    """Summed from the last training, the monthly savings are the engine's cumulative net saving
-    (for a tune trained at a month's start and never retrained, the months line up)."""
-    tune = FineTune.objects.get(slug="churn-email-classifier")
-    figures = latest(tune.slug).figures
-    context = pages.tune_page(tune, DEMO_DAY)
-    history = [p for p in context["break_even"]["history"] if p["y"] is not None]
-    assert history[-1]["y"] == pytest.approx(figures["cumulative_net_saving"], abs=0.01)
 
 
 def test_every_break_even_line_ends_on_the_engines_cumulative_net_saving(demo):
