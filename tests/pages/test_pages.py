@@ -199,3 +199,33 @@ def test_the_admin_index_links_to_the_portfolio(demo, login):
     client = login("root")
     assert root.is_superuser
     assert 'href="/portfolio/"' in client.get("/admin/").content.decode()
+
+
+def test_what_if_on_a_proposal_changes_its_expected_volume(demo, login):
+    body = what_if(login("dora"), "clinical-coding-assistant", monthly_queries=10).json()
+    assert body["now"]["verdict"] == "FINE_TUNE"
+    assert body["what_if"]["monthly_queries"] == 10
+    assert body["what_if"]["verdict"] == "ITERATE"
+
+
+def test_the_overview_takes_as_many_queries_for_a_bigger_portfolio(demo):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import UsageRecordFactory
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            pages.overview(None, DEMO_DAY)
+        return len(captured)
+
+    before = queries()
+    template = FineTune.objects.get(slug="support-triage")
+    for i in range(5):
+        template.pk, template.slug, template.name = None, f"copy-{i}", f"Copy {i}"
+        template.save()
+        UsageRecordFactory(tune=template, day=DEMO_DAY)
+    from tracker.services import evaluate_portfolio
+
+    evaluate_portfolio(DEMO_DAY)
+    assert queries() == before
