@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from .engine import FIGURE_KEYS, build_frame, compute_figures
+from .history import daily_savings
 from .inputs import DAYS_PER_MONTH, Policy, Portfolio
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
 from .verdict import decide
@@ -35,5 +36,6 @@ __all__ = [
     "TuneResult",
     "Verdict",
     "compute_figures",
+    "daily_savings",
     "evaluate",
 ]

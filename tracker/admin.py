@@ -3,15 +3,19 @@ writes through services, like every other entry point."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from . import selectors, services
+from . import display, selectors, services
 from .models import (
     CatalogModel,
     ChangeLogEntry,
@@ -32,6 +36,7 @@ from .models import (
     Verdict,
 )
 from .services import digest as digest_services
+from .services import flags as flag_services
 from .services import jobs
 from .services.catalog import record_shutdown_change
 
@@ -62,7 +67,8 @@ def findings_table(findings: list[dict]):
         return "—"
     rows = format_html_join(
         "",
-        '<tr><td style="color:{}">{}</td><td>{}</td><td>{}{}</td></tr>',
+        '<tr><td style="color:{}">{}</td><td style="white-space:nowrap">{}</td>'
+        '<td style="min-width:28em">{}{}</td></tr>',
         (
             (
                 SEVERITY_COLOURS.get(str(f.get("severity")), "#555"),
@@ -79,6 +85,28 @@ def findings_table(findings: list[dict]):
         "<tbody>{}</tbody></table>",
         rows,
     )
+
+
+def labelled_table(values: dict, spec: dict):
+    """A two-column table of labelled, formatted values (figures or policy)."""
+    rows = display.rows(values, spec)
+    if values and "payback_months" in values and values.get("payback_months") is None:
+        saving = values.get("monthly_net_saving")
+        if saving is not None and float(saving) <= 0:
+            rows = [(label, "never") if label == "Payback" else (label, v) for label, v in rows]
+    if not rows:
+        return "—"
+    return format_html(
+        '<table class="tf-figures">{}</table>',
+        format_html_join(
+            "", '<tr><th style="font-weight:normal">{}</th><td><b>{}</b></td></tr>', rows
+        ),
+    )
+
+
+def wide(text: str):
+    """A reason column wide enough to read."""
+    return format_html('<div style="min-width:28em;max-width:60em">{}</div>', text)
 
 
 @admin.register(Team)
@@ -191,6 +219,14 @@ class ChangeLogInline(admin.TabularInline):
     fields = ["day", "kind", "meaningful", "summary", "author", "cost"]
     ordering = ["-day", "-id"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Summaries run to 500 characters: a box that wraps, not one that runs off the page.
+        if db_field.name == "summary":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "style": "width:32em"})
+        elif db_field.name in ("author", "cost"):
+            kwargs["widget"] = forms.TextInput(attrs={"style": "width:8em"})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
 
 class EvaluationInline(admin.TabularInline):
     """Evaluation history: written by the engine, never edited by hand."""
@@ -199,14 +235,22 @@ class EvaluationInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["as_of", "badge", "reason", "engine_version"]
-    readonly_fields = ("as_of", "badge", "reason", "engine_version")
+    fields = ["as_of", "badge", "saving", "wide_reason", "engine_version"]
+    readonly_fields = fields
     ordering = ["-as_of"]
     verbose_name_plural = "evaluation history"
 
     @admin.display(description="verdict")
     def badge(self, obj):
         return verdict_badge(obj.verdict)
+
+    @admin.display(description="monthly net saving")
+    def saving(self, obj):
+        return display.money(obj.monthly_net_saving)
+
+    @admin.display(description="reason")
+    def wide_reason(self, obj):
+        return wide(obj.reason)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("figures", "findings", "policy")
@@ -232,6 +276,7 @@ class FineTuneAdmin(admin.ModelAdmin):
         "status",
         "base_model_and_shutdown",
         "latest_verdict_badge",
+        "portfolio_page",
     ]
     list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
     actions = ["reevaluate_now"]
@@ -309,17 +354,23 @@ class FineTuneAdmin(admin.ModelAdmin):
     def latest_verdict_badge(self, obj):
         return verdict_badge(obj.latest_verdict)
 
+    @admin.display(description="charts")
+    def portfolio_page(self, obj):
+        return format_html('<a href="{}">page</a>', reverse("portfolio:tune", args=[obj.slug]))
+
     @admin.display(description="findings")
     def latest_findings(self, obj):
         latest = obj.evaluations.order_by("-as_of").first() if obj.pk else None
         if latest is None:
             return "Not evaluated yet."
         return format_html(
-            "<p>{} as of {}: {}</p>{}",
+            '<p>{} as of {}: {} · <a href="{}">charts and what-if</a></p>{}{}',
             verdict_badge(latest.verdict),
             latest.as_of,
             latest.reason,
+            reverse("portfolio:tune", args=[obj.slug]),
             findings_table(latest.findings),
+            labelled_table(latest.figures, display.FIGURES),
         )
 
     @admin.action(description="Re-evaluate now")
@@ -380,12 +431,16 @@ class TunePriceAdmin(ModelPriceAdmin):
 
 @admin.register(ChangeLogEntry)
 class ChangeLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["day", "tune", "kind", "meaningful", "summary", "author", "cost"]
+    list_display = ["day", "tune", "kind", "meaningful", "summary", "author", "cost_usd"]
     list_filter = ["kind", "meaningful", "tune__team"]
     search_fields = ["summary", "tune__name", "author"]
     autocomplete_fields = ["tune"]
     date_hierarchy = "day"
     list_select_related = ["tune"]
+
+    @admin.display(ordering="cost", description="cost")
+    def cost_usd(self, obj):
+        return display.money(obj.cost) if obj.cost is not None else "—"
 
     def save_model(self, request, obj, form, change):
         if not obj.author:
@@ -417,21 +472,53 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyAdmin):
-    list_display = ["as_of", "tune", "badge", "monthly_net_saving", "reason", "engine_version"]
+    list_display = ["as_of", "tune", "badge", "saving", "unrecovered", "wide_reason"]
     list_filter = ["verdict", "as_of", "tune__team"]
     search_fields = ["tune__name", "reason"]
     date_hierarchy = "as_of"
     list_select_related = ["tune"]
-    readonly_fields = ["findings_html"]
-    exclude = ["findings"]
+    fields = [
+        "tune",
+        "as_of",
+        "badge",
+        "wide_reason",
+        "saving",
+        "unrecovered",
+        "findings_html",
+        "figures_table",
+        "policy_table",
+        "engine_version",
+        "created_at",
+    ]
+    readonly_fields = fields
 
     @admin.display(ordering="verdict", description="verdict")
     def badge(self, obj):
         return verdict_badge(obj.verdict)
 
+    @admin.display(ordering="monthly_net_saving", description="monthly net saving")
+    def saving(self, obj):
+        return display.money(obj.monthly_net_saving)
+
+    @admin.display(ordering="unrecovered_cost", description="unrecovered cost")
+    def unrecovered(self, obj):
+        return display.money(obj.unrecovered_cost)
+
+    @admin.display(description="reason")
+    def wide_reason(self, obj):
+        return wide(obj.reason)
+
     @admin.display(description="findings")
     def findings_html(self, obj):
         return findings_table(obj.findings)
+
+    @admin.display(description="figures")
+    def figures_table(self, obj):
+        return labelled_table(obj.figures, display.FIGURES)
+
+    @admin.display(description="policy in force")
+    def policy_table(self, obj):
+        return labelled_table(obj.policy, display.POLICY)
 
 
 class OpenFlagFilter(admin.SimpleListFilter):
@@ -449,21 +536,128 @@ class OpenFlagFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FlagActionForm(ActionForm):
+    note = forms.CharField(required=False, max_length=2000, label="Note")
+    until = forms.DateField(
+        required=False,
+        label="Snooze until",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
 @admin.register(Flag)
 class FlagAdmin(ReadOnlyAdmin):
-    list_display = ["tune", "kind", "opened_on", "age", "resolved_on", "reason"]
-    list_filter = [OpenFlagFilter, "kind", "tune__team"]
-    search_fields = ["tune__name"]
-    list_select_related = ["tune", "opened_by"]
+    """Opens on the open flags; acknowledge or snooze them (with a note) from the list."""
 
-    @admin.display(description="age (days)")
+    list_display = [
+        "tune",
+        "kind",
+        "owner",
+        "opened_on",
+        "age",
+        "state",
+        "why",
+        "resolved_on",
+    ]
+    list_filter = [OpenFlagFilter, "kind", "tune__team"]
+    search_fields = ["tune__name", "tune__owner__email", "note"]
+    list_select_related = ["tune", "tune__owner", "opened_by", "acknowledged_by", "snoozed_by"]
+    action_form = FlagActionForm
+    actions = ["acknowledge", "snooze"]
+    readonly_fields = [
+        "tune",
+        "kind",
+        "opened_on",
+        "resolved_on",
+        "why",
+        "state",
+        "note",
+        "acknowledged_at",
+        "acknowledged_by",
+        "snoozed_until",
+        "snoozed_at",
+        "snoozed_by",
+    ]
+    fields = readonly_fields
+
+    def changelist_view(self, request, extra_context=None):
+        # Open flags are what people come for: start there unless they chose a state.
+        if request.method == "GET" and not request.GET:
+            return redirect(f"{request.path}?{OpenFlagFilter.parameter_name}=open")
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(ordering="tune__owner__email", description="owner")
+    def owner(self, obj):
+        return obj.tune.owner.get_full_name() or obj.tune.owner.get_username()
+
+    @admin.display(ordering="opened_on", description="age (days)")
     def age(self, obj):
         end = obj.resolved_on or timezone.localdate()
         return (end - obj.opened_on).days
 
     @admin.display(description="why")
-    def reason(self, obj):
-        return obj.opened_by.reason
+    def why(self, obj):
+        return wide(obj.opened_by.reason)
+
+    @admin.display(description="state")
+    def state(self, obj):
+        parts = []
+        if obj.resolved_on:
+            parts.append(f"resolved {obj.resolved_on}")
+        if obj.snoozed_until and not obj.resolved_on:
+            parts.append(
+                f"snoozed until {obj.snoozed_until} by {obj.snoozed_by or 'an API key'} "
+                f"on {obj.snoozed_at:%Y-%m-%d %H:%M}"
+            )
+        if obj.acknowledged_at:
+            parts.append(
+                f"acknowledged by {obj.acknowledged_by or 'an API key'} "
+                f"on {obj.acknowledged_at:%Y-%m-%d %H:%M}"
+            )
+        text = "; ".join(parts) or "open"
+        if obj.note:
+            return format_html("{}<br><i>{}</i>", text, obj.note)
+        return text
+
+    def _act(self, request, queryset, act, done: str):
+        acted, errors = 0, []
+        for flag in queryset:
+            try:
+                act(flag)
+                acted += 1
+            except ValidationError as exc:
+                errors.append(f"{flag}: {' '.join(exc.messages)}")
+        if acted:
+            self.message_user(request, f"{acted} flag(s) {done}.", messages.SUCCESS)
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+
+    @admin.action(description="Acknowledge (with the note)")
+    def acknowledge(self, request, queryset):
+        note = request.POST.get("note", "")
+        self._act(
+            request,
+            queryset,
+            lambda flag: flag_services.flag_acknowledge(flag=flag, by=request.user, note=note),
+            "acknowledged",
+        )
+
+    @admin.action(description="Snooze until the day (with the note)")
+    def snooze(self, request, queryset):
+        try:
+            until = forms.DateField().clean(request.POST.get("until"))
+        except ValidationError:
+            self.message_user(request, "Snooze until: pick a day.", messages.ERROR)
+            return
+        note = request.POST.get("note", "")
+        self._act(
+            request,
+            queryset,
+            lambda flag: flag_services.flag_snooze(
+                flag=flag, until=until, by=request.user, note=note
+            ),
+            f"snoozed until {until}",
+        )
 
 
 DELIVERY_COLOURS = {

@@ -625,6 +625,30 @@ class Flag(models.Model):
         Evaluation, on_delete=models.SET_NULL, null=True, blank=True, related_name="resolved_flags"
     )
     resolved_on = models.DateField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When someone said they are on it."
+    )
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    snoozed_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Kept out of the digest until this day; it comes back on the day itself.",
+    )
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(blank=True, help_text="Why it was acknowledged or snoozed.")
 
     class Meta:
         ordering = ["-opened_on"]

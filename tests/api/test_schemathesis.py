@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from config.wsgi import application
 from tests.api.helpers import TODAY
 from tests.factories import ChangeLogEntryFactory, ModelPriceFactory, UsageRecordFactory
-from tracker.models import ChangeLogEntry, FineTune, TunePrice
+from tracker.models import ChangeLogEntry, FineTune, Flag, TunePrice
 from tracker.services.evaluation import evaluate_portfolio
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
@@ -51,6 +51,8 @@ POSITIVE_DATA_EXCEPTIONS = {
     ("PATCH", "/api/v1/catalog/{model_id}/"): "provider, name and version must be new; the "
     "successor must exist",
     ("POST", "/api/v1/catalog/{model_id}/prices/"): "a price must start after the last one",
+    ("POST", "/api/v1/flags/{flag_id}/acknowledge/"): "the flag must exist and be open",
+    ("POST", "/api/v1/flags/{flag_id}/snooze/"): "the flag must exist and be open; " + _FUTURE,
 }
 
 
@@ -85,6 +87,7 @@ def seeded(world, settings):
     evaluate_portfolio(date(2025, 6, 1))
     evaluate_portfolio(date(2025, 6, 30))
     assert FineTune.objects.count() == 2
+    assert Flag.objects.filter(tune=world.tune_a).exists()  # the flag routes get a real flag
     return world
 
 
@@ -112,6 +115,7 @@ def api_schema(seeded, keep_test_connection):
             "parameters": {
                 "path.slug": seeded.tune_a.slug,
                 "path.model_id": seeded.base.pk,
+                "path.flag_id": Flag.objects.filter(tune__team=seeded.team_a).first().pk,
             },
         }
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
-from tracker.models import ChangeLogEntry, Evaluation, FineTune, Verdict
+from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
 
 from .fields import NO_NUL_PATTERN
 
@@ -92,3 +93,30 @@ class EvaluationFilter(django_filters.FilterSet):
     class Meta:
         model = Evaluation
         fields: list[str] = []
+
+
+class FlagFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        choices=[("open", "open"), ("snoozed", "snoozed"), ("resolved", "resolved")],
+        method="filter_state",
+        help_text="open (awake or snoozed), snoozed (until a later day), or resolved.",
+    )
+    kind = django_filters.ChoiceFilter(choices=Flag.Kind.choices)
+    team = TextFilter(field_name="tune__team__slug", help_text="Team slug.")
+    tune = TextFilter(field_name="tune__slug", help_text="Tune slug.")
+    acknowledged = StrictBooleanFilter(method="filter_acknowledged")
+    opened_since = django_filters.DateFilter(field_name="opened_on", lookup_expr="gte")
+
+    class Meta:
+        model = Flag
+        fields: list[str] = []
+
+    def filter_state(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(resolved_on__isnull=True)
+        if value == "snoozed":
+            return queryset.filter(resolved_on__isnull=True, snoozed_until__gt=timezone.localdate())
+        return queryset.filter(resolved_on__isnull=False)
+
+    def filter_acknowledged(self, queryset, name, value):
+        return queryset.filter(acknowledged_at__isnull=not value)

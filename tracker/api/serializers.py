@@ -470,3 +470,50 @@ class SummarySerializer(serializers.Serializer):
     )
     shutdown_window_days = serializers.IntegerField()
     upcoming_shutdowns = ShutdownSerializer(many=True)
+
+
+# --- Flags ---------------------------------------------------------------------------------------
+
+
+class FlagSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    tune = serializers.CharField(source="tune.slug")
+    tune_name = serializers.CharField(source="tune.name")
+    team = serializers.CharField(source="tune.team.slug")
+    owner = serializers.CharField(source="tune.owner.email")
+    kind = serializers.CharField()
+    state = serializers.SerializerMethodField(help_text="open, snoozed or resolved")
+    opened_on = serializers.DateField()
+    age_days = serializers.SerializerMethodField(help_text="Days open, up to today or resolution.")
+    reason = serializers.CharField(source="opened_by.reason")
+    resolved_on = serializers.DateField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", allow_null=True)
+    snoozed_until = serializers.DateField(allow_null=True)
+    snoozed_at = serializers.DateTimeField(allow_null=True)
+    snoozed_by = serializers.CharField(source="snoozed_by.username", allow_null=True)
+    note = serializers.CharField()
+
+    def _today(self):
+        return self.context.get("today")
+
+    def get_state(self, flag) -> str:
+        if flag.resolved_on:
+            return "resolved"
+        today = self._today()
+        if flag.snoozed_until and today and flag.snoozed_until > today:
+            return "snoozed"
+        return "open"
+
+    def get_age_days(self, flag) -> int:
+        end = flag.resolved_on or self._today()
+        return (end - flag.opened_on).days
+
+
+class FlagAcknowledgeSerializer(StrictInputSerializer):
+    note = _text(2000, required=False, default="", allow_blank=True)
+
+
+class FlagSnoozeSerializer(StrictInputSerializer):
+    until = PlausibleDateField(help_text="The flag comes back into the digest on this day.")
+    note = _text(2000, required=False, default="", allow_blank=True)

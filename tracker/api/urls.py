@@ -43,6 +43,13 @@ urlpatterns = [
     path("tunes/<str:slug>/evaluate/", views.TuneEvaluateView.as_view(), name="api-tune-evaluate"),
     path("usage/", views.UsageIngestView.as_view(), name="api-usage"),
     path("summary/", views.SummaryView.as_view(), name="api-summary"),
+    path("flags/", views.FlagListView.as_view(), name="api-flags"),
+    path(
+        "flags/<str:flag_id>/acknowledge/",
+        views.FlagAcknowledgeView.as_view(),
+        name="api-flag-acknowledge",
+    ),
+    path("flags/<str:flag_id>/snooze/", views.FlagSnoozeView.as_view(), name="api-flag-snooze"),
     path("catalog/", views.CatalogListView.as_view(), name="api-catalog"),
     path("catalog/<str:model_id>/", views.CatalogDetailView.as_view(), name="api-catalog-model"),
     path(

@@ -19,6 +19,7 @@ from tracker.models import (
     ChangeLogEntry,
     Evaluation,
     FineTune,
+    Flag,
     ModelPrice,
     Team,
     TunePrice,
@@ -28,13 +29,14 @@ from tracker.selectors.summary import portfolio_summary
 from tracker.selectors.usage import usage_by_period, usage_totals
 from tracker.services import evaluate_tune, record_change, retire_tune, usage
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
+from tracker.services.flags import flag_acknowledge, flag_snooze
 from tracker.services.portfolio import add_serving_price, register_tune, team_owner, update_tune
 from tracker.services.usage import UsageBatchInvalid, ingest_batch
 
 from . import serializers as s
 from .authentication import Caller, get_caller
 from .errors import InvalidInput, PayloadTooLarge
-from .filters import ChangeLogFilter, EvaluationFilter, TuneFilter
+from .filters import ChangeLogFilter, EvaluationFilter, FlagFilter, TuneFilter
 from .idempotency import idempotent
 from .schema import IDEMPOTENCY_KEY
 
@@ -449,6 +451,99 @@ class SummaryView(ApiView):
             team = access.team_by_slug(team_ids, slug)
             team_ids = [team.pk] if team is not None else []
         return Response(s.SummarySerializer(portfolio_summary(team_ids, _today())).data)
+
+
+# --- Flags ---------------------------------------------------------------------------------------
+
+FLAG_ID_PARAMETER = OpenApiParameter(
+    "flag_id",
+    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    OpenApiParameter.PATH,
+    description="The flag's id.",
+)
+
+
+class FlagListView(ApiView):
+    """Flags on your teams' tunes, open ones first, oldest first."""
+
+    queryset = Flag.objects.none()
+    filterset_class = FlagFilter
+    blank_query_parameters = frozenset({"team", "tune"})
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return access.visible_flags(self.caller.team_ids).order_by(
+            "-resolved_on", "opened_on", "pk"
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "today": _today()}
+
+    @extend_schema(responses=s.FlagSerializer(many=True), summary="Flags")
+    def get(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        data = s.FlagSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+
+class FlagActionView(ApiView):
+    queryset = Flag.objects.none()
+
+    def flag(self) -> Flag:
+        flag = access.flag_by_id(self.caller.team_ids, self.kwargs["flag_id"])
+        if flag is None:
+            raise NotFound("No such flag in your team(s).")
+        return flag
+
+    def answer(self, flag: Flag) -> tuple[int, dict]:
+        flag = access.flag_by_id(self.caller.team_ids, flag.pk)
+        context = {**self.get_serializer_context(), "today": _today()}
+        return status.HTTP_200_OK, s.FlagSerializer(flag, context=context).data
+
+    def person(self):
+        return self.caller.user if self.caller.api_key is None else None
+
+
+@extend_schema(parameters=[FLAG_ID_PARAMETER])
+class FlagAcknowledgeView(FlagActionView):
+    """Say you are on it. The flag stays open until an evaluation no longer supports it."""
+
+    @extend_schema(
+        request=s.FlagAcknowledgeSerializer,
+        responses=s.FlagSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Acknowledge a flag",
+    )
+    def post(self, request, flag_id):
+        def action():
+            flag = self.flag()
+            data = self.validated(s.FlagAcknowledgeSerializer, request.data)
+            return self.answer(flag_acknowledge(flag=flag, by=self.person(), note=data["note"]))
+
+        return idempotent(request, action)
+
+
+@extend_schema(parameters=[FLAG_ID_PARAMETER])
+class FlagSnoozeView(FlagActionView):
+    """Keep the flag out of the weekly digest until a day after today."""
+
+    @extend_schema(
+        request=s.FlagSnoozeSerializer,
+        responses=s.FlagSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Snooze a flag until a day",
+    )
+    def post(self, request, flag_id):
+        def action():
+            flag = self.flag()
+            data = self.validated(s.FlagSnoozeSerializer, request.data)
+            snoozed = flag_snooze(
+                flag=flag, until=data["until"], by=self.person(), note=data["note"], today=_today()
+            )
+            return self.answer(snoozed)
+
+        return idempotent(request, action)
 
 
 # --- Catalog -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from tracker.models import (
     ChangeLogEntry,
     Evaluation,
     FineTune,
+    Flag,
     ModelPrice,
     ShutdownDateChange,
     Team,
@@ -114,3 +115,18 @@ def team_member(team: Team, username: str):
     if not isinstance(username, str) or "\x00" in username:
         return None
     return team.members.filter(username=username).first()
+
+
+def visible_flags(team_ids: TeamIds) -> QuerySet[Flag]:
+    """Flags on the caller's tunes, with their tune, owner and who acted on them."""
+    return _in_teams(Flag.objects.all(), team_ids, "tune__team_id").select_related(
+        "tune", "tune__owner", "tune__team", "opened_by", "acknowledged_by", "snoozed_by"
+    )
+
+
+def flag_by_id(team_ids: TeamIds, flag_id) -> Flag | None:
+    if isinstance(flag_id, int):
+        flag_id = str(flag_id)
+    if not isinstance(flag_id, str) or not _ID.fullmatch(flag_id):
+        return None
+    return visible_flags(team_ids).filter(pk=int(flag_id)).first()

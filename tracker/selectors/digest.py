@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
+from django.utils import timezone
 
 from decision import DAYS_PER_MONTH, fmt
 from tracker.models import (
@@ -123,6 +124,7 @@ class DigestItem:
     admin_url: str
     #: The figures the deciding findings cite, in their order: the numbers behind the reason.
     cited: tuple[tuple[str, object], ...] = ()
+    page_url: str = ""
 
     @property
     def verdict_label(self) -> str:
@@ -255,16 +257,27 @@ def _latest(tunes: QuerySet[FineTune]) -> QuerySet[FineTune]:
     )
 
 
-def listed_tunes(tunes: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
-    """Tunes (not retired) that belong in a digest: a listed latest verdict or an open flag."""
+def _snoozed(today: date) -> Q:
+    return Q(snoozed_until__gt=today)
+
+
+def listed_tunes(
+    tunes: QuerySet[FineTune] | None = None, today: date | None = None
+) -> QuerySet[FineTune]:
+    """Tunes (not retired) that belong in a digest: a listed latest verdict or an open flag.
+
+    A flag snoozed past ``today`` keeps its tune out, verdict and all, until its day."""
     tunes = FineTune.objects.all() if tunes is None else tunes
-    open_flag = Flag.objects.filter(
-        tune=OuterRef("pk"), resolved_on__isnull=True, kind__in=LISTED_FLAGS
-    )
+    today = today or timezone.localdate()
+    open_flags = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
+    awake = open_flags.filter(kind__in=LISTED_FLAGS).exclude(_snoozed(today))
+    verdict_snoozed = open_flags.filter(_snoozed(today), kind=OuterRef("latest_verdict"))
     return (
         _latest(tunes.exclude(status=FineTune.Status.RETIRED))
-        .annotate(has_open_flag=Exists(open_flag))
-        .filter(Q(latest_verdict__in=LISTED_VERDICTS) | Q(has_open_flag=True))
+        .annotate(has_open_flag=Exists(awake), verdict_snoozed=Exists(verdict_snoozed))
+        .filter(
+            Q(latest_verdict__in=LISTED_VERDICTS, verdict_snoozed=False) | Q(has_open_flag=True)
+        )
     )
 
 
@@ -306,6 +319,11 @@ def wants_digest(user) -> bool:
 
 def admin_url(tune_id: int) -> str:
     return settings.SITE_URL + reverse("admin:tracker_finetune_change", args=[tune_id])
+
+
+def page_url(slug: str) -> str:
+    """The tune's portfolio page: its break-even chart, what-if and flags."""
+    return settings.SITE_URL + reverse("portfolio:tune", args=[slug])
 
 
 def _changes(
@@ -350,6 +368,7 @@ def digest_for(user) -> Digest:
         .only(
             "pk",
             "name",
+            "slug",
             "status",
             "deployed_on",
             "monthly_fixed_cost",
@@ -363,9 +382,14 @@ def digest_for(user) -> Digest:
     }
     as_of = max((e.as_of for e in evaluations.values()), default=None)
     open_flags: dict[int, list[FlagLine]] = {}
+    snoozed: dict[int, set[str]] = {}
+    today = timezone.localdate()
     for flag in Flag.objects.filter(tune_id__in=evaluations, resolved_on__isnull=True).order_by(
         "opened_on"
     ):
+        if flag.snoozed_until and flag.snoozed_until > today:
+            snoozed.setdefault(flag.tune_id, set()).add(flag.kind)
+            continue  # out of the digest until its day
         end = evaluations[flag.tune_id].as_of
         open_flags.setdefault(flag.tune_id, []).append(
             FlagLine(
@@ -410,11 +434,11 @@ def digest_for(user) -> Digest:
             continue
         flags = open_flags.get(tune.pk, [])
         saving = _number(evaluation.monthly_net_saving)
-        listed = (
+        by_verdict = evaluation.verdict not in snoozed.get(tune.pk, ()) and (
             evaluation.verdict in LISTED_VERDICTS
-            or any(f.kind in LISTED_FLAGS for f in flags)
             or (tune.status == FineTune.Status.DEPLOYED and saving is not None and saving <= 0)
         )
+        listed = by_verdict or any(f.kind in LISTED_FLAGS for f in flags)
         if not listed:
             continue
         figures = evaluation.figures or {}
@@ -438,6 +462,7 @@ def digest_for(user) -> Digest:
                 changes=_changes(evaluation, previous.get(tune.pk), flags, week_start),
                 admin_url=admin_url(tune.pk),
                 cited=_cited(evaluation.findings),
+                page_url=page_url(tune.slug),
             )
         )
     items.sort(key=lambda i: (0 if i.needs_action else 1, ORDER.get(i.verdict, 9), i.name))

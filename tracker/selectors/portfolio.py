@@ -153,12 +153,16 @@ PRICE_COLUMNS = ["effective_from", "input_per_mtok", "output_per_mtok"]
 
 
 def portfolio_inputs(
-    as_of: date, policy: Policy, tune_ids: Iterable[int] | None = None
+    as_of: date,
+    policy: Policy,
+    tune_ids: Iterable[int] | None = None,
+    usage_since: date | None = None,
 ) -> Portfolio:
     """The engine's input for the given tunes (all that are not retired when ``None``).
 
     A fixed number of queries whatever the portfolio's size: tunes, usage summed per day, change
-    log, catalog, and the two price tables.
+    log, catalog, and the two price tables. ``usage_since`` reaches further back than the rules
+    need (for charts of the whole history).
     """
     tunes_qs = FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
     if tune_ids is not None:
@@ -180,6 +184,8 @@ def portfolio_inputs(
     # deployment), or the windows. Rows go as stored: the engine sums sources per day itself, and
     # a GROUP BY on the server measured slower than the transfer it saves (bench/).
     window = as_of - timedelta(days=max(VOLUME_TREND_DAYS, policy.lookback_days))
+    if usage_since is not None:
+        window = min(window, usage_since)
     trained = Coalesce(
         F("tune__last_trained_on"), F("tune__deployed_on"), Value(window, output_field=DateField())
     )

@@ -1,0 +1,1 @@
+"""Server-rendered portfolio pages for signed-in staff: overview, tune pages, what-if."""

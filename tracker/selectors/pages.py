@@ -1,0 +1,636 @@
+"""What the portfolio pages show: the overview, a tune's charts and history, what-if runs and
+retrain-versus-retire. Every number comes from the decision engine (``decision``): stored
+evaluations, its day-by-day pricing, or a fresh run on a changed copy of the inputs that is never
+saved. A fixed number of queries per page whatever the portfolio's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+import pandas as pd
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+import decision
+from decision import DAYS_PER_MONTH
+from decision.fmt import json_safe
+from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
+
+from .digest import is_portfolio_lead
+from .portfolio import current_policy, engine_policy, portfolio_inputs
+from .summary import portfolio_summary
+
+TeamIds = Collection[int] | None
+
+#: Needs-action order: decisions first, then warnings.
+ACTION_ORDER = {Verdict.RETIRE: 0, Verdict.RETRAIN: 1, Verdict.FINE_TUNE: 2, Verdict.WATCH: 3}
+NEEDS_ACTION_VERDICTS = tuple(ACTION_ORDER)
+#: Verdicts whose unrecovered training cost is capital at risk.
+AT_RISK_VERDICTS = (Verdict.RETIRE, Verdict.WATCH)
+#: Tunes drawn one by one in the monthly chart; the rest are summed as "other tunes".
+CHART_TOP_TUNES = 10
+CHART_MONTHS = 12
+EPOCH = date(1970, 1, 1)
+
+
+def team_ids_for(user) -> TeamIds:
+    """The teams a person sees: superusers and portfolio leads every team, others their own."""
+    if user.is_superuser or is_portfolio_lead(user):
+        return None
+    return frozenset(user.teams.values_list("pk", flat=True))
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _day(value) -> date | None:
+    if not value:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _ms(day: date | pd.Timestamp) -> int:
+    """Chart x values: milliseconds since 1970 (what JavaScript dates use)."""
+    if isinstance(day, pd.Timestamp):
+        day = day.date()
+    return (day - EPOCH).days * 86_400_000
+
+
+def _visible(team_ids: TeamIds) -> QuerySet[FineTune]:
+    tunes = FineTune.objects.all()
+    return tunes if team_ids is None else tunes.filter(team_id__in=list(team_ids))
+
+
+# --- Overview ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    name: str
+    slug: str
+    team: str
+    owner: str
+    verdict: str
+    reason: str
+    as_of: date
+    flags: tuple[Flag, ...]
+
+    @property
+    def verdict_label(self) -> str:
+        return Verdict(self.verdict).label
+
+
+def needs_action(team_ids: TeamIds) -> list[ActionItem]:
+    """Tunes whose latest verdict is RETIRE, RETRAIN, FINE_TUNE or WATCH, or with an open flag:
+    owner, deciding reason and open flags (acknowledged or snoozed ones say so)."""
+    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
+    open_flag = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
+    tunes = list(
+        _visible(team_ids)
+        .exclude(status=FineTune.Status.RETIRED)
+        .annotate(
+            latest_evaluation_id=latest.values("pk")[:1],
+            latest_verdict=latest.values("verdict")[:1],
+            has_open_flag=Exists(open_flag),
+        )
+        .filter(latest_evaluation_id__isnull=False)
+        .filter(Q(latest_verdict__in=NEEDS_ACTION_VERDICTS) | Q(has_open_flag=True))
+        .only("pk")
+    )
+    evaluations = {
+        e.tune_id: e
+        for e in Evaluation.objects.filter(pk__in=[t.latest_evaluation_id for t in tunes]).only(
+            "tune_id", "verdict", "reason", "as_of"
+        )
+    }
+    flags: dict[int, list[Flag]] = {}
+    for flag in (
+        Flag.objects.filter(tune_id__in=evaluations, resolved_on__isnull=True)
+        .select_related("acknowledged_by", "snoozed_by")
+        .order_by("opened_on")
+    ):
+        flags.setdefault(flag.tune_id, []).append(flag)
+    owners = {
+        t.pk: t for t in FineTune.objects.filter(pk__in=evaluations).select_related("team", "owner")
+    }
+    items = []
+    for tune_id, evaluation in evaluations.items():
+        tune = owners[tune_id]
+        items.append(
+            ActionItem(
+                name=tune.name,
+                slug=tune.slug,
+                team=tune.team.name,
+                owner=tune.owner.get_full_name() or tune.owner.get_username(),
+                verdict=evaluation.verdict,
+                reason=evaluation.reason,
+                as_of=evaluation.as_of,
+                flags=tuple(flags.get(tune_id, ())),
+            )
+        )
+    items.sort(key=lambda i: (ACTION_ORDER.get(i.verdict, 9), i.name))
+    return items
+
+
+def _fixed_cost_days(tunes: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
+    """Per tune and month: days deployed in that month between ``start`` and ``end``."""
+    rows = []
+    for tune_id, deployed_on in tunes["deployed_on"].items():
+        first = max(deployed_on.date(), start) if pd.notna(deployed_on) else None
+        if first is None or first > end:
+            continue
+        days = pd.date_range(first, end, freq="D")
+        counts = pd.Series(1, index=days).groupby(days.to_period("M")).sum()
+        rows.extend((tune_id, month, count) for month, count in counts.items())
+    return pd.DataFrame(rows, columns=["tune_id", "month", "days"])
+
+
+def monthly_savings(team_ids: TeamIds, today: date) -> pd.DataFrame:
+    """Realised net saving per deployed tune and calendar month, since each tune's deployment up
+    to ``today``: every day's queries priced as the engine prices them, less the fixed cost of
+    the days deployed. Columns: tune_id, name, month (Period), net_saving."""
+    ids = list(
+        _visible(team_ids)
+        .filter(status=FineTune.Status.DEPLOYED, deployed_on__lte=today)
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return pd.DataFrame(columns=["tune_id", "name", "month", "net_saving"])
+    policy = engine_policy(current_policy())
+    first = min(
+        FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True), default=today
+    )
+    inputs = portfolio_inputs(today, policy, ids, usage_since=first)
+    daily = decision.daily_savings(inputs, today)
+    tunes = inputs.tunes
+    daily = daily[daily["day"] >= daily["tune_id"].map(tunes["deployed_on"])]
+    daily = daily.assign(month=daily["day"].dt.to_period("M"))
+    variable = daily.groupby(["tune_id", "month"])["net_saving"].sum(min_count=1)
+    days = _fixed_cost_days(tunes, first, today).set_index(["tune_id", "month"])["days"]
+    fixed = days * days.index.get_level_values("tune_id").map(
+        tunes["monthly_fixed_cost"] / DAYS_PER_MONTH
+    )
+    net = variable.reindex(days.index.union(variable.index)).fillna(0.0) - fixed.reindex(
+        days.index.union(variable.index)
+    ).fillna(0.0)
+    names = dict(FineTune.objects.filter(pk__in=ids).values_list("pk", "name"))
+    frame = net.rename("net_saving").reset_index()
+    frame["name"] = frame["tune_id"].map(names)
+    return frame[["tune_id", "name", "month", "net_saving"]]
+
+
+def monthly_chart(savings: pd.DataFrame, today: date) -> dict:
+    """The last months of net saving, stacked by tune: the biggest tunes one by one, every other
+    tune in one "other tunes" series, so the chart stays readable with hundreds of tunes."""
+    end = pd.Period(today, freq="M")
+    months = pd.period_range(end - (CHART_MONTHS - 1), end, freq="M")
+    recent = savings[savings["month"].isin(months)]
+    table = recent.pivot_table(
+        index="name", columns="month", values="net_saving", aggfunc="sum", fill_value=0.0
+    ).reindex(columns=months, fill_value=0.0)
+    order = table.abs().sum(axis=1).sort_values(ascending=False).index
+    top, rest = list(order[:CHART_TOP_TUNES]), list(order[CHART_TOP_TUNES:])
+    series = [
+        {"label": name, "data": [round(float(v), 2) for v in table.loc[name]]} for name in top
+    ]
+    if rest:
+        series.append(
+            {
+                "label": f"{len(rest)} other tunes",
+                "data": [round(float(v), 2) for v in table.loc[rest].sum()],
+            }
+        )
+    return {"labels": [m.strftime("%b %Y") for m in months], "series": series}
+
+
+def overview(team_ids: TeamIds, today: date) -> dict:
+    summary = portfolio_summary(team_ids, today)
+    items = needs_action(team_ids)
+    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
+    at_risk = (
+        _visible(team_ids)
+        .exclude(status=FineTune.Status.RETIRED)
+        .annotate(
+            latest_verdict=latest.values("verdict")[:1],
+            latest_unrecovered=latest.values("unrecovered_cost")[:1],
+        )
+        .filter(latest_verdict__in=AT_RISK_VERDICTS)
+        .values_list("latest_unrecovered", flat=True)
+    )
+    savings = monthly_savings(team_ids, today)
+    this_month = savings[savings["month"] == pd.Period(today, freq="M")]["net_saving"].sum()
+    return {
+        "today": today,
+        "summary": summary,
+        "by_verdict": [
+            (Verdict(v).label if v in Verdict.values else "Not evaluated", v, n)
+            for v, n in summary["by_verdict"].items()
+        ],
+        "needs_action": items,
+        "realised_this_month": float(this_month),
+        "realised_to_date": float(savings["net_saving"].sum()),
+        "capital_at_risk": float(sum(float(u) for u in at_risk if u is not None)),
+        "at_risk_tunes": sum(1 for u in at_risk if u is not None),
+        "chart": monthly_chart(savings, today),
+    }
+
+
+# --- Tune page -----------------------------------------------------------------------------------
+
+
+def _trainings(tune: FineTune, changes: list[ChangeLogEntry], figures: dict) -> list[dict]:
+    """Each training that started an economic clock, oldest first, with the cost it had to
+    recover. The latest uses the engine's training cost and day."""
+    first = tune.deployed_on or tune.last_trained_on
+    starts: dict[date, float] = {}
+    if first:
+        starts[first] = float(tune.upfront_cost)
+    for entry in sorted(changes, key=lambda e: e.day):
+        if entry.kind == ChangeLogEntry.Kind.RETRAINING and (first is None or entry.day > first):
+            cost = entry.cost if entry.cost is not None else tune.retrain_cost
+            starts[entry.day] = float(cost)
+    last = _day(figures.get("last_trained_on"))
+    cost = _number(figures.get("training_cost"))
+    if last is not None:
+        starts = {day: c for day, c in starts.items() if day <= last}
+        starts[last] = cost if cost is not None else starts.get(last, float(tune.upfront_cost))
+    return [{"day": day, "cost": c} for day, c in sorted(starts.items())]
+
+
+def break_even_chart(
+    tune: FineTune, daily: pd.DataFrame, trainings: list[dict], figures: dict, today: date
+) -> dict:
+    """Cumulative net saving since each training (restarting at every retraining) against that
+    training's cost; the projection at the current monthly net saving to the end of the expected
+    stable lifetime; the break-even day."""
+    fixed_per_day = float(tune.monthly_fixed_cost) / DAYS_PER_MONTH
+    by_day = daily.set_index("day")["net_saving"] if not daily.empty else pd.Series(dtype=float)
+    history, cost_line, restarts = [], [], []
+    for i, training in enumerate(trainings):
+        start = pd.Timestamp(training["day"])
+        end = pd.Timestamp(today)
+        if i + 1 < len(trainings):
+            end = min(end, pd.Timestamp(trainings[i + 1]["day"]) - pd.Timedelta(days=1))
+        if end < start:
+            continue
+        days = pd.date_range(start, end, freq="D")
+        net = by_day.reindex(days).fillna(0.0)
+        running = net.cumsum() - fixed_per_day * (pd.Series(range(1, len(days) + 1), index=days))
+        if i:
+            history.append({"x": _ms(start) - 1, "y": None})  # the line restarts
+            cost_line.append({"x": _ms(start) - 1, "y": None})
+            restarts.append({"x": _ms(start), "y": 0.0})
+        history.extend({"x": _ms(d), "y": round(float(v), 2)} for d, v in running.items())
+        cost_line.extend(
+            [{"x": _ms(start), "y": training["cost"]}, {"x": _ms(end), "y": training["cost"]}]
+        )
+    projection = []
+    saving = _number(figures.get("monthly_net_saving"))
+    lifetime = _number(figures.get("expected_stable_lifetime_months"))
+    last = _day(figures.get("last_trained_on"))
+    lifetime_end = None
+    if history and saving is not None and last is not None and lifetime is not None:
+        lifetime_end = last + timedelta(days=round(lifetime * DAYS_PER_MONTH))
+        if lifetime_end > today:
+            now = history[-1]["y"]
+            months_left = (lifetime_end - today).days / DAYS_PER_MONTH
+            projection = [
+                {"x": _ms(today), "y": now},
+                {"x": _ms(lifetime_end), "y": round(now + saving * months_left, 2)},
+            ]
+            cost = trainings[-1]["cost"] if trainings else None
+            if cost is not None:
+                cost_line.append({"x": _ms(lifetime_end), "y": cost})
+    break_even = _day(figures.get("break_even_on"))
+    marker = []
+    if break_even is not None and trainings:
+        marker = [{"x": _ms(break_even), "y": trainings[-1]["cost"]}]
+    return {
+        "history": history,
+        "projection": projection,
+        "cost": cost_line,
+        "break_even": marker,
+        "restarts": restarts,
+        "break_even_on": break_even,
+        "lifetime_end": lifetime_end,
+    }
+
+
+def usage_chart(daily: pd.DataFrame) -> dict:
+    """Queries a week and each side's cost per query that week, at each day's prices."""
+    if daily.empty:
+        return {"volume": [], "tune": [], "alternative": []}
+    weekly = daily.set_index("day")[["queries", "alternative_cost", "tune_cost"]].resample(
+        "W-MON", label="left", closed="left"
+    )
+    sums = weekly.sum(min_count=1)
+    queries = sums["queries"].fillna(0.0)
+    per_query = queries.where(queries > 0)
+    alternative = sums["alternative_cost"] / per_query
+    own = sums["tune_cost"] / per_query
+
+    def points(series: pd.Series, digits: int) -> list[dict]:
+        return [
+            {"x": _ms(d), "y": None if pd.isna(v) else round(float(v), digits)}
+            for d, v in series.items()
+        ]
+
+    return {
+        "volume": points(queries, 0),
+        "tune": points(own, 6),
+        "alternative": points(alternative, 6),
+    }
+
+
+def tune_page(tune: FineTune, today: date) -> dict:
+    """Everything the tune page shows; ``tune`` comes from ``access.tune_by_slug``."""
+    evaluations = list(Evaluation.objects.filter(tune=tune).order_by("-as_of").defer("policy")[:60])
+    latest = evaluations[0] if evaluations else None
+    figures = latest.figures if latest else {}
+    changes = list(ChangeLogEntry.objects.filter(tune=tune).order_by("-day", "-id"))
+    flags = list(
+        Flag.objects.filter(tune=tune)
+        .select_related("acknowledged_by", "snoozed_by", "opened_by")
+        .order_by("resolved_on", "-opened_on")[:20]
+    )
+    history = []  # verdict changes, newest first
+    for newer, older in zip(evaluations, [*evaluations[1:], None], strict=True):
+        if older is None or older.verdict != newer.verdict:
+            history.append(newer)
+    context = {
+        "tune": tune,
+        "latest": latest,
+        "figures": figures,
+        "evaluations": evaluations,
+        "verdict_history": history,
+        "changes": changes,
+        "flags": flags,
+        "open_flags": [f for f in flags if f.resolved_on is None],
+        "break_even": None,
+        "usage": None,
+        "options": None,
+    }
+    if tune.status == FineTune.Status.DEPLOYED and tune.deployed_on:
+        policy = engine_policy(current_policy())
+        inputs = portfolio_inputs(today, policy, [tune.pk], usage_since=tune.deployed_on)
+        daily = decision.daily_savings(inputs, today)
+        daily = daily[daily["tune_id"] == tune.pk]
+        trainings = _trainings(tune, changes, figures)
+        context["break_even"] = break_even_chart(tune, daily, trainings, figures, today)
+        context["usage"] = usage_chart(daily[daily["day"] >= pd.Timestamp(tune.deployed_on)])
+        if latest and (
+            context["open_flags"] or latest.verdict in (Verdict.RETRAIN, Verdict.RETIRE)
+        ):
+            context["options"] = retrain_or_retire(tune, today, inputs=inputs, figures=figures)
+    return context
+
+
+# --- What-if ---
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Changes to try on one tune; ``None`` keeps what the tune has."""
+
+    monthly_queries: float | None = None
+    alternative_input_price: float | None = None
+    alternative_output_price: float | None = None
+    tune_input_price: float | None = None
+    tune_output_price: float | None = None
+    extra_prompt_tokens: float | None = None
+    retrain_cost: float | None = None
+    change_rate_per_quarter: float | None = None
+
+
+#: Prices set in a what-if apply to every day the figures use.
+WHAT_IF_PRICE_FROM = pd.Timestamp(2000, 1, 1)
+
+
+def _outcome(result: decision.TuneResult) -> dict:
+    f = result.figures
+    return {
+        "verdict": str(result.verdict),
+        "verdict_label": Verdict(str(result.verdict)).label,
+        "reason": result.reason,
+        "monthly_net_saving": _number(f.get("monthly_net_saving")),
+        "payback_months": _number(f.get("payback_months")),
+        "never_pays_back": f.get("payback_months") == math.inf
+        or (_number(f.get("monthly_net_saving")) or 0) <= 0,
+        "expected_stable_lifetime_months": _number(f.get("expected_stable_lifetime_months")),
+        "break_even_on": json_safe(f.get("break_even_on")),
+        "monthly_queries": _number(f.get("monthly_queries")),
+        "alternative_cost_per_query": _number(f.get("alternative_cost_per_query")),
+        "tune_cost_per_query": _number(f.get("tune_cost_per_query")),
+    }
+
+
+def _prices_in_force(prices: pd.DataFrame, key: str, owner, today: date) -> tuple | None:
+    rows = prices[(prices[key] == owner) & (prices["effective_from"] <= pd.Timestamp(today))]
+    if rows.empty:
+        return None
+    last = rows.sort_values("effective_from").iloc[-1]
+    return float(last["input_per_mtok"]), float(last["output_per_mtok"])
+
+
+def what_if_defaults(tune: FineTune, today: date) -> dict:
+    """The values the what-if form starts from: the tune's own, as the engine sees them."""
+    policy = engine_policy(current_policy())
+    inputs = portfolio_inputs(today, policy, [tune.pk])
+    figures = decision.compute_figures(inputs, policy, today)
+    row = figures.loc[tune.pk] if tune.pk in figures.index else None
+    alt = (
+        _prices_in_force(inputs.model_prices, "model_id", tune.alternative_id, today)
+        if tune.alternative_id
+        else None
+    )
+    own = _prices_in_force(inputs.tune_prices, "tune_id", tune.pk, today) or _prices_in_force(
+        inputs.model_prices, "model_id", tune.base_model_id, today
+    )
+    return {
+        "monthly_queries": None if row is None else _number(row["monthly_queries"]),
+        "alternative_input_price": alt[0] if alt else None,
+        "alternative_output_price": alt[1] if alt else None,
+        "tune_input_price": own[0] if own else None,
+        "tune_output_price": own[1] if own else None,
+        "extra_prompt_tokens": float(tune.extra_prompt_tokens),
+        "retrain_cost": float(tune.retrain_cost),
+        "change_rate_per_quarter": None if row is None else _number(row["change_rate_per_quarter"]),
+    }
+
+
+def _apply(inputs: decision.Portfolio, tune_id: int, change: WhatIf, today: date, current: dict):
+    tunes = inputs.tunes.copy()
+    usage = inputs.usage.copy()
+    changes = inputs.changes.copy()
+    models = inputs.models.copy()
+    model_prices = inputs.model_prices.copy()
+    tune_prices = inputs.tune_prices.copy()
+    if change.monthly_queries is not None:
+        if tunes.at[tune_id, "status"] == "proposed":
+            tunes.at[tune_id, "expected_monthly_queries"] = change.monthly_queries
+        else:
+            now = current.get("monthly_queries") or 0.0
+            if now <= 0:
+                raise ValueError("monthly_queries: the tune has no recent usage to scale.")
+            factor = change.monthly_queries / now
+            mine = usage["tune_id"] == tune_id
+            for column in ("queries", "input_tokens", "output_tokens"):
+                usage.loc[mine, column] = usage.loc[mine, column] * factor
+    if change.alternative_input_price is not None or change.alternative_output_price is not None:
+        # A model of its own, so a base model that is also the alternative keeps its price.
+        new_id = int(models.index.max()) + 1 if len(models) else 1
+        old_id = tunes.at[tune_id, "alternative_model_id"]
+        models.loc[new_id] = models.loc[old_id] if pd.notna(old_id) else pd.NA
+        before = _prices_in_force(inputs.model_prices, "model_id", old_id, today) or (None, None)
+        row = {
+            "model_id": new_id,
+            "effective_from": WHAT_IF_PRICE_FROM,
+            "input_per_mtok": _pick(change.alternative_input_price, before[0]),
+            "output_per_mtok": _pick(change.alternative_output_price, before[1]),
+        }
+        model_prices = pd.concat([model_prices, pd.DataFrame([row])], ignore_index=True)
+        tunes["alternative_model_id"] = tunes["alternative_model_id"].astype("Int64")
+        tunes.at[tune_id, "alternative_model_id"] = new_id
+    if change.tune_input_price is not None or change.tune_output_price is not None:
+        row = {
+            "tune_id": tune_id,
+            "effective_from": WHAT_IF_PRICE_FROM,
+            "input_per_mtok": _pick(change.tune_input_price, current.get("tune_input_price")),
+            "output_per_mtok": _pick(change.tune_output_price, current.get("tune_output_price")),
+        }
+        tune_prices = pd.concat(
+            [tune_prices[tune_prices["tune_id"] != tune_id], pd.DataFrame([row])],
+            ignore_index=True,
+        )
+    if change.extra_prompt_tokens is not None:
+        tunes.at[tune_id, "extra_prompt_tokens"] = change.extra_prompt_tokens
+    if change.retrain_cost is not None:
+        tunes.at[tune_id, "retrain_cost"] = change.retrain_cost
+    if change.change_rate_per_quarter is not None:
+        changes = _with_change_rate(changes, tune_id, change.change_rate_per_quarter, today)
+    return replace(
+        inputs,
+        tunes=tunes,
+        usage=usage,
+        changes=changes,
+        models=models,
+        model_prices=model_prices,
+        tune_prices=tune_prices,
+    )
+
+
+def _pick(new: float | None, old: float | None) -> float:
+    value = new if new is not None else old
+    return float("nan") if value is None else float(value)
+
+
+def _with_change_rate(changes: pd.DataFrame, tune_id: int, rate: float, today: date):
+    """The tune's meaningful task changes of the last 365 days replaced by ``rate`` a quarter,
+    spread evenly over the year: the engine's change rate is that count ÷ 4."""
+    day = pd.Timestamp(today)
+    year_ago = day - pd.Timedelta(days=365)
+    task = changes["kind"].isin(["task_spec", "new_category", "business_rule"])
+    recent = (changes["tune_id"] == tune_id) & task & (changes["day"] > year_ago)
+    kept = changes[~recent]
+    count = round(rate * 4)
+    spacing = 365 / count if count else 0
+    added = pd.DataFrame(
+        {
+            "tune_id": [tune_id] * count,
+            "day": [
+                year_ago + pd.Timedelta(days=math.ceil(spacing * (i + 1))) for i in range(count)
+            ],
+            "kind": ["task_spec"] * count,
+            "meaningful": [True] * count,
+            "cost": [float("nan")] * count,
+        }
+    )
+    return pd.concat([kept, added], ignore_index=True) if count else kept
+
+
+def what_if(tune: FineTune, today: date, change: WhatIf) -> dict:
+    """The tune's verdict, payback and lifetime now and with ``change``, both from the same
+    engine run on the same inputs; nothing is saved."""
+    policy = engine_policy(current_policy())
+    inputs = portfolio_inputs(today, policy, [tune.pk])
+    current = what_if_defaults(tune, today)
+    before = decision.evaluate(inputs, policy, today)
+    after = decision.evaluate(_apply(inputs, tune.pk, change, today, current), policy, today)
+    return {"now": _outcome(before[0]), "what_if": _outcome(after[0])}
+
+
+# --- Retrain versus retire -----------------------------------------------------------------------
+
+
+def retrain_or_retire(tune: FineTune, today: date, *, inputs=None, figures=None) -> dict | None:
+    """Retraining on the successor base model (cost, new payback, new lifetime) beside going back
+    to prompting (the monthly cost difference), and which the numbers favour."""
+    policy = engine_policy(current_policy())
+    inputs = inputs if inputs is not None else portfolio_inputs(today, policy, [tune.pk])
+    figures = figures or {}
+    base = tune.base_model
+    target = base.successor or base
+    tunes = inputs.tunes.copy()
+    tunes["base_model_id"] = tunes["base_model_id"].astype("Int64")
+    tunes.at[tune.pk, "base_model_id"] = target.pk
+    tunes.at[tune.pk, "last_trained_on"] = pd.Timestamp(today)
+    model_prices = inputs.model_prices.copy()
+    theirs = model_prices["model_id"] == target.pk
+    if theirs.any():  # the successor's first price stands for the days before it was released
+        first = model_prices[theirs]["effective_from"].idxmin()
+        model_prices.loc[first, "effective_from"] = WHAT_IF_PRICE_FROM
+    retraining = pd.DataFrame(
+        {
+            "tune_id": [tune.pk],
+            "day": [pd.Timestamp(today)],
+            "kind": ["retraining"],
+            "meaningful": [False],
+            "cost": [float(tune.retrain_cost)],
+        }
+    )
+    scenario = replace(
+        inputs,
+        tunes=tunes,
+        changes=pd.concat([inputs.changes, retraining], ignore_index=True),
+        model_prices=model_prices,
+        tune_prices=inputs.tune_prices[inputs.tune_prices["tune_id"] != tune.pk],
+    )
+    result = decision.compute_figures(scenario, policy, today)
+    if tune.pk not in result.index:
+        return None
+    row = result.loc[tune.pk]
+    saving = _number(row["monthly_net_saving"])
+    payback = _number(row["payback_months"])
+    lifetime = _number(row["expected_stable_lifetime_months"])
+    queries = _number(figures.get("monthly_queries"))
+    alt = _number(figures.get("alternative_cost_per_query"))
+    own = _number(figures.get("tune_cost_per_query"))
+    prompting = queries * alt if None not in (queries, alt) else None
+    keeping = queries * own + float(tune.monthly_fixed_cost) if None not in (queries, own) else None
+    pays_back = saving is not None and saving > 0 and payback is not None
+    pays_back = pays_back and lifetime is not None and payback <= lifetime
+    return {
+        "successor": target,
+        "same_base": target.pk == base.pk,
+        "retrain_cost": float(tune.retrain_cost),
+        "retrain_monthly_net_saving": saving,
+        "retrain_payback_months": payback,
+        "retrain_lifetime_months": lifetime,
+        "prompting_monthly_cost": prompting,
+        "tune_monthly_cost": keeping,
+        "monthly_difference": None if None in (prompting, keeping) else prompting - keeping,
+        "favours": "retrain" if pays_back else "retire",
+    }
