@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from tracker import selectors
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
 from tracker.services import idempotency, jobs
@@ -50,9 +49,7 @@ def reevaluate_portfolio(as_of: str | None = None) -> int:
     was down heals on the next tick, and a second run the same day queues nothing. Fans out
     ``evaluate_tunes`` in chunks of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE``; returns how many.
     """
-    day = _day(as_of)
-    due = selectors.tunes_due_for_evaluation(day)
-    return jobs.enqueue_evaluation(due, day, only_due=True)
+    return jobs.start_nightly_run(as_of=_day(as_of))
 
 
 @shared_task(**RELIABLE)

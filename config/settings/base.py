@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tracker.metrics.MetricsMiddleware",  # first: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -267,6 +268,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=8 *
 API_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 #: How long an Idempotency-Key's first response is replayed.
 API_IDEMPOTENCY_TTL_HOURS = 24
+
+# --- Operations: readiness, metrics, webhooks, shutdown notices ---------------------------------
+#: /readyz gives the broker this many seconds to answer.
+TUNEFOLIO_READINESS_BROKER_TIMEOUT = env.float("TUNEFOLIO_READINESS_BROKER_TIMEOUT", default=1.0)
+#: /readyz fails when the last completed nightly run is older than this.
+TUNEFOLIO_READINESS_MAX_NIGHTLY_AGE_HOURS = env.float(
+    "TUNEFOLIO_READINESS_MAX_NIGHTLY_AGE_HOURS", default=26
+)
+#: Bearer token for /metrics. Unset: /metrics answers only requests from loopback.
+TUNEFOLIO_METRICS_TOKEN = env("TUNEFOLIO_METRICS_TOKEN", default="")
+#: Days before a base model's shutdown by which its tunes must be retrained and evaluated.
+TUNEFOLIO_RETRAIN_LEAD_DAYS = env.int("TUNEFOLIO_RETRAIN_LEAD_DAYS", default=30)
+#: Days before the retrain-by date when a shutdown notice goes out, once each.
+TUNEFOLIO_SHUTDOWN_NOTICE_DAYS = (90, 60, 30)
+#: Seconds a webhook endpoint has to answer; slower counts as a timeout and is retried.
+TUNEFOLIO_WEBHOOK_TIMEOUT = env.float("TUNEFOLIO_WEBHOOK_TIMEOUT", default=5.0)
+#: Seconds before the first retry of a webhook that timed out or got a 5xx; doubles each time.
+TUNEFOLIO_WEBHOOK_RETRY_BACKOFF = env.int("TUNEFOLIO_WEBHOOK_RETRY_BACKOFF", default=30)
+TUNEFOLIO_WEBHOOK_MAX_RETRIES = env.int("TUNEFOLIO_WEBHOOK_MAX_RETRIES", default=5)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

@@ -13,9 +13,11 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from tracker import selectors
+from tracker.models import NightlyRun
 
 from .evaluation import evaluate_portfolio
 
@@ -75,4 +77,28 @@ def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = Fal
         ids &= set(selectors.tunes_due_for_evaluation(as_of))
     if not ids:
         return 0
-    return len(evaluate_portfolio(as_of, sorted(ids)).evaluations)
+    evaluated = len(evaluate_portfolio(as_of, sorted(ids)).evaluations)
+    if only_due:
+        complete_nightly_run(as_of)
+    return evaluated
+
+
+def start_nightly_run(*, as_of: date) -> int:
+    """The nightly run for ``as_of``: queue every tune still due; with none due, the night's
+    run is complete. Only reads until then, so a busy database never holds up the fan-out.
+    Returns how many tasks were queued."""
+    due = selectors.tunes_due_for_evaluation(as_of)
+    if not due:
+        complete_nightly_run(as_of)
+    return enqueue_evaluation(due, as_of, only_due=True)
+
+
+def complete_nightly_run(as_of: date) -> bool:
+    """Record the night's run as completed once no tune is left due for the day (the last chunk
+    to finish does it, once). True when this call recorded it."""
+    if selectors.tunes_due_for_evaluation(as_of):
+        return False
+    _, created = NightlyRun.objects.get_or_create(
+        as_of=as_of, defaults={"completed_at": timezone.now()}
+    )
+    return created

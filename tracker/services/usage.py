@@ -23,7 +23,9 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from tracker.models import FineTune, UsageRecord
+from tracker.models import FineTune, OperationsCounter, UsageRecord
+
+from .operations import counter_add
 
 #: Counts above this in one day (queries or tokens) are refused as implausible.
 MAX_DAILY_COUNT = 10**12
@@ -290,6 +292,10 @@ def write_usage(
                 progress(len(part))
         if progress and len(objects) < received:
             progress(received - len(objects))
+        counter_add(
+            name=OperationsCounter.USAGE_ROWS_INGESTED,
+            amounts={str(k): int(v) for k, v in clean["source"].value_counts().items()},
+        )
     created = int(is_new.sum())
     unchanged = int(same.sum())
     return IngestResult(received, created, received - created - unchanged, unchanged)
