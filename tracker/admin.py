@@ -3,6 +3,7 @@ writes through services, like every other entry point."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
@@ -28,9 +29,14 @@ from .models import (
     TunePrice,
     UsageRecord,
     Verdict,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    all_webhook_events,
 )
 from .services import digest as digest_services
 from .services import jobs
+from .services import webhooks as webhook_services
 
 VERDICT_COLOURS = {
     Verdict.KEEP: "#1b7f3b",
@@ -516,3 +522,82 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["key", "team", "status_code", "created_at"]
     list_filter = ["team"]
     search_fields = ["key"]
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=all_webhook_events,
+        help_text="What this endpoint hears about.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["team", "name", "kind", "url", "events", "secret", "active"]
+        widgets = {"secret": forms.PasswordInput(render_value=True)}
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Slack incoming webhooks and signed JSON endpoints, one team each."""
+
+    form = WebhookEndpointForm
+    list_display = ["name", "team", "kind", "url", "event_list", "active"]
+    list_filter = ["kind", "active", "team"]
+    search_fields = ["name", "url", "team__name"]
+
+    @admin.display(description="events")
+    def event_list(self, obj):
+        return ", ".join(obj.events)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """One row per event and endpoint, with what the endpoint answered. Resending sends the
+    event again, even one that arrived."""
+
+    list_display = [
+        "event",
+        "endpoint",
+        "status_badge",
+        "attempts",
+        "response_status",
+        "created_at",
+        "sent_at",
+        "error_summary",
+    ]
+    list_filter = ["status", "event", "endpoint__kind", "endpoint__team"]
+    search_fields = ["event_key", "error", "endpoint__name"]
+    list_select_related = ["endpoint__team"]
+    actions = ["resend"]
+
+    @admin.display(ordering="status", description="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:9px;'
+            'font-weight:600;font-size:11px">{}</span>',
+            DELIVERY_COLOURS.get(obj.status, "#555"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="error")
+    def error_summary(self, obj):
+        return DigestDeliveryAdmin.error_summary(self, obj)
+
+    @admin.action(description="Resend")
+    def resend(self, request, queryset):
+        try:
+            count = webhook_services.resend_deliveries(
+                delivery_ids=list(queryset.values_list("pk", flat=True))
+            )
+        except jobs.QueueUnavailable as exc:
+            self.message_user(request, f"Nothing was queued: {exc}.", messages.ERROR)
+            return
+        self.message_user(
+            request, f"{count} deliver{'y' if count == 1 else 'ies'} queued.", messages.SUCCESS
+        )

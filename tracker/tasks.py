@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import idempotency, jobs
+from tracker.services import idempotency, jobs, webhooks
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -92,3 +92,19 @@ def send_digest(self, recipient_id: int, iso_year: int, iso_week: int) -> str:
 def purge_idempotency_records() -> int:
     """Hourly: forget the ``Idempotency-Key`` responses no retry can use any more."""
     return idempotency.purge_expired()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(*TRANSIENT_DB_ERRORS, webhooks.TransientWebhookError),
+    retry_backoff=settings.TUNEFOLIO_WEBHOOK_RETRY_BACKOFF,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=settings.TUNEFOLIO_WEBHOOK_MAX_RETRIES,
+)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Send one webhook outbox row, at most once (see services.webhooks)."""
+    final = self.request.retries >= self.max_retries
+    return str(webhooks.deliver_webhook(delivery_id, final_attempt=final))

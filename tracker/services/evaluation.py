@@ -14,6 +14,8 @@ import decision
 from tracker import selectors
 from tracker.models import Evaluation, FineTune, Flag, Verdict
 
+from . import webhooks
+
 #: The verdicts that open a flag of the same kind.
 FLAG_VERDICTS = {Verdict.RETRAIN, Verdict.RETIRE, Verdict.FINE_TUNE}
 
@@ -79,6 +81,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
         )
     )
     opened, resolved = _sync_flags(evaluations)
+    webhooks.record_evaluation_events(evaluations)
     return EvaluationRun(as_of, evaluations, opened, resolved)
 
 
