@@ -34,6 +34,7 @@ from .models import (
     WebhookEvent,
     all_webhook_events,
 )
+from .selectors.shutdowns import retrain_by
 from .services import digest as digest_services
 from .services import jobs
 from .services import webhooks as webhook_services
@@ -193,6 +194,7 @@ class FineTuneAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "base_model_and_shutdown",
+        "retrain_by_date",
         "latest_verdict_badge",
     ]
     list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
@@ -201,14 +203,22 @@ class FineTuneAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
     list_select_related = ["team", "owner", "base_model"]
-    readonly_fields = ["latest_findings", "created_at", "updated_at"]
+    readonly_fields = ["latest_findings", "retrain_by_date", "created_at", "updated_at"]
     inlines = [TunePriceInline, ChangeLogInline, EvaluationInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "team", "owner", "status", "task_description"]}),
         ("Latest evaluation", {"fields": ["latest_findings"]}),
         (
             "Models",
-            {"fields": ["method", "base_model", "alternative", "extra_prompt_tokens"]},
+            {
+                "fields": [
+                    "method",
+                    "base_model",
+                    "retrain_by_date",
+                    "alternative",
+                    "extra_prompt_tokens",
+                ]
+            },
         ),
         (
             "Why fine-tune (the four questions)",
@@ -266,6 +276,11 @@ class FineTuneAdmin(admin.ModelAdmin):
         if not shutdown:
             return str(obj.base_model)
         return format_html("{} <small>(shuts down {})</small>", obj.base_model, shutdown)
+
+    @admin.display(description="retrain by")
+    def retrain_by_date(self, obj):
+        day = retrain_by(status=obj.status, shutdown_on=obj.base_model.shutdown_on)
+        return day or "—"
 
     @admin.display(ordering="latest_verdict", description="latest verdict")
     def latest_verdict_badge(self, obj):

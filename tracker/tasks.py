@@ -8,7 +8,8 @@ timeout. The day a task works on is ``timezone.localdate()`` (UTC) when it runs,
 given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
-``send_weekly_digests`` every Monday morning, ``purge_idempotency_records`` hourly.
+``send_weekly_digests`` every Monday morning, ``purge_idempotency_records`` hourly,
+``send_shutdown_notices`` daily.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import idempotency, jobs, webhooks
+from tracker.services import idempotency, jobs, shutdowns, webhooks
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -108,3 +109,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
     """Send one webhook outbox row, at most once (see services.webhooks)."""
     final = self.request.retries >= self.max_retries
     return str(webhooks.deliver_webhook(delivery_id, final_attempt=final))
+
+
+@shared_task(**RELIABLE)
+def send_shutdown_notices(as_of: str | None = None) -> int:
+    """Daily: record the 90/60/30-day retrain-by notices due and send them to the webhooks."""
+    return shutdowns.send_shutdown_notices(today=_day(as_of))

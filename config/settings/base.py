@@ -200,6 +200,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(DIGEST_AT),
         "options": {"expires": 12 * 3600},
     },
+    "daily-shutdown-notices": {
+        "task": "tracker.tasks.send_shutdown_notices",
+        "schedule": _crontab(REEVALUATE_AT),
+        "options": {"expires": 12 * 3600},
+    },
     "hourly-idempotency-purge": {
         "task": "tracker.tasks.purge_idempotency_records",
         "schedule": crontab(minute=17),

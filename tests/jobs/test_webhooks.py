@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
@@ -23,71 +17,10 @@ from tracker.models import Evaluation, FineTune, WebhookDelivery, WebhookEndpoin
 from tracker.services import evaluate_portfolio
 from tracker.services import webhooks as webhook_services
 
+from .conftest import HookRequest
+
 DAY = date(2026, 3, 2)
 SECRET = "whsec-test"
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class Hook:
-    """Answers each path with the next of its scripted answers (the last one repeats).
-    An answer is a status code, or ("sleep", seconds, code) to answer late."""
-
-    url: str
-    script: dict[str, list] = field(default_factory=dict)
-    received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def to(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.received if r.path == path]
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    state = Hook(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with state.lock:
-                state.received.append(Received(self.path, dict(self.headers), body))
-                answers = state.script.setdefault(self.path, [200])
-                answer = answers.pop(0) if len(answers) > 1 else answers[0]
-            if isinstance(answer, tuple):
-                time.sleep(answer[1])
-                answer = answer[2]
-            text = b"ok" if answer < 400 else b"nope: bad channel"
-            try:
-                self.send_response(answer)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-            except OSError:
-                pass  # the client gave up waiting
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +53,7 @@ def evaluate(as_of: date, ids, capture) -> None:
         evaluate_portfolio(as_of, ids)
 
 
-def verify(received: Received) -> dict:
+def verify(received: HookRequest) -> dict:
     expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(received.headers["X-Tunefolio-Signature"], expected)
     return received.json()

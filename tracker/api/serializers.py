@@ -5,6 +5,7 @@ the writes and the model-level validation. Output serializers describe what the 
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.models import (
@@ -18,6 +19,7 @@ from tracker.models import (
     Verdict,
 )
 from tracker.selectors import access
+from tracker.selectors.shutdowns import retrain_by
 from tracker.services.usage import (
     MAX_COST_USD,
     MAX_DAILY_COUNT,
@@ -159,6 +161,10 @@ class TuneSerializer(serializers.ModelSerializer):
         choices=Verdict.choices, read_only=True, allow_null=True
     )
     latest_as_of = serializers.DateField(read_only=True, allow_null=True)
+    retrain_by = serializers.SerializerMethodField(
+        help_text="Deployed tunes on a base model with a shutdown date: retrain on the successor "
+        "and evaluate by this day (the shutdown less the lead time)."
+    )
 
     class Meta:
         model = FineTune
@@ -173,6 +179,7 @@ class TuneSerializer(serializers.ModelSerializer):
             "method",
             "base_model",
             "base_model_shutdown_on",
+            "retrain_by",
             "alternative",
             "extra_prompt_tokens",
             "need_is_articulable",
@@ -199,6 +206,10 @@ class TuneSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_retrain_by(self, tune: FineTune):
+        return retrain_by(status=tune.status, shutdown_on=tune.base_model.shutdown_on)
 
 
 class TuneFieldsSerializer(StrictInputSerializer):
