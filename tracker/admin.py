@@ -13,6 +13,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from . import selectors, services
+from .api.renderers import tune_csv_response
 from .models import (
     CatalogModel,
     ChangeLogEntry,
@@ -198,7 +199,7 @@ class FineTuneAdmin(admin.ModelAdmin):
         "latest_verdict_badge",
     ]
     list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
-    actions = ["reevaluate_now"]
+    actions = ["reevaluate_now", "export_csv"]
     search_fields = ["name", "slug", "task_description", "team__name", "owner__email"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
@@ -298,6 +299,10 @@ class FineTuneAdmin(admin.ModelAdmin):
             latest.reason,
             findings_table(latest.findings),
         )
+
+    @admin.action(description="Export as CSV (latest verdict, reason, key figures)")
+    def export_csv(self, request, queryset):
+        return tune_csv_response(queryset)
 
     @admin.action(description="Re-evaluate now")
     def reevaluate_now(self, request, queryset):
