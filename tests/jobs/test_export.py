@@ -107,3 +107,10 @@ def test_the_admin_exports_the_selected_tunes(evaluated, staff_client):
         [evaluated["keep"].slug, evaluated["retire"].slug]
     )
     assert {row["latest_verdict"] for row in rows} == {"KEEP", "RETIRE"}
+
+
+def test_a_bad_filter_with_csv_gets_the_json_error_envelope(evaluated, staff_client):
+    response = staff_client.get("/api/v1/tunes/?format=csv&verdict=AAA")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["details"][0]["field"] == "verdict"

@@ -12,17 +12,15 @@ from tracker.selectors.export import tune_csv_lines
 
 
 class CSVRenderer(BaseRenderer):
-    """Lets content negotiation pick CSV; the list view streams the body itself. Anything
-    else rendered here (an error envelope) stays JSON text."""
+    """Lets content negotiation pick CSV; the list view streams the body itself and answers
+    errors in JSON, so nothing else is ever rendered here."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        if data is None:
-            return b""
-        return json.dumps(data, default=str).encode()
+        return b"" if data is None else json.dumps(data, default=str).encode()
 
 
 def tune_csv_response(queryset) -> StreamingHttpResponse:

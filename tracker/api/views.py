@@ -169,6 +169,13 @@ class TuneListView(ApiView):
 
     renderer_classes = [JSONRenderer, CSVRenderer]
 
+    def handle_exception(self, exc):
+        # Errors are the JSON envelope, whatever format the list was asked in.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
     @extend_schema(
         responses={
             (200, "application/json"): s.TuneSerializer(many=True),
