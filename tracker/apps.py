@@ -7,4 +7,9 @@ class TrackerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tracker import metrics  # noqa: F401  (times every database connection's queries)
+        from tracker import (
+            metrics,  # noqa: F401  (times every database connection's queries)
+            observability,
+        )
+
+        observability.install_log_record_factory()

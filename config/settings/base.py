@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tracker.metrics.MetricsMiddleware",  # first: times everything below it
+    "tracker.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -294,10 +295,45 @@ TUNEFOLIO_WEBHOOK_RETRY_BACKOFF = env.int("TUNEFOLIO_WEBHOOK_RETRY_BACKOFF", def
 TUNEFOLIO_WEBHOOK_MAX_RETRIES = env.int("TUNEFOLIO_WEBHOOK_MAX_RETRIES", default=5)
 
 # --- Logging --------------------------------------------------------------------------------------
+#: "json": one JSON object per line (for a log shipper); anything else: plain text.
+LOG_FORMAT = env("DJANGO_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+if LOG_FORMAT == "json":
+    # Workers log through the handler above instead of Celery's own plain-text one.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Error reporting ------------------------------------------------------------------------------
+#: Errors from the web app and the workers go to Sentry when set; beat's schedule is monitored
+#: (a nightly run that does not start or finish raises an alert). Unset: nothing is sent.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )
