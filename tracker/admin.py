@@ -611,13 +611,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Resend")
     def resend(self, request, queryset):
-        try:
-            count = webhook_services.resend_deliveries(
-                delivery_ids=list(queryset.values_list("pk", flat=True))
-            )
-        except jobs.QueueUnavailable as exc:
-            self.message_user(request, f"Nothing was queued: {exc}.", messages.ERROR)
-            return
+        count = webhook_services.resend_deliveries(
+            delivery_ids=list(queryset.values_list("pk", flat=True))
+        )
         self.message_user(
             request, f"{count} deliver{'y' if count == 1 else 'ies'} queued.", messages.SUCCESS
         )

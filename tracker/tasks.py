@@ -9,7 +9,7 @@ given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
 ``send_weekly_digests`` every Monday morning, ``purge_idempotency_records`` hourly,
-``send_shutdown_notices`` daily.
+``send_shutdown_notices`` daily, ``requeue_webhook_deliveries`` every ten minutes.
 """
 
 from __future__ import annotations
@@ -115,3 +115,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
 def send_shutdown_notices(as_of: str | None = None) -> int:
     """Daily: record the 90/60/30-day retrain-by notices due and send them to the webhooks."""
     return shutdowns.send_shutdown_notices(today=_day(as_of))
+
+
+@shared_task(**RELIABLE)
+def requeue_webhook_deliveries() -> int:
+    """Every ten minutes: queue webhook rows left pending while the broker was down."""
+    return webhooks.requeue_pending()

@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(REEVALUATE_AT),
         "options": {"expires": 12 * 3600},
     },
+    "webhook-requeue": {
+        "task": "tracker.tasks.requeue_webhook_deliveries",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
+    },
     "hourly-idempotency-purge": {
         "task": "tracker.tasks.purge_idempotency_records",
         "schedule": crontab(minute=17),

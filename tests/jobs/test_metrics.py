@@ -194,3 +194,9 @@ def test_several_gunicorn_workers_report_one_sum(tmp_path):
             server.kill()
             server.wait(10)
         log.close()
+
+
+def test_the_image_ships_the_gunicorn_config_that_sums_the_workers():
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert "COPY gunicorn.conf.py ./" in dockerfile
+    assert "WORKDIR /app" in dockerfile  # gunicorn looks for ./gunicorn.conf.py

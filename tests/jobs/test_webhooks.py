@@ -235,3 +235,24 @@ def test_the_admin_adds_an_endpoint_and_a_generic_one_needs_a_secret(staff_clien
     created = staff_client.post(url, form | {"secret": SECRET})
     assert created.status_code == 302, created.content.decode()[:2000]
     assert WebhookEndpoint.objects.get().events == ["flag.opened", "verdict.changed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_recorded_while_the_broker_is_down_go_out_later(hook, own_redis, settings):
+    from tests.jobs.test_end_to_end import web_app_on
+
+    p = portfolio.build(DAY, ("retrain",))
+    endpoint(p["retrain"].team, hook.url + "/later", events=["flag.opened"])
+    own_redis.stop()
+    with web_app_on(own_redis.url, settings):
+        run = evaluate_portfolio(DAY, p.ids)  # commits; publishing fails and is logged
+    assert len(run.evaluations) == 1  # the evaluation is not held up by the queue
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    assert hook.received == []
+
+    assert webhook_services.requeue_pending(older_than=timedelta(hours=1)) == 0  # not stale yet
+    assert webhook_services.requeue_pending(older_than=timedelta(0)) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert len(hook.to("/later")) == 1

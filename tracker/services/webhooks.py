@@ -54,6 +54,9 @@ Status = WebhookDelivery.Status
 #: A claim older than this with no answer is stuck (its worker died); only a person resends it.
 STUCK_AFTER = timedelta(hours=1)
 SIGNATURE_HEADER = "X-Tunefolio-Signature"
+#: A pending row older than this (or last tried this long ago) has no task coming for it:
+#: longer than the largest retry backoff.
+REQUEUE_AFTER = timedelta(hours=2)
 
 
 class TransientWebhookError(Exception):
@@ -377,10 +380,10 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = True) -> str:
 
 
 def enqueue_deliveries(delivery_ids: list[int]) -> int:
-    """Queue one ``deliver_webhook`` task per row once the transaction commits."""
+    """Queue one ``deliver_webhook`` task per row once the transaction commits. A broker that
+    cannot be reached loses nothing: the rows stay pending and ``requeue_pending`` (every few
+    minutes) queues them again; the change that caused them is not held up."""
     from tracker import tasks  # tasks import services; import here to avoid the cycle
-
-    from .jobs import QueueUnavailable
 
     ids = sorted(set(delivery_ids))
 
@@ -389,11 +392,22 @@ def enqueue_deliveries(delivery_ids: list[int]) -> int:
             try:
                 tasks.deliver_webhook.apply_async(kwargs={"delivery_id": delivery_id})
             except (BrokerError, OSError) as exc:
-                raise QueueUnavailable(f"the task queue is unavailable: {exc}") from exc
+                logger.warning("Webhook deliveries left pending, the queue is down: %s", exc)
+                return
 
     if ids:
         transaction.on_commit(publish)
     return len(ids)
+
+
+def requeue_pending(*, older_than: timedelta = REQUEUE_AFTER) -> int:
+    """Queue again the rows still pending (never published, or their task was lost) and
+    waiting longer than any retry would. Sending twice is harmless: the claim lets one through."""
+    cutoff = timezone.now() - older_than
+    stale = WebhookDelivery.objects.filter(status=Status.PENDING).filter(
+        Q(claimed_at__isnull=True, created_at__lt=cutoff) | Q(claimed_at__lt=cutoff)
+    )
+    return enqueue_deliveries(list(stale.values_list("pk", flat=True)))
 
 
 @transaction.atomic
