@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db.models import Case, DateField, ExpressionWrapper, F, QuerySet, When
+from django.db.models.functions import Cast
 
 from tracker.models import FineTune, ShutdownNotice
 
@@ -29,8 +30,12 @@ def tunes_with_retrain_by(queryset: QuerySet[FineTune] | None = None) -> QuerySe
             When(
                 status=FineTune.Status.DEPLOYED,
                 base_model__shutdown_on__isnull=False,
-                then=ExpressionWrapper(
-                    F("base_model__shutdown_on") - lead, output_field=DateField()
+                # PostgreSQL's date − interval is a timestamp: cast back to a date.
+                then=Cast(
+                    ExpressionWrapper(
+                        F("base_model__shutdown_on") - lead, output_field=DateField()
+                    ),
+                    output_field=DateField(),
                 ),
             ),
             default=None,
