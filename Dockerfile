@@ -6,6 +6,8 @@ COPY config ./config
 COPY tracker ./tracker
 COPY decision ./decision
 COPY manage.py ./
+# gunicorn reads it from the working directory: prometheus multiprocess mode for /metrics.
+COPY gunicorn.conf.py ./
 RUN pip install . && useradd --create-home tunefolio && mkdir -p /app/var && chown tunefolio /app/var
 # Static files are part of the image, collected with the production storage (hashed, compressed)
 # at build time: at run time the app's user cannot, and need not, write them. The secret and the

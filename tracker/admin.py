@@ -16,6 +16,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from . import display, selectors, services
+from .api.renderers import tune_csv_response
 from .models import (
     CatalogModel,
     ChangeLogEntry,
@@ -34,10 +35,16 @@ from .models import (
     TunePrice,
     UsageRecord,
     Verdict,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    all_webhook_events,
 )
+from .selectors.shutdowns import retrain_by
 from .services import digest as digest_services
 from .services import flags as flag_services
 from .services import jobs
+from .services import webhooks as webhook_services
 from .services.catalog import record_shutdown_change
 
 VERDICT_COLOURS = {
@@ -275,23 +282,32 @@ class FineTuneAdmin(admin.ModelAdmin):
         "owner",
         "status",
         "base_model_and_shutdown",
+        "retrain_by_date",
         "latest_verdict_badge",
         "portfolio_page",
     ]
     list_filter = ["status", LatestVerdictFilter, "team", "base_model", "method"]
-    actions = ["reevaluate_now"]
+    actions = ["reevaluate_now", "export_csv"]
     search_fields = ["name", "slug", "task_description", "team__name", "owner__email"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
     list_select_related = ["team", "owner", "base_model"]
-    readonly_fields = ["latest_findings", "created_at", "updated_at"]
+    readonly_fields = ["latest_findings", "retrain_by_date", "created_at", "updated_at"]
     inlines = [TunePriceInline, ChangeLogInline, EvaluationInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "team", "owner", "status", "task_description"]}),
         ("Latest evaluation", {"fields": ["latest_findings"]}),
         (
             "Models",
-            {"fields": ["method", "base_model", "alternative", "extra_prompt_tokens"]},
+            {
+                "fields": [
+                    "method",
+                    "base_model",
+                    "retrain_by_date",
+                    "alternative",
+                    "extra_prompt_tokens",
+                ]
+            },
         ),
         (
             "Why fine-tune (the four questions)",
@@ -350,6 +366,11 @@ class FineTuneAdmin(admin.ModelAdmin):
             return str(obj.base_model)
         return format_html("{} <small>(shuts down {})</small>", obj.base_model, shutdown)
 
+    @admin.display(description="retrain by")
+    def retrain_by_date(self, obj):
+        day = retrain_by(status=obj.status, shutdown_on=obj.base_model.shutdown_on)
+        return day or "—"
+
     @admin.display(ordering="latest_verdict", description="latest verdict")
     def latest_verdict_badge(self, obj):
         return verdict_badge(obj.latest_verdict)
@@ -372,6 +393,10 @@ class FineTuneAdmin(admin.ModelAdmin):
             findings_table(latest.findings),
             labelled_table(latest.figures, display.FIGURES),
         )
+
+    @admin.action(description="Export as CSV (latest verdict, reason, key figures)")
+    def export_csv(self, request, queryset):
+        return tune_csv_response(queryset)
 
     @admin.action(description="Re-evaluate now")
     def reevaluate_now(self, request, queryset):
@@ -781,3 +806,78 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["key", "team", "status_code", "created_at"]
     list_filter = ["team"]
     search_fields = ["key"]
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=all_webhook_events,
+        help_text="What this endpoint hears about.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["team", "name", "kind", "url", "events", "secret", "active"]
+        widgets = {"secret": forms.PasswordInput(render_value=True)}
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Slack incoming webhooks and signed JSON endpoints, one team each."""
+
+    form = WebhookEndpointForm
+    list_display = ["name", "team", "kind", "url", "event_list", "active"]
+    list_filter = ["kind", "active", "team"]
+    search_fields = ["name", "url", "team__name"]
+
+    @admin.display(description="events")
+    def event_list(self, obj):
+        return ", ".join(obj.events)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """One row per event and endpoint, with what the endpoint answered. Resending sends the
+    event again, even one that arrived."""
+
+    list_display = [
+        "event",
+        "endpoint",
+        "status_badge",
+        "attempts",
+        "response_status",
+        "created_at",
+        "sent_at",
+        "error_summary",
+    ]
+    list_filter = ["status", "event", "endpoint__kind", "endpoint__team"]
+    search_fields = ["event_key", "error", "endpoint__name"]
+    list_select_related = ["endpoint__team"]
+    actions = ["resend"]
+
+    @admin.display(ordering="status", description="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:9px;'
+            'font-weight:600;font-size:11px">{}</span>',
+            DELIVERY_COLOURS.get(obj.status, "#555"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="error")
+    def error_summary(self, obj):
+        return DigestDeliveryAdmin.error_summary(self, obj)
+
+    @admin.action(description="Resend")
+    def resend(self, request, queryset):
+        count = webhook_services.resend_deliveries(
+            delivery_ids=list(queryset.values_list("pk", flat=True))
+        )
+        self.message_user(
+            request, f"{count} deliver{'y' if count == 1 else 'ies'} queued.", messages.SUCCESS
+        )

@@ -783,3 +783,154 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}: {self.key}"
+
+
+# --- Operations -----------------------------------------------------------------------------------
+
+
+class NightlyRun(models.Model):
+    """A night's re-evaluation, recorded when it completes: when no tune is left due for the
+    day. Readiness and the metrics read the last one."""
+
+    as_of = models.DateField(unique=True)
+    completed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"Nightly run {self.as_of}, completed {self.completed_at:%Y-%m-%d %H:%M}"
+
+
+class OperationsCounter(models.Model):
+    """A monotonic counter kept in the database, so every web and worker process adds to the
+    same number (``tunefolio_usage_rows_ingested_total{source}``)."""
+
+    USAGE_ROWS_INGESTED = "usage_rows_ingested"
+
+    name = models.CharField(max_length=100)
+    label = models.CharField(max_length=100, blank=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "label"], name="tracker_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.label}}} = {self.value}"
+
+
+class WebhookEvent(models.TextChoices):
+    FLAG_OPENED = "flag.opened", "A flag opened"
+    FLAG_RESOLVED = "flag.resolved", "A flag resolved"
+    VERDICT_CHANGED = "verdict.changed", "A deployed tune's verdict changed"
+    SHUTDOWN_NOTICE = "shutdown.notice", "A retrain-by date is 90, 60 or 30 days away"
+
+
+def all_webhook_events() -> list[str]:
+    return [event.value for event in WebhookEvent]
+
+
+class WebhookEndpoint(models.Model):
+    """Where a team's events go: a Slack incoming webhook, or any HTTPS endpoint that checks the
+    signature."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack incoming webhook"
+        GENERIC = "generic", "Generic JSON (signed)"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    name = models.CharField(max_length=120, help_text="e.g. #ml-oncall")
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SLACK)
+    events = models.JSONField(
+        default=all_webhook_events,
+        help_text="Event names to send: " + ", ".join(all_webhook_events()) + ".",
+    )
+    secret = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For generic endpoints: the body is signed with HMAC-SHA256 under this secret "
+        "in the X-Tunefolio-Signature header.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint"
+        ordering = ["team", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.name}"
+
+    def clean(self) -> None:
+        unknown = set(self.events or []) - set(all_webhook_events())
+        if not isinstance(self.events, list) or unknown:
+            raise ValidationError({"events": f"Use a list of: {', '.join(all_webhook_events())}."})
+        if self.kind == self.Kind.GENERIC and not self.secret:
+            raise ValidationError({"secret": "A generic endpoint needs a secret to sign with."})
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint (the outbox): created with the change that caused it, claimed
+    before sending, so it goes out at most once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    event_key = models.CharField(
+        max_length=200, help_text="What happened, once: the same change never makes two rows."
+    )
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_key"], name="tracker_webhook_once_per_endpoint"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}: {self.status}"
+
+
+class ShutdownNotice(models.Model):
+    """A deployed tune's retrain-by date came within 90, 60 or 30 days: recorded once per
+    threshold, then sent through the webhooks and listed in the digest."""
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="shutdown_notices")
+    retrain_by = models.DateField()
+    days_before = models.PositiveSmallIntegerField(help_text="The threshold crossed: 90, 60, 30.")
+    noticed_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-noticed_on", "tune_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tune", "retrain_by", "days_before"],
+                name="tracker_one_shutdown_notice_per_threshold",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tune}: retrain by {self.retrain_by} ({self.days_before} days' notice)"

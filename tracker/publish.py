@@ -22,12 +22,15 @@ class QueueUnavailable(Exception):
     """The broker refused or could not be reached: nothing (or not everything) was queued."""
 
 
-def publish_after_commit(task_name: str, calls: list[dict[str, Any]]) -> int:
+def publish_after_commit(
+    task_name: str, calls: list[dict[str, Any]], *, robust: bool = False
+) -> int:
     """Queue ``tracker.tasks.<task_name>`` once per keyword-argument dict in ``calls``, once the
     current transaction commits (at once outside one). Returns how many tasks are queued.
 
     Raises :class:`QueueUnavailable` when the broker cannot be reached and publishing is not
-    deferred to a commit (in an atomic block the error surfaces when it commits).
+    deferred to a commit (in an atomic block the error surfaces when it commits). With
+    ``robust`` the error is only logged: for work that a periodic sweep queues again anyway.
     """
 
     def publish() -> None:
@@ -40,5 +43,5 @@ def publish_after_commit(task_name: str, calls: list[dict[str, Any]]) -> int:
         logger.info("Queued %d %s task(s)", len(calls), task_name)
 
     if calls:
-        transaction.on_commit(publish)
+        transaction.on_commit(publish, robust=robust)
     return len(calls)

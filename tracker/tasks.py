@@ -9,7 +9,8 @@ given one.
 
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
 ``catch_up_evaluations`` hourly, ``send_weekly_digests`` every Monday morning,
-``purge_idempotency_records`` hourly, ``prune_evaluations`` weekly.
+``purge_idempotency_records`` hourly, ``prune_evaluations`` weekly, ``send_shutdown_notices``
+daily, ``requeue_webhook_deliveries`` every ten minutes.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from tracker import selectors
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import idempotency, jobs, retention
+from tracker.services import idempotency, jobs, retention, shutdowns, webhooks
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -51,12 +51,7 @@ def reevaluate_portfolio(as_of: str | None = None) -> int:
     was down heals on the next tick, and a second run the same day queues nothing. Fans out
     ``evaluate_tunes`` in chunks of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE``; returns how many.
     """
-    return _queue_due_tunes(_day(as_of))
-
-
-def _queue_due_tunes(day: date) -> int:
-    due = selectors.tunes_due_for_evaluation(day)
-    return jobs.enqueue_evaluation(due, day, only_due=True)
+    return jobs.start_nightly_run(as_of=_day(as_of))
 
 
 @shared_task(**RELIABLE)
@@ -67,7 +62,7 @@ def catch_up_evaluations(as_of: str | None = None) -> int:
     day = _day(as_of)
     if timezone.now() < jobs.nightly_run_at(day):
         return 0
-    return _queue_due_tunes(day)
+    return jobs.start_nightly_run(as_of=day)
 
 
 @shared_task(**RELIABLE)
@@ -116,3 +111,31 @@ def purge_idempotency_records() -> int:
 def prune_evaluations() -> int:
     """Weekly: thin old evaluation history (see services.retention)."""
     return retention.prune_evaluations()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(*TRANSIENT_DB_ERRORS, webhooks.TransientWebhookError),
+    retry_backoff=settings.TUNEFOLIO_WEBHOOK_RETRY_BACKOFF,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=settings.TUNEFOLIO_WEBHOOK_MAX_RETRIES,
+)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Send one webhook outbox row, at most once (see services.webhooks)."""
+    final = self.request.retries >= self.max_retries
+    return str(webhooks.deliver_webhook(delivery_id, final_attempt=final))
+
+
+@shared_task(**RELIABLE)
+def send_shutdown_notices(as_of: str | None = None) -> int:
+    """Daily: record the 90/60/30-day retrain-by notices due and send them to the webhooks."""
+    return shutdowns.send_shutdown_notices(today=_day(as_of))
+
+
+@shared_task(**RELIABLE)
+def requeue_webhook_deliveries() -> int:
+    """Every ten minutes: queue webhook rows left pending while the broker was down."""
+    return webhooks.requeue_pending()

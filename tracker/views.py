@@ -1,19 +1,31 @@
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from tracker import metrics as prometheus
 from tracker.selectors import digest as digest_selectors
+from tracker.selectors import operations
 from tracker.services import digest as digest_services
 
 
+@never_cache
 def healthz(request):
-    """Liveness for the load balancer and docker compose: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness: the process serves requests. No dependency is checked, so an outage of the
+    database or the broker never gets healthy web processes restarted."""
     return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request):
+    """Readiness: the database, the broker and a recent nightly run. 503 names what fails."""
+    ready, checks = operations.readiness()
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
 
 
 @csrf_exempt  # mail clients POST the one-click unsubscribe (RFC 8058) without a CSRF token
@@ -41,3 +53,13 @@ def signin_locked(request, original_response=None, credentials=None):
         "minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
     }
     return render(request, "tracker/lockout.html", context, status=429)
+
+
+@never_cache
+def metrics(request):
+    """Prometheus scrape target (see tracker.metrics for what is measured and how)."""
+    if not prometheus.scrape_allowed(request):
+        response = JsonResponse({"error": "A valid bearer token is required."}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return prometheus.metrics_response()

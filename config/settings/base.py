@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the health probe skips the host check and the HTTPS redirect (tracker/middleware.py).
     "tracker.middleware.HealthCheckMiddleware",
+    "tracker.metrics.MetricsMiddleware",  # first: times everything below it
+    "tracker.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside everything else, so it sees every answer under /api/ (errors of other middleware too).
     "tracker.api.middleware.ApiResponseMiddleware",
@@ -283,6 +285,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(DIGEST_AT),
         "options": {"expires": 12 * 3600},
     },
+    "daily-shutdown-notices": {
+        "task": "tracker.tasks.send_shutdown_notices",
+        "schedule": _crontab(REEVALUATE_AT),
+        "options": {"expires": 12 * 3600},
+    },
+    "webhook-requeue": {
+        "task": "tracker.tasks.requeue_webhook_deliveries",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
+    },
     "hourly-idempotency-purge": {
         "task": "tracker.tasks.purge_idempotency_records",
         "schedule": crontab(minute=17),
@@ -362,11 +374,65 @@ API_MAX_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
 #: How long an Idempotency-Key's first response is replayed.
 API_IDEMPOTENCY_TTL_HOURS = 24
 
+# --- Operations: readiness, metrics, webhooks, shutdown notices ---------------------------------
+#: /readyz gives the broker this many seconds to answer.
+TUNEFOLIO_READINESS_BROKER_TIMEOUT = env.float("TUNEFOLIO_READINESS_BROKER_TIMEOUT", default=1.0)
+#: /readyz fails when the last completed nightly run is older than this.
+TUNEFOLIO_READINESS_MAX_NIGHTLY_AGE_HOURS = env.float(
+    "TUNEFOLIO_READINESS_MAX_NIGHTLY_AGE_HOURS", default=26
+)
+#: Bearer token for /metrics. Unset: /metrics answers only requests from loopback.
+TUNEFOLIO_METRICS_TOKEN = env("TUNEFOLIO_METRICS_TOKEN", default="")
+#: Days before a base model's shutdown by which its tunes must be retrained and evaluated.
+TUNEFOLIO_RETRAIN_LEAD_DAYS = env.int("TUNEFOLIO_RETRAIN_LEAD_DAYS", default=30)
+#: Days before the retrain-by date when a shutdown notice goes out, once each.
+TUNEFOLIO_SHUTDOWN_NOTICE_DAYS = (90, 60, 30)
+#: Seconds a webhook endpoint has to answer; slower counts as a timeout and is retried.
+TUNEFOLIO_WEBHOOK_TIMEOUT = env.float("TUNEFOLIO_WEBHOOK_TIMEOUT", default=5.0)
+#: Seconds before the first retry of a webhook that timed out or got a 5xx; doubles each time.
+TUNEFOLIO_WEBHOOK_RETRY_BACKOFF = env.int("TUNEFOLIO_WEBHOOK_RETRY_BACKOFF", default=30)
+TUNEFOLIO_WEBHOOK_MAX_RETRIES = env.int("TUNEFOLIO_WEBHOOK_MAX_RETRIES", default=5)
+
 # --- Logging --------------------------------------------------------------------------------------
+#: "json": one JSON object per line (for a log shipper); anything else: plain text.
+LOG_FORMAT = env("DJANGO_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(process)d %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+if LOG_FORMAT == "json":
+    # Workers log through the handler above instead of Celery's own plain-text one.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Error reporting ------------------------------------------------------------------------------
+#: Errors from the web app and the workers go to Sentry when set; beat's schedule is monitored
+#: (a nightly run that does not start or finish raises an alert). Unset: nothing is sent.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import json
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -437,3 +439,69 @@ def drop_broker_connections() -> None:
     one.)"""
     app._pool = None
     app.amqp._producer_pool = None
+
+
+# --- An HTTP endpoint for webhooks ----------------------------------------------------------------
+
+
+@dataclass
+class HookRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Hook:
+    """Answers each path with the next of its scripted answers (the last one repeats).
+    An answer is a status code, or ("sleep", seconds, code) to answer late."""
+
+    url: str
+    script: dict[str, list] = field(default_factory=dict)
+    received: list[HookRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def to(self, path: str) -> list[HookRequest]:
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    state = Hook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with state.lock:
+                state.received.append(HookRequest(self.path, dict(self.headers), body))
+                answers = state.script.setdefault(self.path, [200])
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if isinstance(answer, tuple):
+                time.sleep(answer[1])
+                answer = answer[2]
+            text = b"ok" if answer < 400 else b"nope: bad channel"
+            try:
+                self.send_response(answer)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+            except OSError:
+                pass  # the client gave up waiting
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -21,6 +21,7 @@ from tracker.models import (
     Verdict,
 )
 from tracker.selectors import access
+from tracker.selectors.shutdowns import retrain_by
 from tracker.services import usage
 
 from .fields import (
@@ -165,6 +166,10 @@ class TuneSerializer(serializers.ModelSerializer):
         choices=Verdict.choices, read_only=True, allow_null=True
     )
     latest_as_of = serializers.DateField(read_only=True, allow_null=True)
+    retrain_by = serializers.SerializerMethodField(
+        help_text="Deployed tunes on a base model with a shutdown date: retrain on the successor "
+        "and evaluate by this day (the shutdown less the lead time)."
+    )
 
     class Meta:
         model = FineTune
@@ -179,6 +184,7 @@ class TuneSerializer(serializers.ModelSerializer):
             "method",
             "base_model",
             "base_model_shutdown_on",
+            "retrain_by",
             "alternative",
             *(
                 f
@@ -190,6 +196,10 @@ class TuneSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_retrain_by(self, tune: FineTune):
+        return retrain_by(status=tune.status, shutdown_on=tune.base_model.shutdown_on)
 
 
 class TuneFieldsSerializer(StrictInputSerializer):

@@ -9,9 +9,11 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from tracker.models import (
@@ -38,6 +40,7 @@ from .authentication import Caller, get_caller
 from .errors import InvalidInput, PayloadTooLarge
 from .filters import ChangeLogFilter, EvaluationFilter, FlagFilter, TuneFilter
 from .idempotency import idempotent
+from .renderers import CSVRenderer, tune_csv_response
 from .schema import IDEMPOTENCY_KEY
 
 
@@ -151,8 +154,34 @@ class TuneListView(ApiView):
             return self.queryset
         return access.visible_tunes(self.caller.team_ids)
 
-    @extend_schema(responses=s.TuneSerializer(many=True), summary="List tunes")
+    renderer_classes = [JSONRenderer, CSVRenderer]
+
+    def handle_exception(self, exc):
+        # Errors are the JSON envelope, whatever format the list was asked in.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): s.TuneSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="`csv`: every matching tune with its latest verdict, reason and "
+                "key figures, streamed (no pagination).",
+            )
+        ],
+        summary="List tunes",
+    )
     def get(self, request):
+        if request.accepted_renderer.format == "csv":
+            return tune_csv_response(self.filter_queryset(self.get_queryset()))
         return self.page(self.get_queryset(), s.TuneSerializer)
 
     @extend_schema(

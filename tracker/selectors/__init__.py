@@ -4,6 +4,7 @@ One module per concern; the common entry points are re-exported here.
 """
 
 from .portfolio import (
+    any_tune_due,
     catalog_with_tune_counts,
     current_policy,
     engine_policy,
@@ -16,6 +17,7 @@ from .summary import portfolio_summary
 from .usage import usage_by_period
 
 __all__ = [
+    "any_tune_due",
     "catalog_with_tune_counts",
     "current_policy",
     "engine_policy",

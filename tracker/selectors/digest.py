@@ -28,9 +28,12 @@ from tracker.models import (
     Evaluation,
     FineTune,
     Flag,
+    ShutdownNotice,
     UsageRecord,
     Verdict,
 )
+
+from .shutdowns import recent_shutdown_notices
 
 #: Latest verdicts that put a tune in the digest.
 LISTED_VERDICTS = (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
@@ -217,6 +220,8 @@ class Digest:
     items: tuple[DigestItem, ...]
     resolved: tuple[str, ...]
     totals: Totals
+    #: Retrain-by notices (90/60/30 days) recorded in the last week for the recipient's tunes.
+    shutdown_notices: tuple[str, ...] = ()
 
     @property
     def action_items(self) -> tuple[DigestItem, ...]:
@@ -229,7 +234,7 @@ class Digest:
     @property
     def has_news(self) -> bool:
         """Anything to act on; nothing is sent to a recipient without it."""
-        return bool(self.items)
+        return bool(self.items or self.shutdown_notices)
 
 
 def _lead_filter() -> Q | None:
@@ -286,6 +291,8 @@ def digest_recipients(iso_year: int, iso_week: int) -> list[int]:
     portfolio leads; active, with an email address, not opted out."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     condition = Q(pk__in=listed_tunes().values("owner_id"))
+    noticed = ShutdownNotice.objects.filter(noticed_on__gte=timezone.localdate() - WEEK)
+    condition |= Q(pk__in=FineTune.objects.filter(pk__in=noticed.values("tune_id")).values("owner"))
     leads = _lead_filter()
     if leads is not None and listed_tunes().exists():
         condition |= leads  # a lead's digest covers the whole portfolio
@@ -467,6 +474,7 @@ def digest_for(user) -> Digest:
         )
     items.sort(key=lambda i: (0 if i.needs_action else 1, ORDER.get(i.verdict, 9), i.name))
     return Digest(
+        shutdown_notices=_shutdown_notices(scope),
         recipient_id=user.pk,
         email=user.email,
         name=user.get_full_name() or user.get_username(),
@@ -476,6 +484,21 @@ def digest_for(user) -> Digest:
         resolved=tuple(resolved),
         totals=_totals(tunes, evaluations, items, as_of),
     )
+
+
+def _shutdown_notices(scope: QuerySet[FineTune]) -> tuple[str, ...]:
+    lines = []
+    today = timezone.localdate()
+    for notice in recent_shutdown_notices(scope.values("pk"), today - WEEK):
+        model = notice.tune.base_model
+        successor = str(model.successor) if model.successor_id else "a successor"
+        days_left = (notice.retrain_by - today).days
+        left = f"{days_left} days left" if days_left >= 0 else f"{-days_left} days overdue"
+        lines.append(
+            f"{notice.tune.name}: retrain on {successor} and evaluate by {notice.retrain_by} "
+            f"({left}); {model} shuts down on {model.shutdown_on}."
+        )
+    return tuple(lines)
 
 
 def _totals(

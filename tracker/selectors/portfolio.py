@@ -85,6 +85,12 @@ def tunes_due_for_evaluation(as_of: date, tune_ids: Iterable[int] | None = None)
     return list(tunes.exclude(pk__in=evaluated.values("tune_id")).values_list("pk", flat=True))
 
 
+def any_tune_due(as_of: date) -> bool:
+    """Whether any tune still waits for its evaluation of ``as_of`` (stops at the first one)."""
+    evaluated = Evaluation.objects.filter(as_of__gte=as_of).values("tune_id")
+    return evaluable_tunes().exclude(pk__in=evaluated).exists()
+
+
 def _frame(
     queryset: QuerySet, columns: list[str], dates=(), floats=(), bools=(), texts=()
 ) -> pd.DataFrame:

@@ -17,6 +17,8 @@ from decision.fmt import json_safe
 from tracker import selectors
 from tracker.models import Evaluation, FineTune, Flag, PolicyVersion, Verdict
 
+from . import webhooks
+
 #: The verdicts that open a flag of the same kind.
 FLAG_VERDICTS = {Verdict.RETRAIN, Verdict.RETIRE, Verdict.FINE_TUNE}
 
@@ -104,6 +106,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     else:
         _bulk_create_evaluations(evaluations)
     opened, resolved = _sync_flags(evaluations)
+    webhooks.record_evaluation_events(evaluations)
     return EvaluationRun(as_of, evaluations, opened, resolved)
 
 

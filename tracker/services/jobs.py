@@ -10,13 +10,22 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
+from django.utils import timezone
 
 from tracker import selectors
+from tracker.models import NightlyRun
 from tracker.publish import QueueUnavailable, publish_after_commit
 
 from .evaluation import evaluate_portfolio
 
-__all__ = ["QueueUnavailable", "chunked", "enqueue_evaluation", "evaluate_tunes"]
+__all__ = [
+    "QueueUnavailable",
+    "chunked",
+    "complete_nightly_run",
+    "enqueue_evaluation",
+    "evaluate_tunes",
+    "start_nightly_run",
+]
 
 
 def nightly_run_at(day: date) -> datetime:
@@ -58,6 +67,28 @@ def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = Fal
     ids = {int(i) for i in tune_ids}
     if only_due:
         ids = set(selectors.tunes_due_for_evaluation(as_of, ids))
-    if not ids:
-        return 0
-    return len(evaluate_portfolio(as_of, sorted(ids)).evaluations)
+    evaluated = len(evaluate_portfolio(as_of, sorted(ids)).evaluations) if ids else 0
+    if only_due:
+        complete_nightly_run(as_of)
+    return evaluated
+
+
+def start_nightly_run(*, as_of: date) -> int:
+    """The nightly run for ``as_of``: queue every tune still due; with none due, the night's
+    run is complete. Only reads until then, so a busy database never holds up the fan-out.
+    Returns how many tasks were queued."""
+    due = selectors.tunes_due_for_evaluation(as_of)
+    if not due:
+        complete_nightly_run(as_of)
+    return enqueue_evaluation(due, as_of, only_due=True)
+
+
+def complete_nightly_run(as_of: date) -> bool:
+    """Record the night's run as completed once no tune is left due for the day (the last chunk
+    to finish does it, once). True when this call recorded it."""
+    if selectors.any_tune_due(as_of):
+        return False
+    _, created = NightlyRun.objects.get_or_create(
+        as_of=as_of, defaults={"completed_at": timezone.now()}
+    )
+    return created

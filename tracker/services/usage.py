@@ -33,7 +33,9 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from tracker.models import FIRST_DAY, FineTune, UsageRecord
+from tracker.models import FIRST_DAY, FineTune, OperationsCounter, UsageRecord
+
+from .operations import counter_add
 
 #: Counts above this in one day (queries or tokens) are refused as implausible.
 MAX_DAILY_COUNT = 10**12
@@ -400,6 +402,12 @@ def write_usage(
             created, updated = created + new, updated + changed
             if progress:
                 progress(len(part))
+        counter_add(
+            name=OperationsCounter.USAGE_ROWS_INGESTED,
+            amounts={
+                str(k): int(v) for k, v in clean["source"].value_counts().sort_index().items()
+            },
+        )
     return IngestResult(received, created, updated, received - created - updated)
 
 
