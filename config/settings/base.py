@@ -408,10 +408,12 @@ LOGGING = {
             "timestamp": False,
         },
     },
+    "filters": {"request_id": {"()": "config.logfilters.RequestIdDefault"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
