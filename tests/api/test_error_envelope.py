@@ -26,7 +26,7 @@ def raw_client(world) -> Client:
     return Client(raise_request_exception=False, HTTP_X_API_KEY=world.key_a)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/flags/", "/api/v2/tunes/", "/api/"])
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/no-such-thing/", "/api/v2/tunes/", "/api/"])
 def test_unknown_paths_answer_the_envelope(debug, raw_client, path):
     response = raw_client.get(path)
     assert response.status_code == 404
