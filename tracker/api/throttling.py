@@ -16,17 +16,25 @@ from tracker.models import TeamAPIKey
 logger = logging.getLogger(__name__)
 
 
+#: Set on a request once the cache failed it, so a hung cache costs one timeout, not one per
+#: throttle.
+CACHE_FAILED = "_tunefolio_throttle_cache_failed"
+
+
 class _SettingsRate(SimpleRateThrottle):
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view):
-        # A cache outage (Redis down) must not take ingestion down with it: let requests
-        # through unthrottled until the cache is back.
+        # A cache outage (Redis down or hung) must not take ingestion down with it: let
+        # requests through unthrottled until the cache is back.
+        if getattr(request, CACHE_FAILED, False):
+            return True
         try:
             return super().allow_request(request, view)
         except Exception:
             logger.warning("Throttle cache unavailable; request allowed", exc_info=True)
+            setattr(getattr(request, "_request", request), CACHE_FAILED, True)
             return True
 
 
@@ -83,6 +91,7 @@ class FailedAPIKeyThrottle(_SettingsRate):
             self.history = self.cache.get(self.key, [])
         except Exception:
             logger.warning("Throttle cache unavailable; key checked anyway", exc_info=True)
+            setattr(request, CACHE_FAILED, True)
             self.key = None
             return None
         self.now = self.timer()
