@@ -543,7 +543,7 @@ class EvaluationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="policy in force")
     def policy_table(self, obj):
-        return labelled_table(obj.policy, display.POLICY)
+        return labelled_table(obj.policy_values, display.POLICY)
 
 
 class OpenFlagFilter(admin.SimpleListFilter):

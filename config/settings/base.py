@@ -47,10 +47,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: the health probe skips the host check and the HTTPS redirect (tracker/middleware.py).
-    "tracker.middleware.HealthCheckMiddleware",
     "tracker.metrics.MetricsMiddleware",  # first: times everything below it
     "tracker.observability.RequestIdMiddleware",
+    # Before the host check and the HTTPS redirect: the health probes (tracker/middleware.py).
+    "tracker.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside everything else, so it sees every answer under /api/ (errors of other middleware too).
     "tracker.api.middleware.ApiResponseMiddleware",
@@ -74,6 +74,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 10
+AXES_VERBOSE = False  # no start-up banner in every process's log
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

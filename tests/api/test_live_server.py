@@ -115,7 +115,7 @@ def test_a_chunked_body_gets_411_saying_why(server):
     assert "Content-Length" in error["message"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/flags/", "/api/nothing"])
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/no-such-thing/", "/api/nothing"])
 def test_unknown_api_paths_answer_the_envelope(server, path):
     status, headers, body = server.get(path)
     assert status == 404

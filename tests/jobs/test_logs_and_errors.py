@@ -94,7 +94,7 @@ def test_the_request_id_reaches_the_tasks_it_published_and_theirs(
         return lines if any("succeeded" in line["message"] for line in done) else None
 
     lines = wait_until(evaluated_lines, 60, "the fanned-out chunk to finish")
-    queued = [line for line in lines if line["message"].startswith("Queued 1 evaluation")]
+    queued = [line for line in lines if line["message"].startswith("Queued 1 evaluate_tunes task")]
     assert [line["request_id"] for line in queued] == ["req-e2e-42"]
     chunk = [
         line
