@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import math
 
 import pandas as pd
@@ -182,6 +183,22 @@ def test_retrain_versus_retire(demo):
     # Going back to prompting costs what the tune saves (here: less, since it no longer pays).
     assert options["monthly_difference"] == pytest.approx(figures["monthly_net_saving"], abs=0.01)
     assert not math.isnan(options["prompting_monthly_cost"])
+
+
+def test_the_tune_page_shows_the_retrain_by_date(demo, client, settings):
+    settings.TUNEFOLIO_RETRAIN_LEAD_DAYS = 21
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+    with_shutdown = FineTune.objects.filter(
+        status="deployed", base_model__shutdown_on__isnull=False
+    ).select_related("base_model")
+    tune = with_shutdown.first()
+    assert tune is not None, "the demo has a tune on a base model that shuts down"
+    page = client.get(f"/portfolio/tunes/{tune.slug}/").content.decode()
+    expected = tune.base_model.shutdown_on - timedelta(days=21)
+    assert f'<td id="retrain-by">{expected:%Y-%m-%d}</td>' in page
+    without = FineTune.objects.filter(status="deployed", base_model__shutdown_on__isnull=True)
+    page = client.get(f"/portfolio/tunes/{without.first().slug}/").content.decode()
+    assert 'id="retrain-by"' not in page
 
 
 def test_pages_render_with_formatted_money(demo, login):

@@ -21,6 +21,7 @@ from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
 
 from .digest import is_portfolio_lead
 from .portfolio import current_policy, engine_policy, portfolio_inputs
+from .shutdowns import retrain_by
 from .summary import portfolio_summary
 
 TeamIds = Collection[int] | None
@@ -379,6 +380,7 @@ def tune_page(tune: FineTune, today: date) -> dict:
         "changes": changes,
         "flags": flags,
         "open_flags": [f for f in flags if f.resolved_on is None],
+        "retrain_by": retrain_by(status=tune.status, shutdown_on=tune.base_model.shutdown_on),
         "break_even": None,
         "usage": None,
         "options": None,
