@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import math
+from datetime import timedelta
 
 import pandas as pd
 import pytest
