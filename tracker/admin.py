@@ -25,7 +25,9 @@ from .models import (
     ModelPrice,
     Team,
     TeamAPIKey,
+    TuneAlias,
     TunePrice,
+    UsagePull,
     UsageRecord,
     Verdict,
 )
@@ -179,6 +181,16 @@ class LatestVerdictFilter(admin.SimpleListFilter):
         return queryset.filter(latest_verdict=self.value()) if self.value() else queryset
 
 
+class TuneAliasInline(admin.TabularInline):
+    model = TuneAlias
+    extra = 0
+    fields = ["model_id", "created_at"]
+    readonly_fields = ["created_at"]
+    verbose_name_plural = (
+        "provider model ids (exact ids or glob patterns like ft:gpt-4o-mini-2024-07-18:acme:*)"
+    )
+
+
 @admin.register(FineTune)
 class FineTuneAdmin(admin.ModelAdmin):
     list_display = [
@@ -196,7 +208,7 @@ class FineTuneAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
     list_select_related = ["team", "owner", "base_model"]
     readonly_fields = ["latest_findings", "created_at", "updated_at"]
-    inlines = [TunePriceInline, ChangeLogInline, EvaluationInline]
+    inlines = [TuneAliasInline, TunePriceInline, ChangeLogInline, EvaluationInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "team", "owner", "status", "task_description"]}),
         ("Latest evaluation", {"fields": ["latest_findings"]}),
@@ -341,8 +353,17 @@ class ChangeLogEntryAdmin(admin.ModelAdmin):
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
-    list_display = ["day", "tune", "source", "queries", "input_tokens", "output_tokens", "cost_usd"]
-    list_filter = ["source", "tune__team"]
+    list_display = [
+        "day",
+        "tune",
+        "source",
+        "queries",
+        "estimated",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    ]
+    list_filter = ["source", "estimated", "tune__team"]
     search_fields = ["tune__name", "source"]
     autocomplete_fields = ["tune"]
     date_hierarchy = "day"
@@ -516,3 +537,26 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["key", "team", "status_code", "created_at"]
     list_filter = ["team"]
     search_fields = ["key"]
+
+
+@admin.register(UsagePull)
+class UsagePullAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "source",
+        "period_start",
+        "period_end",
+        "rows",
+        "unmatched_ids",
+        "failed",
+    ]
+    list_filter = ["source"]
+    readonly_fields = [f.name for f in UsagePull._meta.fields]
+
+    @admin.display(description="unmatched model ids")
+    def unmatched_ids(self, obj):
+        return ", ".join(u["model_id"] for u in obj.unmatched) or "—"
+
+    @admin.display(boolean=True, description="failed")
+    def failed(self, obj):
+        return bool(obj.error)

@@ -20,6 +20,12 @@ urlpatterns = [
         views.TuneServingPricesView.as_view(),
         name="api-tune-serving-prices",
     ),
+    path("tunes/<str:slug>/aliases/", views.TuneAliasesView.as_view(), name="api-tune-aliases"),
+    path(
+        "tunes/<str:slug>/aliases/<str:alias_id>/",
+        views.TuneAliasDetailView.as_view(),
+        name="api-tune-alias",
+    ),
     path("tunes/<str:slug>/usage/", views.TuneUsageView.as_view(), name="api-tune-usage"),
     path(
         "tunes/<str:slug>/evaluations/",
@@ -33,6 +39,7 @@ urlpatterns = [
     ),
     path("tunes/<str:slug>/evaluate/", views.TuneEvaluateView.as_view(), name="api-tune-evaluate"),
     path("usage/", views.UsageIngestView.as_view(), name="api-usage"),
+    path("usage/import/", views.UsageImportView.as_view(), name="api-usage-import"),
     path("summary/", views.SummaryView.as_view(), name="api-summary"),
     path("catalog/", views.CatalogListView.as_view(), name="api-catalog"),
     path("catalog/<str:model_id>/", views.CatalogDetailView.as_view(), name="api-catalog-model"),

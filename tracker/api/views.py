@@ -15,6 +15,7 @@ from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from tracker.importers import FORMATS
 from tracker.models import (
     CatalogModel,
     ChangeLogEntry,
@@ -22,6 +23,7 @@ from tracker.models import (
     FineTune,
     ModelPrice,
     Team,
+    TuneAlias,
     TunePrice,
 )
 from tracker.selectors import access
@@ -30,6 +32,12 @@ from tracker.selectors.usage import usage_by_period, usage_totals
 from tracker.services import record_change, retire_tune
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
 from tracker.services.evaluation import evaluate_portfolio
+from tracker.services.imports import (
+    ImportRefused,
+    tune_alias_add,
+    tune_alias_remove,
+    usage_import,
+)
 from tracker.services.portfolio import add_serving_price, create_tune, update_tune
 from tracker.services.usage import (
     DEFAULT_SOURCE,
@@ -44,6 +52,7 @@ from .authentication import Caller, get_caller
 from .errors import Conflict, InvalidInput, PayloadTooLarge
 from .filters import ChangeLogFilter, EvaluationFilter, TuneFilter
 from .idempotency import idempotent
+from .parsers import CSVTextParser, StrictJSONParser
 from .schema import IDEMPOTENCY_KEY
 
 
@@ -433,6 +442,111 @@ class UsageIngestView(ApiView):
                 code="invalid_batch",
             )
         return records, source
+
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format",
+    {"type": "string", "enum": list(FORMATS)},
+    OpenApiParameter.QUERY,
+    required=True,
+    description="The payload's format: a provider's or gateway's own (see the README).",
+)
+
+
+class UsageImportView(ApiView):
+    """Usage in a provider's or gateway's own format."""
+
+    queryset = FineTune.objects.none()
+    scopes = {"POST": "ingest"}
+    parser_classes = [StrictJSONParser, CSVTextParser]
+
+    @extend_schema(
+        request={"application/json": dict, "text/csv": str},
+        responses={200: s.ImportReportSerializer},
+        parameters=[FORMAT_PARAMETER, IDEMPOTENCY_KEY],
+        summary="Import usage in a provider's format",
+        description="The payload as the provider or gateway emits it (for `csv`, the CSV text). "
+        "Model ids are tied to tunes through their aliases; ids that match none are listed "
+        "under `unmatched` with their days and tokens. Written under the format's name as "
+        "source, with the usage batch's checks: all or nothing, errors naming the place in the "
+        "payload.",
+    )
+    def post(self, request):
+        def action():
+            format = request.query_params.get("format")
+            if format not in FORMATS:
+                raise InvalidInput(
+                    "Unknown format.",
+                    [
+                        {
+                            "row": None,
+                            "field": "format",
+                            "message": f"One of: {', '.join(FORMATS)}.",
+                        }
+                    ],
+                )
+            try:
+                report = usage_import(
+                    format=format,
+                    payload=request.data,
+                    team_ids=self.caller.team_ids,
+                    source=DEFAULT_SOURCE if format == "csv" else None,
+                )
+            except ImportRefused as exc:
+                limit = _max_error_details()
+                raise InvalidInput(str(exc), exc.errors[:limit], code="invalid_batch") from exc
+            return status.HTTP_200_OK, s.ImportReportSerializer(report.as_dict()).data
+
+        return idempotent(request, action)
+
+
+# --- Provider model ids --------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneAliasesView(ApiView):
+    """The provider model ids (exact, or glob patterns) a tune's usage is reported under."""
+
+    queryset = TuneAlias.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=s.TuneAliasSerializer(many=True), summary="A tune's model ids")
+    def get(self, request, slug):
+        return Response(s.TuneAliasSerializer(self.tune().aliases.all(), many=True).data)
+
+    @extend_schema(
+        request=s.TuneAliasInputSerializer,
+        responses={201: s.TuneAliasSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Add a provider model id",
+        description="Unique within the team. An exact id beats a pattern.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            data = self.validated(s.TuneAliasInputSerializer, request.data)
+            alias = tune_alias_add(tune=tune, model_id=data["model_id"])
+            return status.HTTP_201_CREATED, s.TuneAliasSerializer(alias).data
+
+        return idempotent(request, action)
+
+
+@extend_schema(
+    parameters=[
+        SLUG_PARAMETER,
+        OpenApiParameter("alias_id", int, OpenApiParameter.PATH, description="The alias id."),
+    ]
+)
+class TuneAliasDetailView(ApiView):
+    queryset = TuneAlias.objects.none()
+
+    @extend_schema(responses={204: None}, summary="Remove a provider model id")
+    def delete(self, request, slug, alias_id):
+        alias = self.tune().aliases.filter(pk=alias_id if str(alias_id).isdigit() else 0).first()
+        if alias is None:
+            raise NotFound("No such model id on this tune.")
+        tune_alias_remove(alias=alias)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Evaluations ---------------------------------------------------------------------------------

@@ -1,6 +1,14 @@
-"""Import daily usage from a CSV file (a provider's billing export, a gateway's dump).
+"""Import daily usage from a file: Tunefolio's CSV, or a provider's or gateway's own format.
 
     manage.py import_usage FILE.csv [--source NAME] [--team SLUG]
+    manage.py import_usage --format openai|anthropic|litellm|langfuse|otel FILE [--team SLUG]
+
+FILE may be ``-`` for standard input. The provider formats (see ``tracker.importers``) name
+provider model ids, resolved to tunes through their aliases; they are written under the format's
+name as source, and the answer lists rows written, days covered, model ids that matched no tune
+(with their days and tokens) and warnings.
+
+The CSV:
 
 One row per tune, day and source. Columns (header names are matched case-insensitively, and the
 common billing-export spellings are understood):
@@ -21,13 +29,17 @@ whole file is valid; then it is upserted on (tune, day, source) in one transacti
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from tracker.importers import FORMATS
 from tracker.models import Team
+from tracker.services.imports import ImportRefused, usage_import
 from tracker.services.usage import (
     DEFAULT_SOURCE,
     FIELDS,
@@ -60,25 +72,46 @@ class Command(BaseCommand):
     help = "Import daily usage from a CSV file: all rows or none, errors by line number."
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="The CSV file (UTF-8, a header line first).")
+        parser.add_argument("file", help="The file (UTF-8), or - for standard input.")
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="csv",
+            help="The payload's format (default: %(default)s).",
+        )
         parser.add_argument(
             "--source",
-            default=DEFAULT_SOURCE,
-            help="Source for rows that name none (default: %(default)s).",
+            default=None,
+            help="Source for the rows (default: the format's name; for CSV rows that name none, "
+            f"{DEFAULT_SOURCE!r}).",
         )
         parser.add_argument(
             "--team", metavar="SLUG", help="Refuse rows naming tunes outside this team."
         )
 
-    def handle(self, *args, file: Path, source: str, team: str | None, verbosity=1, **options):
+    def handle(
+        self,
+        *args,
+        file: str,
+        format: str,
+        source: str | None,
+        team: str | None,
+        verbosity=1,
+        **options,
+    ):
         quiet = verbosity < 1
         team_ids = None
         if team is not None:
             team_ids = list(Team.objects.filter(slug=team).values_list("pk", flat=True))
             if not team_ids:
                 raise CommandError(f"No team with slug {team!r}.")
-        if not 1 <= len(source) <= 64 or "\x00" in source:
+        if format == "csv" and source is None:
+            source = DEFAULT_SOURCE
+        if source is not None and (not 1 <= len(source) <= 64 or "\x00" in source):
             raise CommandError("--source must be 1 to 64 characters.")
+        if format != "csv" or file == "-":
+            return self.import_format(format, file, source, team_ids)
+        file = Path(file)
 
         frame = self.read(file, quiet)
         if frame.empty:
@@ -104,6 +137,44 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Imported {result.received} rows from {file.name}: {result.created} new, "
                 f"{result.updated} replaced, {result.unchanged} unchanged."
+            )
+        )
+
+    def import_format(self, format: str, file: str, source: str | None, team_ids) -> None:
+        name = "standard input" if file == "-" else Path(file).name
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+        except FileNotFoundError as exc:
+            raise CommandError(f"No such file: {file}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{name} is not UTF-8 text: {exc}") from exc
+        payload = text if format == "csv" else parse_json(text, name)
+        try:
+            report = usage_import(format=format, payload=payload, team_ids=team_ids, source=source)
+        except ImportRefused as exc:
+            for error in exc.errors[:MAX_PRINTED_ERRORS]:
+                where = error["row"] or "payload"
+                field = f", {error['field']}" if error["field"] else ""
+                self.stderr.write(f"{name}: {where}{field}: {error['message']}")
+            message = f"{len(exc.errors)} errors in {name}; nothing was imported."
+            raise CommandError(message) from exc
+        for entry in report.unmatched:
+            self.stdout.write(
+                f"Unmatched model id {entry['model_id']}: {entry['days']} day(s) "
+                f"{entry['first_day']}..{entry['last_day']}, {entry['input_tokens']} input and "
+                f"{entry['output_tokens']} output tokens."
+            )
+        for warning in report.warnings:
+            self.stdout.write(f"Warning: {warning}")
+        days = (
+            f"{report.days} day(s) {report.first_day}..{report.last_day}"
+            if report.days
+            else "no days"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {report.rows} rows ({report.source}) from {name}, {days}: "
+                f"{report.created} new, {report.updated} replaced, {report.unchanged} unchanged."
             )
         )
 
@@ -167,3 +238,17 @@ class Command(BaseCommand):
         if hidden > 0:
             self.stderr.write(f"... and {hidden} more.")
         raise CommandError(f"{len(exc.errors)} errors in {file.name}; nothing was imported.")
+
+
+def parse_json(text: str, name: str):
+    """One JSON document, or one per line (several pages or exports appended to a file)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            if len(lines) > 1:
+                return [json.loads(line) for line in lines]
+        except json.JSONDecodeError:
+            pass
+        raise CommandError(f"{name} is not JSON: {exc}") from exc
