@@ -13,7 +13,9 @@ from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from tracker.importers import FORMATS
 from tracker.models import (
@@ -453,10 +455,24 @@ FORMAT_PARAMETER = OpenApiParameter(
 )
 
 
+class _FormatIsThePayloads:
+    """DRF reads ``?format=`` as the answer's renderer; on the import it names the payload's."""
+
+    URL_FORMAT_OVERRIDE = None
+
+    def __getattr__(self, name):
+        return getattr(api_settings, name)
+
+
+class PayloadFormatNegotiation(DefaultContentNegotiation):
+    settings = _FormatIsThePayloads()
+
+
 class UsageImportView(ApiView):
     """Usage in a provider's or gateway's own format."""
 
     queryset = FineTune.objects.none()
+    content_negotiation_class = PayloadFormatNegotiation
     scopes = {"POST": "ingest"}
     parser_classes = [StrictJSONParser, CSVTextParser]
 
