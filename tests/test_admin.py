@@ -75,7 +75,7 @@ def tune_form(tune, **changes):
         "base_model": tune.base_model_id,
         "alternative": tune.alternative_id or "",
     }
-    for prefix in ("serving_prices", "changes", "evaluations"):
+    for prefix in ("aliases", "serving_prices", "changes", "evaluations"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
     data |= changes
     return {k: ("" if v is None else v) for k, v in data.items()}

@@ -69,7 +69,7 @@ def test_model_id_matching_two_tunes_is_refused_naming_both(aliased):
     with pytest.raises(ImportRefused) as exc:
         usage_import(format="openai", payload=page)
     [error] = exc.value.errors
-    assert error["row"] == "data[0].results[0]"
+    assert error["field"] == "data[0].results[0].model"
     assert "ticket-triage" in error["message"] and "triage-v2" in error["message"]
     assert not UsageRecord.objects.exists()
     # An exact alias settles it.
@@ -92,8 +92,7 @@ def test_estimate_falls_back_to_expected_tokens_else_refuses(aliased):
     page = p.anthropic_page({D1: [p.anthropic_result(p.TRIAGE, 1000, 0, 0, 0, 0)]})
     with pytest.raises(ImportRefused) as exc:
         usage_import(format="anthropic", payload=page)
-    assert exc.value.errors[0]["field"] == "queries"
-    assert exc.value.errors[0]["row"] == "data[0].results[0]"
+    assert exc.value.errors[0]["field"] == "data[0].results[0].queries"
     aliased.tune_a.expected_input_tokens, aliased.tune_a.expected_output_tokens = 40, 10
     aliased.tune_a.save()
     usage_import(format="anthropic", payload=page)
@@ -131,8 +130,8 @@ def test_future_day_is_refused_with_the_payload_place(aliased):
     page = p.openai_page({date(2025, 7, 5): [p.openai_result(p.TRIAGE, 1, 0, 1, 1)]})
     with pytest.raises(ImportRefused) as exc:
         usage_import(format="openai", payload=page)
-    assert exc.value.errors[0]["row"] == "data[0].results[0]"
-    assert exc.value.errors[0]["field"] == "day"
+    assert exc.value.errors[0]["field"] == "data[0].results[0].day"
+    assert "future" in exc.value.errors[0]["message"]
 
 
 def test_command_reads_stdin(aliased, monkeypatch):
@@ -185,7 +184,7 @@ def test_api_csv_and_errors(aliased):
     assert stored("default") == [("ticket-triage", D1, 3, 30, 3, False)]
     bad = client.post(f"{URL}?format=openai", {"data": [{"start_time": "x"}]}, format="json")
     assert bad.status_code == 400
-    rows = {d["row"] for d in error_of(bad)["details"]}
+    rows = {d["field"] for d in error_of(bad)["details"]}
     assert rows == {"data[0].start_time", "data[0].results"}
     unknown = client.post(f"{URL}?format=helicone", {}, format="json")
     assert unknown.status_code == 400 and error_of(unknown)["details"][0]["field"] == "format"

@@ -38,7 +38,7 @@ class PayloadError:
     message: str
 
     def as_dict(self) -> dict:
-        return {"row": self.place, "field": None, "message": self.message}
+        return {"row": None, "field": self.place, "message": self.message}
 
 
 class PayloadInvalid(Exception):

@@ -22,8 +22,8 @@ from tracker.services.usage import UsageBatchInvalid, frame_from_records, ingest
 
 
 class ImportRefused(Exception):
-    """Nothing was written; ``errors`` are ``{"row", "field", "message"}``, ``row`` naming the
-    place in the source payload."""
+    """Nothing was written; ``errors`` are the API's ``{"row", "field", "message"}``, ``field``
+    naming the place in the source payload (``data[0].results[2].input_tokens``)."""
 
     def __init__(self, errors: list[dict]):
         self.errors = errors
@@ -113,8 +113,8 @@ def usage_import_rows(
     for model_id, slugs in resolution.ambiguous.items():
         errors.append(
             {
-                "row": first_place[model_id],
-                "field": "model",
+                "row": None,
+                "field": f"{first_place[model_id]}.model",
                 "message": f"{model_id!r} matches the aliases of {len(slugs)} tunes: "
                 f"{', '.join(slugs)}. Make the aliases tell them apart.",
             }
@@ -143,8 +143,8 @@ def usage_import_rows(
             if average is None:
                 errors.append(
                     {
-                        "row": row.place,
-                        "field": "queries",
+                        "row": None,
+                        "field": f"{row.place}.queries",
                         "message": f"No request count, and tune {row.tune!r} has neither "
                         "measured usage nor expected tokens per query to estimate it from.",
                     }
@@ -180,12 +180,11 @@ def usage_import_rows(
         }
         for r in daily
     )
-    frame.index = [r.place for r in daily]
     with transaction.atomic():
         try:
             result = ingest_usage(frame, team_ids=team_ids, default_source=source, today=today)
         except UsageBatchInvalid as exc:
-            raise ImportRefused([e.as_dict() for e in exc.errors]) from exc
+            raise ImportRefused([_in_payload(e, daily) for e in exc.errors]) from exc
         _mark_estimated(source, daily, estimated)
     report.created, report.updated, report.unchanged = (
         result.created,
@@ -193,6 +192,19 @@ def usage_import_rows(
         result.unchanged,
     )
     return report
+
+
+def _in_payload(error, daily: list[DailyRow]) -> dict:
+    """A usage-batch error (rows by position) named by its place in the source payload."""
+    if error.row is None:
+        return error.as_dict()
+    place = daily[error.row].place
+    field = {"tune": "model"}.get(error.field, error.field)
+    return {
+        "row": None,
+        "field": f"{place}.{field}" if field else place,
+        "message": error.message,
+    }
 
 
 def _unmatched(rows: list[DailyRow]) -> list[dict]:

@@ -153,9 +153,7 @@ class Command(BaseCommand):
             report = usage_import(format=format, payload=payload, team_ids=team_ids, source=source)
         except ImportRefused as exc:
             for error in exc.errors[:MAX_PRINTED_ERRORS]:
-                where = error["row"] or "payload"
-                field = f", {error['field']}" if error["field"] else ""
-                self.stderr.write(f"{name}: {where}{field}: {error['message']}")
+                self.stderr.write(f"{name}: {error['field'] or 'payload'}: {error['message']}")
             message = f"{len(exc.errors)} errors in {name}; nothing was imported."
             raise CommandError(message) from exc
         for entry in report.unmatched:
