@@ -95,3 +95,20 @@ def send_digest(self, recipient_id: int, iso_year: int, iso_week: int) -> str:
 def purge_idempotency_records() -> int:
     """Hourly: forget the ``Idempotency-Key`` responses no retry can use any more."""
     return idempotency.purge_expired()
+
+
+@shared_task(**RELIABLE)
+def pull_usage(source: str) -> int:
+    """Nightly, before the re-evaluation: re-pull the last days from one provider (each run is
+    recorded, failed or not). Returns the rows written."""
+    from tracker.services.pulls import usage_pull
+
+    return usage_pull(source=source).rows
+
+
+@shared_task(**RELIABLE)
+def sync_catalog(location: str) -> int:
+    """Weekly: fill shutdown dates and prices from the catalog file or URL. Returns changes."""
+    from tracker.services.catalog_sync import catalog_sync
+
+    return len(catalog_sync(location=location).changes)
