@@ -98,7 +98,8 @@ class TeamAdmin(admin.ModelAdmin):
 class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
     extra = 0
-    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
+    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "source"]
+    readonly_fields = ["source"]
 
 
 @admin.register(CatalogModel)
@@ -116,6 +117,12 @@ class CatalogModelAdmin(admin.ModelAdmin):
     search_fields = ["provider", "name", "version"]
     autocomplete_fields = ["successor"]
     inlines = [ModelPriceInline]
+    readonly_fields = ["shutdown_source"]
+
+    def save_model(self, request, obj, form, change):
+        if "shutdown_on" in form.changed_data:  # set by hand: a catalog sync leaves it alone
+            obj.shutdown_source = ""
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request):
         return selectors.catalog_with_tune_counts().select_related("successor")
