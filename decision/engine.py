@@ -62,6 +62,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     in_window = economics.sums_from(priced, window["lookback_start"], ids)
     actual = economics.volume_and_costs(window, in_window)
     expected = economics.proposal_volume_and_costs(tunes, p, day)
+    billing = economics.billed_versus_computed(p.usage, tunes, p, window["lookback_start"], day)
     volume = actual.where(~proposed, expected[actual.columns])
 
     # --- stability ------------------------------------------------------------------------
@@ -86,6 +87,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
             since_training,
             shutdown,
             volume_trend,
+            billing,
         ],
         axis=1,
     )

@@ -18,6 +18,7 @@ from .engine import FIGURE_KEYS
 from .inputs import Policy
 from .readiness import condition_findings, question_findings, question_flags, savings_sum
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
+from .sources import source_findings
 from .stability import MONTHS_PER_QUARTER
 
 
@@ -619,7 +620,7 @@ def deployed_result(row: dict, x: dict, policy: Policy) -> TuneResult:
     else:
         decisive = [f for f in info if f.code == "pays_off"]
         reason = _keep_reason(row)
-    findings = [*retire, *triggers, *outcome, *watch, *info]
+    findings = [*retire, *triggers, *outcome, *watch, *info, *source_findings(row)]
     return TuneResult(
         tune_id=int(row["tune_id"]),
         verdict=verdict,

@@ -222,3 +222,22 @@ def test_aliases_endpoint(aliased):
     assert client.delete(f"{url}{alias_id}/").status_code == 204
     assert not TuneAlias.objects.filter(pk=alias_id).exists()
     assert aliased.client_b().get(url).status_code == 404
+
+
+def test_evaluation_says_the_volume_is_estimated_and_the_bill_differs(aliased):
+    from tracker.services import evaluate_portfolio
+
+    aliased.tune_a.expected_input_tokens, aliased.tune_a.expected_output_tokens = 900, 100
+    aliased.tune_a.save()
+    anthropic = p.anthropic_page({D1: [p.anthropic_result(p.TRIAGE, 900_000, 0, 0, 0, 100_000)]})
+    usage_import(format="anthropic", payload=anthropic)
+    # 1,000,000 in + 100,000 out tokens at $0.30 / $1.20 per 1M: $0.42 computed; billed $0.84.
+    langfuse = p.langfuse_page({D2: [p.langfuse_usage(p.TRIAGE, 1_000_000, 100_000, 1000, 0.84)]})
+    usage_import(format="langfuse", payload=langfuse)
+    evaluate_portfolio(date(2025, 7, 1))
+    evaluation = aliased.tune_a.evaluations.get()
+    codes = {f["code"]: f for f in evaluation.findings}
+    assert codes["volume_estimated"]["figures"]["estimated_queries"] == 1000
+    billed = codes["billed_differs_from_computed"]
+    assert billed["figures"] == {"billed_cost": 0.84, "computed_cost": pytest.approx(0.42)}
+    assert "$0.84" in billed["message"] and "$0.42" in billed["message"]

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import pandas as pd
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
-from decision.inputs import Policy, Portfolio
+from decision.inputs import OPTIONAL_USAGE_COLUMNS, Policy, Portfolio
 from tracker.models import (
     CatalogModel,
     ChangeLogEntry,
@@ -154,12 +154,21 @@ def portfolio_inputs(
     usage = _frame(
         UsageRecord.objects.filter(tune_id__in=ids, day__gte=earliest, day__lte=as_of)
         .values("tune_id", "day")
-        .annotate(q=Sum("queries"), i=Sum("input_tokens"), o=Sum("output_tokens"))
+        .annotate(
+            q=Sum("queries"),
+            i=Sum("input_tokens"),
+            o=Sum("output_tokens"),
+            # What sources that report a cost billed, and the tokens they billed it for.
+            bc=Sum("cost_usd"),
+            bi=Sum("input_tokens", filter=Q(cost_usd__isnull=False)),
+            bo=Sum("output_tokens", filter=Q(cost_usd__isnull=False)),
+            eq=Sum("queries", filter=Q(estimated=True)),
+        )
         .order_by()
-        .values_list("tune_id", "day", "q", "i", "o"),
-        ["tune_id", "day", "queries", "input_tokens", "output_tokens"],
+        .values_list("tune_id", "day", "q", "i", "o", "bc", "bi", "bo", "eq"),
+        ["tune_id", "day", "queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS],
         dates=["day"],
-        floats=["queries", "input_tokens", "output_tokens"],
+        floats=["queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS],
     )
     changes = _frame(
         ChangeLogEntry.objects.filter(tune_id__in=ids, day__lte=as_of)
