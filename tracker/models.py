@@ -738,7 +738,9 @@ class TuneAlias(models.Model):
 
     @property
     def is_pattern(self) -> bool:
-        return any(c in self.model_id for c in "*?[")
+        from tracker.importers.aliases import is_pattern
+
+        return is_pattern(self.model_id)
 
 
 class UsagePull(models.Model):

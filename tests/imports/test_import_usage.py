@@ -241,3 +241,12 @@ def test_evaluation_says_the_volume_is_estimated_and_the_bill_differs(aliased):
     billed = codes["billed_differs_from_computed"]
     assert billed["figures"] == {"billed_cost": 0.84, "computed_cost": pytest.approx(0.42)}
     assert "$0.84" in billed["message"] and "$0.42" in billed["message"]
+
+
+def test_command_csv_file_with_model_ids_goes_through_the_aliases(aliased, tmp_path):
+    file = tmp_path / "billing.csv"
+    file.write_text(
+        f"Model,Date,Requests,Prompt_Tokens,Completion_Tokens\n{p.TRIAGE},2025-06-29,4,40,4\n"
+    )
+    call_command("import_usage", str(file), stdout=io.StringIO())
+    assert stored("default") == [("ticket-triage", D1, 4, 40, 4, False)]

@@ -151,3 +151,15 @@ def test_exact_alias_beats_pattern_and_two_patterns_are_ambiguous():
     assert result.tunes == {p.TRIAGE: "triage"}
     assert result.ambiguous == {p.TRIAGE_RETRAINED: ["other", "support-all"]}
     assert result.unmatched == ["ft:gpt-4o-mini-2024-07-18:x:y:z", "o1"]
+
+
+def test_absurd_timestamps_are_errors_not_crashes():
+    page = p.openai_page({})
+    page["data"] = [{"start_time": 10**20, "results": []}]
+    with pytest.raises(PayloadInvalid) as exc:
+        openai.read(page)
+    assert [e.place for e in exc.value.errors] == ["data[0].start_time"]
+    span = p.otel_span(datetime(2025, 6, 29, tzinfo=UTC), request_model=p.TRIAGE, inp=1, out=1)
+    span["startTimeUnixNano"] = str(10**30)
+    with pytest.raises(PayloadInvalid):
+        otel.read(p.otel_export([span]))

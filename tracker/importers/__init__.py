@@ -119,10 +119,14 @@ class Reader:
         return value
 
     def day_of_unix(self, value, place: str) -> date | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             self.fail(place, "Must be a Unix timestamp in seconds.")
             return None
-        return datetime.fromtimestamp(value, UTC).date()
+        try:
+            return datetime.fromtimestamp(float(value), UTC).date()
+        except (OverflowError, OSError, ValueError):
+            self.fail(place, "Not a plausible Unix timestamp.")
+            return None
 
     def day_of_iso(self, value, place: str) -> date | None:
         """The UTC day of an ISO 8601 timestamp or date (``2026-11-27``, ``…T00:00:00Z``)."""

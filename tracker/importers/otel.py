@@ -18,8 +18,6 @@ array of them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from . import DailyRow, Reader, pages, sum_rows
 
 WANTED = (
@@ -73,7 +71,9 @@ def read(payload) -> list[DailyRow]:
                     start = reader.count(span, "startTimeUnixNano", place)
                     if start is None or None in tokens.values():
                         continue
-                    day = datetime.fromtimestamp(start // 10**9, UTC).date()
+                    day = reader.day_of_unix(start // 10**9, f"{place}.startTimeUnixNano")
+                    if day is None:
+                        continue
                     rows.append(
                         DailyRow(
                             model,

@@ -38,6 +38,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from tracker.importers import FORMATS
+from tracker.importers.csv import columns as csv_columns
 from tracker.models import Team
 from tracker.services.imports import ImportRefused, usage_import
 from tracker.services.usage import (
@@ -109,7 +110,7 @@ class Command(BaseCommand):
             source = DEFAULT_SOURCE
         if source is not None and (not 1 <= len(source) <= 64 or "\x00" in source):
             raise CommandError("--source must be 1 to 64 characters.")
-        if format != "csv" or file == "-":
+        if format != "csv" or file == "-" or names_model_ids(Path(file)):
             return self.import_format(format, file, source, team_ids)
         file = Path(file)
 
@@ -250,3 +251,13 @@ def parse_json(text: str, name: str):
         except json.JSONDecodeError:
             pass
         raise CommandError(f"{name} is not JSON: {exc}") from exc
+
+
+def names_model_ids(file: Path) -> bool:
+    """A CSV naming provider model ids (not slugs) goes through the aliases."""
+    try:
+        with file.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False  # the CSV path reports it
+    return "model" in csv_columns(header.rstrip("\r\n").split(","))
