@@ -254,10 +254,11 @@ def parse_json(text: str, name: str):
 
 
 def names_model_ids(file: Path) -> bool:
-    """A CSV naming provider model ids (not slugs) goes through the aliases."""
+    """A CSV naming provider model ids and no tune slugs goes through the aliases."""
     try:
         with file.open(encoding="utf-8-sig") as handle:
             header = handle.readline()
     except (OSError, UnicodeDecodeError):
         return False  # the CSV path reports it
-    return "model" in csv_columns(header.rstrip("\r\n").split(","))
+    names = csv_columns(header.rstrip("\r\n").split(","))
+    return "model" in names and "tune" not in names
