@@ -250,3 +250,9 @@ def test_command_csv_file_with_model_ids_goes_through_the_aliases(aliased, tmp_p
     )
     call_command("import_usage", str(file), stdout=io.StringIO())
     assert stored("default") == [("ticket-triage", D1, 4, 40, 4, False)]
+
+
+def test_removing_an_alias_by_an_odd_id_is_a_404(aliased):
+    url = "/api/v1/tunes/ticket-triage/aliases/"
+    for odd in ("²", "99999999999999999999999", "-1"):
+        assert aliased.client_a().delete(f"{url}{odd}/").status_code == 404

@@ -163,3 +163,14 @@ def test_absurd_timestamps_are_errors_not_crashes():
     span["startTimeUnixNano"] = str(10**30)
     with pytest.raises(PayloadInvalid):
         otel.read(p.otel_export([span]))
+
+
+def test_odd_numbers_and_timestamps_are_errors_not_crashes():
+    with pytest.raises(PayloadInvalid) as exc:
+        csv.read("tune,day,queries,input_tokens,output_tokens\nt,2025-06-29,²,1,1\n")
+    assert [e.place for e in exc.value.errors] == ["line 2.queries"]
+    page = p.langfuse_page({D1: [p.langfuse_usage(p.TRIAGE, 1, 1, 1, 0)]})
+    page["data"][0]["date"] = "0001-01-01T00:00:00+05:00"
+    with pytest.raises(PayloadInvalid) as exc:
+        langfuse.read(page)
+    assert [e.place for e in exc.value.errors] == ["data[0].date"]

@@ -558,7 +558,8 @@ class TuneAliasDetailView(ApiView):
 
     @extend_schema(responses={204: None}, summary="Remove a provider model id")
     def delete(self, request, slug, alias_id):
-        alias = self.tune().aliases.filter(pk=alias_id if str(alias_id).isdigit() else 0).first()
+        valid = re.fullmatch(r"[0-9]{1,18}", str(alias_id))
+        alias = self.tune().aliases.filter(pk=int(alias_id) if valid else 0).first()
         if alias is None:
             raise NotFound("No such model id on this tune.")
         tune_alias_remove(alias=alias)

@@ -9,6 +9,7 @@ place in the payload of every problem (``data[2].results[0].input_tokens``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -80,7 +81,7 @@ class Reader:
             if required:
                 self.fail(where, "Missing.")
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,30}", value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             self.fail(where, "Must be a number.")
@@ -142,7 +143,11 @@ class Reader:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)  # gateways log UTC without saying so
-        return moment.astimezone(UTC).date()
+        try:
+            return moment.astimezone(UTC).date()
+        except OverflowError:
+            self.fail(place, "Not a plausible timestamp.")
+            return None
 
     def done(self) -> None:
         if self.errors:
