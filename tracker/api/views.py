@@ -550,7 +550,12 @@ class TuneAliasesView(ApiView):
 @extend_schema(
     parameters=[
         SLUG_PARAMETER,
-        OpenApiParameter("alias_id", int, OpenApiParameter.PATH, description="The alias id."),
+        OpenApiParameter(
+            "alias_id",
+            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            OpenApiParameter.PATH,
+            description="The provider model id's id.",
+        ),
     ]
 )
 class TuneAliasDetailView(ApiView):
