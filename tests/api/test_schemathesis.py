@@ -33,7 +33,8 @@ SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20250701"))
 
 #: Writes whose valid input depends on the database or the date, which a JSON schema cannot say:
 #: the tunes, teams, owners and catalog ids a body names must exist (and be yours), days must not
-#: be in the future, prices must start after the last one, slugs and model versions must be new.
+#: be in the future, prices must start after the last one, slugs, model versions and provider model
+#: ids must be new, and an import's body must be in the shape its ?format= names.
 #: Schema-valid data is routinely refused there with a 400 that names the field, so the
 #: positive_data_acceptance check does not apply to them. Every other check still runs on them,
 #: and positive_data_acceptance runs on every other operation (all the reads).
@@ -45,6 +46,8 @@ STATE_DEPENDENT_WRITES = {
     ("POST", "/api/v1/tunes/{slug}/serving-prices/"),
     ("POST", "/api/v1/tunes/{slug}/evaluate/"),
     ("POST", "/api/v1/usage/"),
+    ("POST", "/api/v1/usage/import/"),
+    ("POST", "/api/v1/tunes/{slug}/aliases/"),
     ("POST", "/api/v1/catalog/"),
     ("PATCH", "/api/v1/catalog/{model_id}/"),
     ("POST", "/api/v1/catalog/{model_id}/prices/"),

@@ -218,9 +218,7 @@ def test_aliases_endpoint(aliased):
         .status_code
         == 201
     )
-    alias_id = created.json()["id"]
-    assert client.delete(f"{url}{alias_id}/").status_code == 204
-    assert not TuneAlias.objects.filter(pk=alias_id).exists()
+    assert TuneAlias.objects.filter(team=aliased.team_a).count() == 2
     assert aliased.client_b().get(url).status_code == 404
 
 
@@ -250,9 +248,3 @@ def test_command_csv_file_with_model_ids_goes_through_the_aliases(aliased, tmp_p
     )
     call_command("import_usage", str(file), stdout=io.StringIO())
     assert stored("default") == [("ticket-triage", D1, 4, 40, 4, False)]
-
-
-def test_removing_an_alias_by_an_odd_id_is_a_404(aliased):
-    url = "/api/v1/tunes/ticket-triage/aliases/"
-    for odd in ("²", "99999999999999999999999", "-1"):
-        assert aliased.client_a().delete(f"{url}{odd}/").status_code == 404

@@ -21,11 +21,6 @@ urlpatterns = [
         name="api-tune-serving-prices",
     ),
     path("tunes/<str:slug>/aliases/", views.TuneAliasesView.as_view(), name="api-tune-aliases"),
-    path(
-        "tunes/<str:slug>/aliases/<str:alias_id>/",
-        views.TuneAliasDetailView.as_view(),
-        name="api-tune-alias",
-    ),
     path("tunes/<str:slug>/usage/", views.TuneUsageView.as_view(), name="api-tune-usage"),
     path(
         "tunes/<str:slug>/evaluations/",

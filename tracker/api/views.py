@@ -37,7 +37,6 @@ from tracker.services.evaluation import evaluate_portfolio
 from tracker.services.imports import (
     ImportRefused,
     tune_alias_add,
-    tune_alias_remove,
     usage_import,
 )
 from tracker.services.portfolio import add_serving_price, create_tune, update_tune
@@ -545,30 +544,6 @@ class TuneAliasesView(ApiView):
             return status.HTTP_201_CREATED, s.TuneAliasSerializer(alias).data
 
         return idempotent(request, action)
-
-
-@extend_schema(
-    parameters=[
-        SLUG_PARAMETER,
-        OpenApiParameter(
-            "alias_id",
-            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            OpenApiParameter.PATH,
-            description="The provider model id's id.",
-        ),
-    ]
-)
-class TuneAliasDetailView(ApiView):
-    queryset = TuneAlias.objects.none()
-
-    @extend_schema(responses={204: None}, summary="Remove a provider model id")
-    def delete(self, request, slug, alias_id):
-        valid = re.fullmatch(r"[0-9]{1,18}", str(alias_id))
-        alias = self.tune().aliases.filter(pk=int(alias_id) if valid else 0).first()
-        if alias is None:
-            raise NotFound("No such model id on this tune.")
-        tune_alias_remove(alias=alias)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Evaluations ---------------------------------------------------------------------------------

@@ -250,8 +250,3 @@ def tune_alias_add(*, tune: FineTune, model_id: str) -> TuneAlias:
     alias.full_clean()
     alias.save()
     return alias
-
-
-@transaction.atomic
-def tune_alias_remove(*, alias: TuneAlias) -> None:
-    alias.delete()
