@@ -262,3 +262,42 @@ def recovery(
             "unrecovered_cost": tidy(to_go, 6),
         }
     )
+
+
+def billed_versus_computed(
+    usage: pd.DataFrame,
+    tunes: pd.DataFrame,
+    portfolio: Portfolio,
+    start: pd.Series,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """Over each tune's lookback window: what the sources billed, what the same tokens cost at
+    the catalog (or serving) price, and how many queries were estimated rather than counted.
+
+    ``computed_cost`` is NaN when nothing was billed or a billed day has no price.
+    """
+    ids = tunes.index
+    # The lookback window: its complete days, before the as-of day.
+    rows = usage[usage["tune_id"].isin(ids) & (usage["day"] < as_of)]
+    rows = rows[rows["day"] >= lookup(start, rows["tune_id"])]
+    grouped = rows.groupby("tune_id")
+    out = pd.DataFrame(index=ids)
+    out["estimated_queries"] = grouped["estimated_queries"].sum().reindex(ids).fillna(0.0)
+    out["window_queries"] = grouped["queries"].sum().reindex(ids).fillna(0.0)
+    billed = rows[rows["billed_cost"].notna()]
+    daily = (
+        billed.assign(
+            input_tokens=billed["billed_input_tokens"],
+            output_tokens=billed["billed_output_tokens"],
+            queries=0.0,
+        )
+        .groupby(["tune_id", "day"], as_index=False)[[*_USAGE, "billed_cost"]]
+        .sum()
+    )
+    priced = price_usage(daily, tunes, portfolio)
+    by_tune = priced.groupby("tune_id")
+    out["billed_cost"] = by_tune["billed_cost"].sum().reindex(ids)
+    computed = by_tune["tune_cost"].sum().reindex(ids)
+    unpriced = by_tune["tune_missing"].any().reindex(ids).fillna(False).astype(bool)
+    out["computed_cost"] = computed.where(~unpriced)
+    return out

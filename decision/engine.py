@@ -70,6 +70,10 @@ WORKING_COLUMNS: dict[str, str] = {
     "last_missing_price_on": "last of those days",
     "alternative_price_missing": "no alternative price in force on the as-of date",
     "tune_price_missing": "no tune price in force on the as-of date",
+    "estimated_queries": "queries in the lookback window estimated from tokens",
+    "window_queries": "queries in the lookback window",
+    "billed_cost": "what the sources that report a cost billed over the lookback window",
+    "computed_cost": "the same tokens at the catalog (or serving) prices",
 }
 
 #: Every column of the frame, in order: the tune's inputs, the figures, the working columns.
@@ -122,6 +126,9 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
             "past_tune_cost_per_query": past["past_tune_cost_per_query"],
         }
     )
+    billing = economics.billed_versus_computed(
+        normalised.usage, tunes, normalised, window["lookback_start"], day
+    )
 
     # --- stability ------------------------------------------------------------------------
     task_log = stability.task_changes(normalised.changes, day)
@@ -145,6 +152,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
             since_training,
             shutdown,
             volume_trend,
+            billing,
         ],
         axis=1,
     )

@@ -69,7 +69,19 @@ USAGE_COLUMNS: dict[str, str] = {
     "queries": "float",
     "input_tokens": "float, total for the day",
     "output_tokens": "float, total for the day",
+    # Optional (absent: none billed, nothing estimated):
+    "billed_cost": "float USD or NaN: what the sources that report a cost billed that day",
+    "billed_input_tokens": "float: the input tokens of the rows that reported a cost",
+    "billed_output_tokens": "float: the output tokens of the rows that reported a cost",
+    "estimated_queries": "float: queries estimated from tokens (a source without request count)",
 }
+#: Usage columns a caller may leave out.
+OPTIONAL_USAGE_COLUMNS = (
+    "billed_cost",
+    "billed_input_tokens",
+    "billed_output_tokens",
+    "estimated_queries",
+)
 
 CHANGE_COLUMNS: dict[str, str] = {
     "tune_id": "int",
@@ -211,6 +223,11 @@ def normalise(portfolio: Portfolio) -> Portfolio:
             "queries": _floats(_column(usage, "queries")).fillna(0.0),
             "input_tokens": _floats(_column(usage, "input_tokens")).fillna(0.0),
             "output_tokens": _floats(_column(usage, "output_tokens")).fillna(0.0),
+            "billed_cost": _floats(_column(usage, "billed_cost")),
+            **{
+                name: _floats(_column(usage, name)).fillna(0.0)
+                for name in OPTIONAL_USAGE_COLUMNS[1:]
+            },
         }
     ).dropna(subset=["tune_id", "day"])
     u["tune_id"] = u["tune_id"].astype("int64")

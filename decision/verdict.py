@@ -21,6 +21,7 @@ from .readiness import condition_findings, question_findings, savings_sum
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
 from .rules import RULES, Rule, and_list, rule_flags, shutdown_words
 from .vocabulary import Part
+from .sources import source_findings
 
 # --- assembly ------------------------------------------------------------------------------
 
@@ -60,6 +61,9 @@ def deployed_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
         )
     else:
         reason = _also(decisive[0].message, decisive[1:])
+    # Where the usage came from (estimated volume, a billed cost that disagrees): context that
+    # never decides, so it stays outside the rule table.
+    findings = [*findings, *source_findings(row)]
     return TuneResult(
         tune_id=int(row["tune_id"]),
         verdict=verdict,

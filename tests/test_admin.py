@@ -75,7 +75,7 @@ def tune_form(tune, **changes):
         "base_model": tune.base_model_id,
         "alternative": tune.alternative_id or "",
     }
-    for prefix in ("serving_prices", "changes", "evaluations"):
+    for prefix in ("aliases", "serving_prices", "changes", "evaluations"):
         data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
     data |= changes
     return {k: ("" if v is None else v) for k, v in data.items()}
@@ -149,3 +149,24 @@ def test_retiring_in_the_admin_resolves_the_open_flags(staff_client, demo):
     assert tune.status == "retired"
     assert not Flag.objects.filter(tune=tune, resolved_on__isnull=True).exists()
     assert Flag.objects.get(tune=tune).resolved_on == AS_OF
+
+
+def test_provider_model_ids_inline_refuses_one_taken_in_the_team(staff_client, demo):
+    from tracker.models import TuneAlias
+
+    first, second = FineTune.objects.filter(team__isnull=False).order_by("pk")[:2]
+    assert first.team_id == second.team_id
+    TuneAlias.objects.create(tune=first, model_id="ft:gpt-4o-mini:acme:triage:*")
+    url = reverse("admin:tracker_finetune_change", args=[second.pk])
+    form = tune_form(second)
+    form |= {
+        "aliases-TOTAL_FORMS": 1,
+        "aliases-INITIAL_FORMS": 0,
+        "aliases-0-model_id": "ft:gpt-4o-mini:acme:triage:*",
+    }
+    response = staff_client.post(url, form)
+    assert response.status_code == 200  # the form again, with the error
+    assert f"Already a model id of {first.slug} in this team." in response.content.decode()
+    form["aliases-0-model_id"] = "ft:gpt-4o-mini:acme:routing:*"
+    assert staff_client.post(url, form).status_code == 302
+    assert second.aliases.get().model_id == "ft:gpt-4o-mini:acme:routing:*"

@@ -32,7 +32,9 @@ from .models import (
     ShutdownDateChange,
     Team,
     TeamAPIKey,
+    TuneAlias,
     TunePrice,
+    UsagePull,
     UsageRecord,
     Verdict,
     WebhookDelivery,
@@ -142,8 +144,14 @@ def record_price_authors(request, formset) -> None:
 class ModelPriceInline(admin.TabularInline):
     model = ModelPrice
     extra = 0
-    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_by"]
-    readonly_fields = ["created_by"]
+    fields = [
+        "effective_from",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "created_by",
+        "source",
+    ]
+    readonly_fields = ["created_by", "source"]
 
 
 class ShutdownDateChangeInline(admin.TabularInline):
@@ -173,12 +181,15 @@ class CatalogModelAdmin(admin.ModelAdmin):
     search_fields = ["provider", "name", "version"]
     autocomplete_fields = ["successor"]
     inlines = [ModelPriceInline, ShutdownDateChangeInline]
+    readonly_fields = ["shutdown_source"]
 
     def get_queryset(self, request):
         return selectors.catalog_with_tune_counts().select_related("successor")
 
     def save_model(self, request, obj, form, change):
         previous = form.initial.get("shutdown_on") if change else None
+        if "shutdown_on" in form.changed_data:  # set by hand: a catalog sync leaves it alone
+            obj.shutdown_source = ""
         super().save_model(request, obj, form, change)
         if obj.shutdown_on != previous:
             record_shutdown_change(obj, previous=previous, by=request.user.get_username())
@@ -218,6 +229,8 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 class TunePriceInline(ModelPriceInline):
     model = TunePrice
+    fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_by"]
+    readonly_fields = ["created_by"]
 
 
 class ChangeLogInline(admin.TabularInline):
@@ -274,6 +287,16 @@ class LatestVerdictFilter(admin.SimpleListFilter):
         return queryset.filter(latest_verdict=self.value()) if self.value() else queryset
 
 
+class TuneAliasInline(admin.TabularInline):
+    model = TuneAlias
+    extra = 0
+    fields = ["model_id", "created_at"]
+    readonly_fields = ["created_at"]
+    verbose_name_plural = (
+        "provider model ids (exact ids or glob patterns like ft:gpt-4o-mini-2024-07-18:acme:*)"
+    )
+
+
 @admin.register(FineTune)
 class FineTuneAdmin(admin.ModelAdmin):
     list_display = [
@@ -293,7 +316,7 @@ class FineTuneAdmin(admin.ModelAdmin):
     autocomplete_fields = ["team", "owner", "base_model", "alternative"]
     list_select_related = ["team", "owner", "base_model"]
     readonly_fields = ["latest_findings", "retrain_by_date", "created_at", "updated_at"]
-    inlines = [TunePriceInline, ChangeLogInline, EvaluationInline]
+    inlines = [TuneAliasInline, TunePriceInline, ChangeLogInline, EvaluationInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "team", "owner", "status", "task_description"]}),
         ("Latest evaluation", {"fields": ["latest_findings"]}),
@@ -476,8 +499,17 @@ class ChangeLogEntryAdmin(admin.ModelAdmin):
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(admin.ModelAdmin):
-    list_display = ["day", "tune", "source", "queries", "input_tokens", "output_tokens", "cost_usd"]
-    list_filter = ["source", "tune__team"]
+    list_display = [
+        "day",
+        "tune",
+        "source",
+        "queries",
+        "estimated",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    ]
+    list_filter = ["source", "estimated", "tune__team"]
     search_fields = ["tune__name", "source"]
     autocomplete_fields = ["tune"]
     date_hierarchy = "day"
@@ -881,3 +913,26 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         self.message_user(
             request, f"{count} deliver{'y' if count == 1 else 'ies'} queued.", messages.SUCCESS
         )
+
+
+@admin.register(UsagePull)
+class UsagePullAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "source",
+        "period_start",
+        "period_end",
+        "rows",
+        "unmatched_ids",
+        "failed",
+    ]
+    list_filter = ["source"]
+    readonly_fields = [f.name for f in UsagePull._meta.fields]
+
+    @admin.display(description="unmatched model ids")
+    def unmatched_ids(self, obj):
+        return ", ".join(u["model_id"] for u in obj.unmatched) or "—"
+
+    @admin.display(boolean=True, description="failed")
+    def failed(self, obj):
+        return bool(obj.error)

@@ -108,6 +108,12 @@ class CatalogModel(models.Model):
         help_text="Announced shutdown (deprecation) date. A tune on this base must be retrained "
         "on the successor before then, or retired.",
     )
+    shutdown_source = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where the shutdown date came from (the catalog sync fills it); blank: set by "
+        "hand, and a sync never changes it.",
+    )
     successor = models.ForeignKey(
         "self",
         null=True,
@@ -193,6 +199,11 @@ class ShutdownDateChange(models.Model):
 
 class ModelPrice(Price):
     model = models.ForeignKey(CatalogModel, on_delete=models.CASCADE, related_name="prices")
+    source = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where the price came from (the catalog sync fills it); blank: set by hand.",
+    )
 
     class Meta(Price.Meta):
         constraints = [
@@ -451,6 +462,11 @@ class UsageRecord(models.Model):
         "actual cost (USD)", null=True, blank=True, max_digits=16, decimal_places=4
     )
     quality_score = models.FloatField(null=True, blank=True, validators=SCORE_VALIDATORS)
+    estimated = models.BooleanField(
+        default=False,
+        help_text="The source had no request count: queries were estimated from the tune's "
+        "tokens per query.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -934,3 +950,73 @@ class ShutdownNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tune}: retrain by {self.retrain_by} ({self.days_before} days' notice)"
+
+
+class TuneAlias(models.Model):
+    """A provider model id under which a tune's usage is reported: an exact id or a glob pattern
+    (``ft:gpt-4o-mini-2024-07-18:acme:triage:*``). Unique within a team; an exact alias beats a
+    pattern when both match."""
+
+    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="aliases")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", editable=False)
+    model_id = models.CharField(
+        "provider model id",
+        max_length=255,
+        help_text="Exactly as the provider reports it, or a pattern with * and ? wildcards.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "provider model id"
+        ordering = ["model_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "model_id"], name="tracker_alias_unique_in_team"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.model_id
+
+    def save(self, *args, **kwargs) -> None:
+        self.team_id = self.tune.team_id  # uniqueness is per team, so the team is kept here
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # The team is not on the forms, so their own uniqueness check skips it: check here.
+        if self.tune_id:
+            taken = TuneAlias.objects.filter(team_id=self.tune.team_id, model_id=self.model_id)
+            other = taken.exclude(pk=self.pk).select_related("tune").first()
+            if other is not None:
+                raise ValidationError(
+                    {"model_id": f"Already a model id of {other.tune.slug} in this team."}
+                )
+
+    @property
+    def is_pattern(self) -> bool:
+        from tracker.importers.aliases import is_pattern
+
+        return is_pattern(self.model_id)
+
+
+class UsagePull(models.Model):
+    """One run of a nightly pull from a provider's usage API: what it asked for and got."""
+
+    source = models.CharField(max_length=64, db_index=True)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0, help_text="Daily usage rows written.")
+    unmatched = models.JSONField(
+        default=list, help_text="Model ids that matched no tune: model id, days, tokens."
+    )
+    warnings = models.JSONField(default=list)
+    error = models.TextField(blank=True, help_text="Why nothing was written, if it failed.")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        state = "failed" if self.error else f"{self.rows} rows"
+        return f"{self.source} {self.period_start}..{self.period_end}: {state}"

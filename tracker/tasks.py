@@ -24,7 +24,15 @@ from django.utils import timezone
 
 from tracker.selectors import digest as digest_selectors
 from tracker.services import digest as digest_services
-from tracker.services import idempotency, jobs, retention, shutdowns, webhooks
+from tracker.services import (
+    catalog_sync,
+    idempotency,
+    jobs,
+    pulls,
+    retention,
+    shutdowns,
+    webhooks,
+)
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -139,3 +147,16 @@ def send_shutdown_notices(as_of: str | None = None) -> int:
 def requeue_webhook_deliveries() -> int:
     """Every ten minutes: queue webhook rows left pending while the broker was down."""
     return webhooks.requeue_pending()
+
+
+@shared_task(**RELIABLE)
+def pull_usage(source: str) -> int:
+    """Nightly, before the re-evaluation: re-pull the last days from one provider (each run is
+    recorded, failed or not). Returns the rows written."""
+    return pulls.usage_pull(source=source).rows
+
+
+@shared_task(**RELIABLE)
+def sync_catalog(location: str) -> int:
+    """Weekly: fill shutdown dates and prices from the catalog file or URL. Returns changes."""
+    return len(catalog_sync.catalog_sync(location=location).changes)

@@ -266,6 +266,50 @@ def _crontab(spec: str, day_of_week: str = "*") -> crontab:
     return crontab(hour=hour, minute=minute, day_of_week=day_of_week)
 
 
+# --- Usage pulls and the catalog sync ------------------------------------------------------------
+#: Sources whose credentials are set are pulled nightly (``manage.py pull_usage SOURCE``).
+USAGE_PULL_SOURCES = {
+    source: config
+    for source, config in {
+        "openai": {
+            "url": env("TUNEFOLIO_OPENAI_API_URL", default="https://api.openai.com"),
+            "key": env("TUNEFOLIO_OPENAI_ADMIN_KEY", default=""),
+        },
+        "anthropic": {
+            "url": env("TUNEFOLIO_ANTHROPIC_API_URL", default="https://api.anthropic.com"),
+            "key": env("TUNEFOLIO_ANTHROPIC_ADMIN_KEY", default=""),
+        },
+        "litellm": {
+            "url": env("TUNEFOLIO_LITELLM_URL", default=""),
+            "key": env("TUNEFOLIO_LITELLM_KEY", default=""),
+        },
+        "langfuse": {
+            "url": env("TUNEFOLIO_LANGFUSE_HOST", default=""),
+            "public_key": env("TUNEFOLIO_LANGFUSE_PUBLIC_KEY", default=""),
+            "secret_key": env("TUNEFOLIO_LANGFUSE_SECRET_KEY", default=""),
+        },
+    }.items()
+    if all(config.values())
+}
+#: Seconds per request, retries of a 429/5xx/timeout, first backoff in seconds (doubling).
+USAGE_PULL_TIMEOUT = env.float("TUNEFOLIO_PULL_TIMEOUT", default=30.0)
+USAGE_PULL_RETRIES = env.int("TUNEFOLIO_PULL_RETRIES", default=4)
+USAGE_PULL_BACKOFF = env.float("TUNEFOLIO_PULL_BACKOFF", default=2.0)
+#: Each night re-pulls this many past days: providers revise recent figures.
+USAGE_PULL_DAYS = env.int("TUNEFOLIO_PULL_DAYS", default=3)
+#: A file path or URL in LiteLLM's model_prices_and_context_window.json format; synced weekly.
+CATALOG_SYNC_URL = env("TUNEFOLIO_CATALOG_SYNC_URL", default="")
+CATALOG_SYNC_AT = env("TUNEFOLIO_CATALOG_SYNC_AT", default="sun 01:00")
+
+
+def _hour_before(spec: str) -> str:
+    hour, minute = (int(part) for part in spec.split(":"))
+    return f"{(hour - 1) % 24:02d}:{minute:02d}"
+
+
+#: Pulls run an hour before the nightly re-evaluation, so it sees the night's usage.
+PULL_USAGE_AT = env("TUNEFOLIO_PULL_USAGE_AT", default=_hour_before(REEVALUATE_AT))
+
 CELERY_BEAT_SCHEDULE = {
     "nightly-reevaluation": {
         "task": "tracker.tasks.reevaluate_portfolio",
@@ -306,6 +350,27 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=4, minute=30, day_of_week="sun"),
         "options": {"expires": 24 * 3600},
     },
+    **{
+        f"nightly-usage-pull-{source}": {
+            "task": "tracker.tasks.pull_usage",
+            "schedule": _crontab(PULL_USAGE_AT),
+            "args": [source],
+            "options": {"expires": 3600},
+        }
+        for source in USAGE_PULL_SOURCES
+    },
+    **(
+        {
+            "weekly-catalog-sync": {
+                "task": "tracker.tasks.sync_catalog",
+                "schedule": _crontab(CATALOG_SYNC_AT),
+                "args": [CATALOG_SYNC_URL],
+                "options": {"expires": 12 * 3600},
+            }
+        }
+        if CATALOG_SYNC_URL
+        else {}
+    ),
 }
 
 # --- API ------------------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ POSITIVE_DATA_EXCEPTIONS = {
     ("POST", "/api/v1/catalog/{model_id}/prices/"): "a price must start after the last one",
     ("POST", "/api/v1/flags/{flag_id}/acknowledge/"): "the flag must exist and be open",
     ("POST", "/api/v1/flags/{flag_id}/snooze/"): "the flag must exist and be open; " + _FUTURE,
+    ("POST", "/api/v1/usage/import/"): "the body must be in the shape its ?format= names, and "
+    "the model ids must match the key's team's tunes",
+    ("POST", "/api/v1/tunes/{slug}/aliases/"): "the provider model id must be new in the team",
 }
 
 

@@ -74,7 +74,7 @@ def flatten(detail, path: tuple = ()) -> list[dict]:
     if isinstance(detail, dict):
         items = []
         for key, value in detail.items():
-            key = int(key) if isinstance(key, str) and key.isdigit() else key
+            key = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else key
             items += flatten(value, (*path, key))
         return items
     if isinstance(detail, list):

@@ -62,3 +62,15 @@ class StrictJSONParser(parsers.JSONParser):
         if problems:
             raise InvalidInput("The request holds text that cannot be stored.", problems)
         return data
+
+
+class CSVTextParser(parsers.BaseParser):
+    """A CSV file as text (``POST /api/v1/usage/import/?format=csv``)."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return stream.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ParseError("The CSV is not UTF-8 text.") from exc

@@ -17,6 +17,7 @@ from tracker.models import (
     FineTune,
     ModelPrice,
     Team,
+    TuneAlias,
     TunePrice,
     Verdict,
 )
@@ -527,3 +528,46 @@ class FlagAcknowledgeSerializer(StrictInputSerializer):
 class FlagSnoozeSerializer(StrictInputSerializer):
     until = PlausibleDateField(help_text="The flag comes back into the digest on this day.")
     note = _text(2000, required=False, default="", allow_blank=True)
+
+
+class TuneAliasSerializer(serializers.ModelSerializer):
+    is_pattern = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TuneAlias
+        fields = ["id", "model_id", "is_pattern", "created_at"]
+
+
+class TuneAliasInputSerializer(StrictInputSerializer):
+    model_id = serializers.CharField(
+        max_length=255,
+        help_text="A provider model id, exactly as reported, or a glob pattern (* and ?).",
+    )
+
+
+class UnmatchedModelSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    days = serializers.IntegerField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class DaysCoveredSerializer(serializers.Serializer):
+    first = serializers.DateField(allow_null=True)
+    last = serializers.DateField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    rows = serializers.IntegerField(help_text="Daily rows in the payload for known tunes.")
+    rows_written = serializers.IntegerField(help_text="Rows created or replaced.")
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    days = DaysCoveredSerializer()
+    estimated_rows = serializers.IntegerField(help_text="Rows whose queries were estimated.")
+    unmatched = UnmatchedModelSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())

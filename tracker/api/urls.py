@@ -29,6 +29,7 @@ urlpatterns = [
         views.TuneServingPricesView.as_view(),
         name="api-tune-serving-prices",
     ),
+    path("tunes/<str:slug>/aliases/", views.TuneAliasesView.as_view(), name="api-tune-aliases"),
     path("tunes/<str:slug>/usage/", views.TuneUsageView.as_view(), name="api-tune-usage"),
     path(
         "tunes/<str:slug>/evaluations/",
@@ -42,6 +43,7 @@ urlpatterns = [
     ),
     path("tunes/<str:slug>/evaluate/", views.TuneEvaluateView.as_view(), name="api-tune-evaluate"),
     path("usage/", views.UsageIngestView.as_view(), name="api-usage"),
+    path("usage/import/", views.UsageImportView.as_view(), name="api-usage-import"),
     path("summary/", views.SummaryView.as_view(), name="api-summary"),
     path("flags/", views.FlagListView.as_view(), name="api-flags"),
     path(

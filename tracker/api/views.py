@@ -13,9 +13,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
+from tracker.importers import FORMATS
 from tracker.models import (
     CatalogModel,
     ChangeLogEntry,
@@ -24,6 +27,7 @@ from tracker.models import (
     Flag,
     ModelPrice,
     Team,
+    TuneAlias,
     TunePrice,
 )
 from tracker.selectors import access
@@ -32,6 +36,7 @@ from tracker.selectors.usage import usage_by_period, usage_totals
 from tracker.services import evaluate_tune, record_change, retire_tune, usage
 from tracker.services.catalog import add_model_price, create_catalog_model, update_catalog_model
 from tracker.services.flags import flag_acknowledge, flag_snooze
+from tracker.services.imports import ImportRefused, tune_alias_add, usage_import
 from tracker.services.portfolio import add_serving_price, register_tune, team_owner, update_tune
 from tracker.services.usage import UsageBatchInvalid, ingest_batch
 
@@ -40,6 +45,7 @@ from .authentication import Caller, get_caller
 from .errors import InvalidInput, PayloadTooLarge
 from .filters import ChangeLogFilter, EvaluationFilter, FlagFilter, TuneFilter
 from .idempotency import idempotent
+from .parsers import CSVTextParser, StrictJSONParser
 from .renderers import CSVRenderer, tune_csv_response
 from .schema import IDEMPOTENCY_KEY
 
@@ -389,6 +395,106 @@ class UsageIngestView(ApiView):
                     message += f" The first {limit} are listed."
                 raise InvalidInput(message, details, code="invalid_batch") from exc
             return status.HTTP_200_OK, result.as_dict()
+
+        return idempotent(request, action)
+
+
+FORMAT_PARAMETER = OpenApiParameter(
+    "format",
+    {"type": "string", "enum": list(FORMATS)},
+    OpenApiParameter.QUERY,
+    required=True,
+    description="The payload's format: a provider's or gateway's own (see the README).",
+)
+
+
+class _FormatIsThePayloads:
+    """DRF reads ``?format=`` as the answer's renderer; on the import it names the payload's."""
+
+    URL_FORMAT_OVERRIDE = None
+
+    def __getattr__(self, name):
+        return getattr(api_settings, name)
+
+
+class PayloadFormatNegotiation(DefaultContentNegotiation):
+    settings = _FormatIsThePayloads()
+
+
+class UsageImportView(ApiView):
+    """Usage in a provider's or gateway's own format."""
+
+    queryset = FineTune.objects.none()
+    content_negotiation_class = PayloadFormatNegotiation
+    scopes = {"POST": "ingest"}
+    parser_classes = [StrictJSONParser, CSVTextParser]
+
+    @extend_schema(
+        request={"application/json": dict, "text/csv": str},
+        responses={200: s.ImportReportSerializer},
+        parameters=[FORMAT_PARAMETER, IDEMPOTENCY_KEY],
+        summary="Import usage in a provider's format",
+        description="The payload as the provider or gateway emits it (for `csv`, the CSV text). "
+        "Model ids are tied to tunes through their aliases; ids that match none are listed "
+        "under `unmatched` with their days and tokens. Written under the format's name as "
+        "source, with the usage batch's checks: all or nothing, errors naming the place in the "
+        "payload.",
+    )
+    def post(self, request):
+        def action():
+            format = request.query_params.get("format")
+            if format not in FORMATS:
+                raise InvalidInput(
+                    "Unknown format.",
+                    [
+                        {
+                            "row": None,
+                            "field": "format",
+                            "message": f"One of: {', '.join(FORMATS)}.",
+                        }
+                    ],
+                )
+            try:
+                report = usage_import(
+                    format=format,
+                    payload=request.data,
+                    team_ids=self.caller.team_ids,
+                )
+            except ImportRefused as exc:
+                limit = _max_error_details()
+                raise InvalidInput(str(exc), exc.errors[:limit], code="invalid_batch") from exc
+            return status.HTTP_200_OK, s.ImportReportSerializer(report.as_dict()).data
+
+        return idempotent(request, action)
+
+
+# --- Provider model ids --------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[SLUG_PARAMETER])
+class TuneAliasesView(ApiView):
+    """The provider model ids (exact, or glob patterns) a tune's usage is reported under."""
+
+    queryset = TuneAlias.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=s.TuneAliasSerializer(many=True), summary="A tune's model ids")
+    def get(self, request, slug):
+        return Response(s.TuneAliasSerializer(self.tune().aliases.all(), many=True).data)
+
+    @extend_schema(
+        request=s.TuneAliasInputSerializer,
+        responses={201: s.TuneAliasSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        summary="Add a provider model id",
+        description="Unique within the team. An exact id beats a pattern.",
+    )
+    def post(self, request, slug):
+        def action():
+            tune = self.tune()
+            data = self.validated(s.TuneAliasInputSerializer, request.data)
+            alias = tune_alias_add(tune=tune, model_id=data["model_id"])
+            return status.HTTP_201_CREATED, s.TuneAliasSerializer(alias).data
 
         return idempotent(request, action)
 

@@ -157,6 +157,37 @@ TUNE_FLOATS = [
 PRICE_FIELDS = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok"]
 PRICE_COLUMNS = ["effective_from", "input_per_mtok", "output_per_mtok"]
 
+#: Usage as stored, one row per tune, day and source (the engine sums sources per day itself).
+USAGE_FIELDS = (
+    "tune_id",
+    "day",
+    "queries",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "estimated",
+)
+
+
+def _engine_usage(rows: pd.DataFrame) -> pd.DataFrame:
+    """The engine's usage columns from stored rows: what the sources that report a cost billed
+    and the tokens they billed it for, and the queries estimated from tokens."""
+    billed = rows["cost_usd"].notna()
+    estimated = rows["estimated"].astype(bool)
+    return pd.DataFrame(
+        {
+            "tune_id": rows["tune_id"],
+            "day": rows["day"],
+            "queries": rows["queries"],
+            "input_tokens": rows["input_tokens"],
+            "output_tokens": rows["output_tokens"],
+            "billed_cost": rows["cost_usd"],
+            "billed_input_tokens": rows["input_tokens"].where(billed, 0.0),
+            "billed_output_tokens": rows["output_tokens"].where(billed, 0.0),
+            "estimated_queries": rows["queries"].where(estimated, 0.0),
+        }
+    )
+
 
 def portfolio_inputs(
     as_of: date,
@@ -202,11 +233,13 @@ def portfolio_inputs(
             day__lte=as_of,
         )
         .order_by()
-        .values_list("tune_id", "day", "queries", "input_tokens", "output_tokens"),
-        ["tune_id", "day", "queries", "input_tokens", "output_tokens"],
+        .values_list(*USAGE_FIELDS),
+        list(USAGE_FIELDS),
         dates=["day"],
-        floats=["queries", "input_tokens", "output_tokens"],
+        floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
+        bools=["estimated"],
     )
+    usage = _engine_usage(usage)
     changes = _frame(
         ChangeLogEntry.objects.filter(tune_id__in=ids, day__lte=as_of)
         .order_by()

@@ -38,6 +38,9 @@ def update_catalog_model(model: CatalogModel, *, by: str, **fields) -> CatalogMo
     previous = model.shutdown_on
     for name, value in fields.items():
         setattr(model, name, value)
+    if "shutdown_on" in fields:  # set by hand now: a catalog sync leaves it alone
+        model.shutdown_source = ""
+        fields = {**fields, "shutdown_source": ""}
     successor = fields.get("successor")
     if successor is not None and successor.pk == model.pk:
         raise ValidationError({"successor": "A model cannot be its own successor."})

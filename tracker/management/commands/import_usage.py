@@ -1,6 +1,14 @@
-"""Import daily usage from a CSV file (a provider's billing export, a gateway's dump).
+"""Import daily usage from a file: Tunefolio's CSV, or a provider's or gateway's own format.
 
     manage.py import_usage FILE.csv [--source NAME] [--team SLUG]
+    manage.py import_usage --format openai|anthropic|litellm|langfuse|otel FILE [--team SLUG]
+
+FILE may be ``-`` for standard input. The provider formats (see ``tracker.importers``) name
+provider model ids, resolved to tunes through their aliases; they are written under the format's
+name as source, and the answer lists rows written, days covered, model ids that matched no tune
+(with their days and tokens) and warnings.
+
+The CSV:
 
 One row per tune, day and source. Columns (header names are matched case-insensitively, and the
 common billing-export spellings are understood):
@@ -22,13 +30,18 @@ whole file is valid; then it is upserted on (tune, day, source) in one transacti
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from tracker.importers import FORMATS
+from tracker.importers.csv import columns as csv_columns
 from tracker.models import Team
+from tracker.services.imports import ImportRefused, usage_import
 from tracker.services.usage import (
     FIELDS,
     REQUIRED_FIELDS,
@@ -61,18 +74,34 @@ class Command(BaseCommand):
     help = "Import daily usage from a CSV file: all rows or none, errors by line number."
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="The CSV file (UTF-8, a header line first).")
+        parser.add_argument("file", help="The file (UTF-8), or - for standard input.")
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="csv",
+            help="The payload's format (default: %(default)s).",
+        )
         parser.add_argument(
             "--source",
-            help="Source of the rows that name none; required when the file has no source "
-            "column (it says which gateway or export the usage comes from).",
+            default=None,
+            help="Source for the rows. A provider format (or a CSV naming model ids) is written "
+            "under the format's name unless given. A CSV naming tune slugs: the source of the rows "
+            "that name none, required when the file has no source column (usage from different "
+            "sources adds up).",
         )
         parser.add_argument(
             "--team", metavar="SLUG", help="Refuse rows naming tunes outside this team."
         )
 
     def handle(
-        self, *args, file: Path, source: str | None, team: str | None, verbosity=1, **options
+        self,
+        *args,
+        file: str,
+        format: str,
+        source: str | None,
+        team: str | None,
+        verbosity=1,
+        **options,
     ):
         quiet = verbosity < 1
         team_ids = None
@@ -82,6 +111,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No team with slug {team!r}.")
         if source is not None and (not 1 <= len(source) <= SOURCE_MAX_LENGTH or "\x00" in source):
             raise CommandError(f"--source must be 1 to {SOURCE_MAX_LENGTH} characters.")
+        if format != "csv" or file == "-" or names_model_ids(Path(file)):
+            return self.import_format(format, file, source, team_ids)
+        file = Path(file)
 
         frame = self.read(file, quiet)
         if source is None and "source" not in frame.columns:
@@ -114,6 +146,42 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Imported {result.received} rows from {file.name}: {result.created} new, "
                 f"{result.updated} replaced, {result.unchanged} unchanged."
+            )
+        )
+
+    def import_format(self, format: str, file: str, source: str | None, team_ids) -> None:
+        name = "standard input" if file == "-" else Path(file).name
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+        except FileNotFoundError as exc:
+            raise CommandError(f"No such file: {file}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{name} is not UTF-8 text: {exc}") from exc
+        payload = text if format == "csv" else parse_json(text, name)
+        try:
+            report = usage_import(format=format, payload=payload, team_ids=team_ids, source=source)
+        except ImportRefused as exc:
+            for error in exc.errors[:MAX_PRINTED_ERRORS]:
+                self.stderr.write(f"{name}: {error['field'] or 'payload'}: {error['message']}")
+            message = f"{len(exc.errors)} errors in {name}; nothing was imported."
+            raise CommandError(message) from exc
+        for entry in report.unmatched:
+            self.stdout.write(
+                f"Unmatched model id {entry['model_id']}: {entry['days']} day(s) "
+                f"{entry['first_day']}..{entry['last_day']}, {entry['input_tokens']} input and "
+                f"{entry['output_tokens']} output tokens."
+            )
+        for warning in report.warnings:
+            self.stdout.write(f"Warning: {warning}")
+        days = (
+            f"{report.days} day(s) {report.first_day}..{report.last_day}"
+            if report.days
+            else "no days"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {report.rows} rows ({report.source}) from {name}, {days}: "
+                f"{report.created} new, {report.updated} replaced, {report.unchanged} unchanged."
             )
         )
 
@@ -177,3 +245,28 @@ class Command(BaseCommand):
         if hidden > 0:
             self.stderr.write(f"... and {hidden} more.")
         raise CommandError(f"{len(exc.errors)} errors in {file.name}; nothing was imported.")
+
+
+def parse_json(text: str, name: str):
+    """One JSON document, or one per line (several pages or exports appended to a file)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            if len(lines) > 1:
+                return [json.loads(line) for line in lines]
+        except json.JSONDecodeError:
+            pass
+        raise CommandError(f"{name} is not JSON: {exc}") from exc
+
+
+def names_model_ids(file: Path) -> bool:
+    """A CSV naming provider model ids and no tune slugs goes through the aliases."""
+    try:
+        with file.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False  # the CSV path reports it
+    names = csv_columns(header.rstrip("\r\n").split(","))
+    return "model" in names and "tune" not in names

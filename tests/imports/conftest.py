@@ -1,0 +1,1 @@
+from tests.api.conftest import clean_throttles, frozen_today, world  # noqa: F401

@@ -1,0 +1,54 @@
+"""OpenAI's organization Usage API, completions (``GET /v1/organization/usage/completions``
+with ``bucket_width=1d&group_by=model``): pages of daily buckets.
+
+    {"object": "page", "has_more": true, "next_page": "…",
+     "data": [{"object": "bucket", "start_time": 1730419200, "end_time": 1730505600,
+               "results": [{"model": "ft:gpt-4o-mini-2024-07-18:acme:triage:AbC12",
+                            "input_tokens": 1000, "input_cached_tokens": 800,
+                            "output_tokens": 500, "num_model_requests": 5,
+                            "project_id": null, …}]}]}
+
+``input_tokens`` already includes ``input_cached_tokens``: cached tokens count once. Several
+pages may come as an array of pages. Results without a model (no ``group_by=model``) are refused:
+they can't be tied to a tune.
+"""
+
+from __future__ import annotations
+
+from . import DailyRow, Reader, pages, sum_rows
+
+
+def read(payload) -> list[DailyRow]:
+    reader = Reader()
+    rows: list[DailyRow] = []
+    for p, page in enumerate(pages(payload)):
+        prefix = f"[{p}]." if isinstance(payload, list) else ""
+        page = reader.obj(page, prefix.rstrip(".") or "payload")
+        if page is None:
+            continue
+        for b, bucket in enumerate(reader.items(page, "data", prefix.rstrip("."))):
+            where = f"{prefix}data[{b}]"
+            bucket = reader.obj(bucket, where)
+            if bucket is None:
+                continue
+            day = reader.day_of_unix(bucket.get("start_time"), f"{where}.start_time")
+            for r, result in enumerate(reader.items(bucket, "results", where)):
+                place = f"{where}.results[{r}]"
+                result = reader.obj(result, place)
+                if result is None:
+                    continue
+                model = result.get("model")
+                if not isinstance(model, str) or not model:
+                    reader.fail(f"{place}.model", "Missing: ask for the usage with group_by=model.")
+                    model = None
+                values = (
+                    reader.count(result, "num_model_requests", place),
+                    reader.count(result, "input_tokens", place),
+                    reader.count(result, "output_tokens", place),
+                )
+                if day is None or model is None or None in values:
+                    continue
+                queries, input_tokens, output_tokens = values
+                rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, None, place))
+    reader.done()
+    return sum_rows(rows)
