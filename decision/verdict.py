@@ -20,8 +20,8 @@ from .inputs import Policy
 from .readiness import condition_findings, question_findings, savings_sum
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
 from .rules import RULES, Rule, and_list, rule_flags, shutdown_words
-from .vocabulary import Part
 from .sources import source_findings
+from .vocabulary import Part
 
 # --- assembly ------------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from tracker.selectors import digest as digest_selectors
-from tracker.services import digest as digest_services
 from tracker.services import (
     catalog_sync,
     idempotency,
@@ -33,6 +32,7 @@ from tracker.services import (
     shutdowns,
     webhooks,
 )
+from tracker.services import digest as digest_services
 
 #: Errors that go away on their own: a locked SQLite file, a dropped or deadlocked connection.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
