@@ -142,7 +142,7 @@ def record_price_authors(request, formset) -> None:
 
 
 class ModelPriceInline(admin.TabularInline):
-    model = ModelPrice
+    model: type[Price] = ModelPrice
     extra = 0
     fields = [
         "effective_from",
@@ -162,7 +162,7 @@ class ShutdownDateChangeInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     fields = ["changed_at", "previous", "shutdown_on", "changed_by"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # django-stubs: list is invariant
     verbose_name_plural = "shutdown date changes"
 
 
@@ -256,7 +256,7 @@ class EvaluationInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     fields = ["as_of", "badge", "saving", "wide_reason", "engine_version"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # django-stubs: list is invariant
     ordering = ["-as_of"]
     verbose_name_plural = "evaluation history"
 
@@ -547,7 +547,7 @@ class EvaluationAdmin(ReadOnlyAdmin):
         "engine_version",
         "created_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # django-stubs: list is invariant
 
     @admin.display(ordering="verdict", description="verdict")
     def badge(self, obj):
@@ -635,7 +635,7 @@ class FlagAdmin(ReadOnlyAdmin):
         "snoozed_at",
         "snoozed_by",
     ]
-    fields = readonly_fields
+    fields = readonly_fields  # type: ignore[assignment]  # django-stubs: list is invariant
 
     def changelist_view(self, request, extra_context=None):
         # Open flags are what people come for: start there unless they chose a state.
@@ -815,7 +815,8 @@ admin.site.unregister(APIKey)
 class TeamAPIKeyAdmin(APIKeyModelAdmin):
     """The key is shown once, on creation; only its hash is kept."""
 
-    list_display = [
+    # The base class's tuples are inferred as fixed-length: a longer list is not one of them.
+    list_display = [  # type: ignore[assignment]
         *APIKeyModelAdmin.list_display,
         "team",
         "can_ingest",
@@ -823,7 +824,7 @@ class TeamAPIKeyAdmin(APIKeyModelAdmin):
         "can_write",
         "can_edit_catalog",
     ]
-    list_filter = [*APIKeyModelAdmin.list_filter, "team", "can_edit_catalog"]
+    list_filter = [*APIKeyModelAdmin.list_filter, "team", "can_edit_catalog"]  # type: ignore[assignment]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

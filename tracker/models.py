@@ -621,7 +621,7 @@ class Evaluation(models.Model):
     @property
     def policy_values(self) -> dict:
         """The thresholds in force, by name (empty when not recorded)."""
-        return self.policy.values if self.policy_id else {}
+        return self.policy.values if self.policy is not None else {}
 
 
 class Flag(models.Model):

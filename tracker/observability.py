@@ -69,7 +69,7 @@ def install_log_record_factory() -> None:
         record.request_id = request_id.get() or "-"
         return record
 
-    factory.adds_request_id = True
+    factory.adds_request_id = True  # type: ignore[attr-defined]  # a marker on the function
     logging.setLogRecordFactory(factory)
 
 

@@ -358,7 +358,8 @@ class UsageRecordInputSerializer(serializers.Serializer):
         usage.SLUG_PATTERN, max_length=usage.SLUG_MAX_LENGTH, help_text="The tune's slug."
     )
     day = UsageDayField(help_text=f"Not in the future, not before {usage.EARLIEST_DAY}.")
-    source = _source(
+    # A field named "source" shadows Field.source (a str in the stubs).
+    source = _source(  # type: ignore[assignment]
         "Which gateway or export sent it; the batch's source (or "
         f"'{usage.DEFAULT_SOURCE}') if left out. Usage from different sources adds up."
     )
@@ -376,15 +377,18 @@ class UsageRecordInputSerializer(serializers.Serializer):
 
 
 class UsageBatchInputSerializer(serializers.Serializer):
-    source = _source(f"Source of the records that name none (default '{usage.DEFAULT_SOURCE}').")
-    records = UsageRecordInputSerializer(
+    # A field named "source" shadows Field.source; many=True passes the lengths on to the
+    # ListSerializer, whose keyword arguments the stubs do not know.
+    source = _source(f"Source of the records that name none (default '{usage.DEFAULT_SOURCE}').")  # type: ignore[assignment]
+    records = UsageRecordInputSerializer(  # type: ignore[call-arg]
         many=True, min_length=usage.BATCH_MIN_RECORDS, max_length=usage.batch_max_records()
     )
 
 
 class SourceWarningSerializer(serializers.Serializer):
     tune = serializers.CharField()
-    source = serializers.CharField(help_text="The source new to this tune on these days.")
+    # A field named "source" shadows Field.source (a str in the stubs).
+    source = serializers.CharField(help_text="The source new to this tune on these days.")  # type: ignore[assignment]
     other_sources = serializers.ListField(
         child=serializers.CharField(), help_text="Sources already reporting those days."
     )

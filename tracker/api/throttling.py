@@ -73,6 +73,9 @@ class FailedAPIKeyThrottle(_SettingsRate):
     tell a guesser whether the guess was right."""
 
     scope = "failed_api_key"
+    # Set from the rate by SimpleRateThrottle.__init__ (not declared in the stubs).
+    num_requests: int
+    duration: int
 
     def get_ident(self, request) -> str:
         return client_ip(request)

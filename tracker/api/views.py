@@ -632,9 +632,9 @@ class FlagActionView(ApiView):
         return flag
 
     def answer(self, flag: Flag) -> tuple[int, dict]:
-        flag = access.flag_by_id(self.caller.team_ids, flag.pk)
+        current = access.flag_by_id(self.caller.team_ids, flag.pk)
         context = {**self.get_serializer_context(), "today": _today()}
-        return status.HTTP_200_OK, s.FlagSerializer(flag, context=context).data
+        return status.HTTP_200_OK, s.FlagSerializer(current, context=context).data
 
     def person(self):
         return self.caller.user if self.caller.api_key is None else None

@@ -75,8 +75,8 @@ def flag_action(request, flag_id: int):
     form = FlagActionForm(request.POST)
     target = redirect("portfolio:tune", slug=flag.tune.slug)
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}")
+        for field, problems in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(map(str, problems))}")
         return target
     data = form.cleaned_data
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import DecimalField, JSONField, OuterRef, QuerySet, Subquery, TextField
 
@@ -42,7 +43,7 @@ COLUMNS = [
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _export_queryset(queryset: QuerySet[FineTune]) -> QuerySet[FineTune]:
+def _export_queryset(queryset: QuerySet[FineTune]) -> QuerySet[FineTune, tuple[Any, ...]]:
     latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     money = DecimalField(max_digits=16, decimal_places=2)
     return (

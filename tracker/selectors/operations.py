@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -59,7 +60,7 @@ def _broker() -> tuple[bool, str]:
         settings.CELERY_BROKER_URL, connect_timeout=timeout, transport_options=options
     ) as broker:
         broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
-        client = getattr(broker.default_channel, "client", None)
+        client: Any = getattr(broker.default_channel, "client", None)
         if hasattr(client, "ping"):  # Redis: the connection pool connects lazily
             client.ping()
         return True, f"{broker.transport_cls} answers"

@@ -7,9 +7,10 @@ saved. A fixed number of queries per page whatever the portfolio's size.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import cast
 
 import pandas as pd
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -148,7 +149,7 @@ def needs_action(team_ids: TeamIds) -> list[ActionItem]:
 
 def _fixed_cost_days(tunes: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     """Per tune and month: days deployed in that month between ``start`` and ``end``."""
-    rows = []
+    rows: list[tuple[Hashable, Hashable, int]] = []
     for tune_id, deployed_on in tunes["deployed_on"].items():
         first = max(deployed_on.date(), start) if pd.notna(deployed_on) else None
         if first is None or first > end:
@@ -171,9 +172,8 @@ def monthly_savings(team_ids: TeamIds, today: date) -> pd.DataFrame:
     if not ids:
         return pd.DataFrame(columns=["tune_id", "name", "month", "net_saving"])
     policy = engine_policy(current_policy())
-    first = min(
-        FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True), default=today
-    )
+    deployed = FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True)
+    first = min((day for day in deployed if day is not None), default=today)  # never None
     inputs = portfolio_inputs(today, policy, ids, usage_since=first)
     daily = decision.daily_savings(inputs, today)
     tunes = inputs.tunes
@@ -182,7 +182,7 @@ def monthly_savings(team_ids: TeamIds, today: date) -> pd.DataFrame:
     variable = daily.groupby(["tune_id", "month"])["net_saving"].sum(min_count=1)
     days = _fixed_cost_days(tunes, first, today).set_index(["tune_id", "month"])["days"]
     fixed = days * days.index.get_level_values("tune_id").map(
-        tunes["monthly_fixed_cost"] / DAYS_PER_MONTH
+        tunes["monthly_fixed_cost"] / DAYS_PER_MONTH  # type: ignore[arg-type]  # a Series maps
     )
     net = variable.reindex(days.index.union(variable.index)).fillna(0.0) - fixed.reindex(
         days.index.union(variable.index)
@@ -264,10 +264,14 @@ def _trainings(tune: FineTune, changes: list[ChangeLogEntry], figures: dict) -> 
             cost = entry.cost if entry.cost is not None else tune.retrain_cost
             starts[entry.day] = float(cost)
     last = _day(figures.get("last_trained_on"))
-    cost = _number(figures.get("training_cost"))
+    training_cost = _number(figures.get("training_cost"))
     if last is not None:
         starts = {day: c for day, c in starts.items() if day <= last}
-        starts[last] = cost if cost is not None else starts.get(last, float(tune.upfront_cost))
+        starts[last] = (
+            training_cost
+            if training_cost is not None
+            else starts.get(last, float(tune.upfront_cost))
+        )
     return [{"day": day, "cost": c} for day, c in sorted(starts.items())]
 
 
@@ -279,7 +283,9 @@ def break_even_chart(
     stable lifetime; the break-even day."""
     fixed_per_day = float(tune.monthly_fixed_cost) / DAYS_PER_MONTH
     by_day = daily.set_index("day")["net_saving"] if not daily.empty else pd.Series(dtype=float)
-    history, cost_line, restarts = [], [], []
+    history: list[dict] = []
+    cost_line: list[dict] = []
+    restarts: list[dict] = []
     for i, training in enumerate(trainings):
         start = pd.Timestamp(training["day"])
         end = pd.Timestamp(today)
@@ -294,7 +300,9 @@ def break_even_chart(
             history.append({"x": _ms(start) - 1, "y": None})  # the line restarts
             cost_line.append({"x": _ms(start) - 1, "y": None})
             restarts.append({"x": _ms(start), "y": 0.0})
-        history.extend({"x": _ms(d), "y": round(float(v), 2)} for d, v in running.items())
+        history.extend(
+            {"x": _ms(cast(pd.Timestamp, d)), "y": round(float(v), 2)} for d, v in running.items()
+        )
         cost_line.extend(
             [{"x": _ms(start), "y": training["cost"]}, {"x": _ms(end), "y": training["cost"]}]
         )
@@ -345,7 +353,7 @@ def usage_chart(daily: pd.DataFrame) -> dict:
 
     def points(series: pd.Series, digits: int) -> list[dict]:
         return [
-            {"x": _ms(d), "y": None if pd.isna(v) else round(float(v), digits)}
+            {"x": _ms(cast(pd.Timestamp, d)), "y": None if pd.isna(v) else round(float(v), digits)}
             for d, v in series.items()
         ]
 
@@ -495,7 +503,8 @@ def _apply(inputs: decision.Portfolio, tune_id: int, change: WhatIf, today: date
         # A model of its own, so a base model that is also the alternative keeps its price.
         new_id = int(models.index.max()) + 1 if len(models) else 1
         old_id = tunes.at[tune_id, "alternative_model_id"]
-        models.loc[new_id] = models.loc[old_id] if pd.notna(old_id) else pd.NA
+        # pandas-stubs: DataFrame.at's scalars are more than notna takes.
+        models.loc[new_id] = models.loc[old_id] if pd.notna(old_id) else pd.NA  # type: ignore[arg-type]
         before = _prices_in_force(inputs.model_prices, "model_id", old_id, today) or (None, None)
         row = {
             "model_id": new_id,
@@ -620,10 +629,14 @@ def retrain_or_retire(tune: FineTune, today: date, *, inputs=None, figures=None)
     queries = _number(figures.get("monthly_queries"))
     alt = _number(figures.get("alternative_cost_per_query"))
     own = _number(figures.get("tune_cost_per_query"))
-    prompting = queries * alt if None not in (queries, alt) else None
-    keeping = queries * own + float(tune.monthly_fixed_cost) if None not in (queries, own) else None
-    pays_back = saving is not None and saving > 0 and payback is not None
-    pays_back = pays_back and lifetime is not None and payback <= lifetime
+    prompting = queries * alt if queries is not None and alt is not None else None
+    keeping = (
+        queries * own + float(tune.monthly_fixed_cost)
+        if queries is not None and own is not None
+        else None
+    )
+    pays_back = saving is not None and saving > 0
+    pays_back = pays_back and payback is not None and lifetime is not None and payback <= lifetime
     return {
         "successor": target,
         "same_base": target.pk == base.pk,
@@ -633,6 +646,8 @@ def retrain_or_retire(tune: FineTune, today: date, *, inputs=None, figures=None)
         "retrain_lifetime_months": lifetime,
         "prompting_monthly_cost": prompting,
         "tune_monthly_cost": keeping,
-        "monthly_difference": None if None in (prompting, keeping) else prompting - keeping,
+        "monthly_difference": (
+            None if prompting is None or keeping is None else prompting - keeping
+        ),
         "favours": "retrain" if pays_back else "retire",
     }

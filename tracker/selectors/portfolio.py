@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import pandas as pd
 from django.db import connection
@@ -38,6 +38,18 @@ from tracker.models import (
     UsageRecord,
 )
 
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.operations import (
+        DatabaseOperations as PostgresOperations,
+    )
+    from django_stubs_ext import WithAnnotations
+
+
+class LatestVerdict(TypedDict):
+    latest_verdict: str | None
+    latest_as_of: date | None
+
+
 #: The longest look back any rule needs besides the lookback: the 30 + 60 days of the volume drop.
 VOLUME_TREND_DAYS = 90
 
@@ -52,7 +64,9 @@ def engine_policy(policy: DecisionPolicy) -> Policy:
     return Policy(**{name: getattr(policy, name) for name in vocabulary.policy_fields()})
 
 
-def tunes_with_latest_verdict(queryset: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
+def tunes_with_latest_verdict(
+    queryset: QuerySet[FineTune] | None = None,
+) -> QuerySet[WithAnnotations[FineTune, LatestVerdict]]:
     """Tunes annotated with ``latest_verdict`` and ``latest_as_of``, in one query."""
     latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     queryset = FineTune.objects.all() if queryset is None else queryset
@@ -103,7 +117,8 @@ def _frame(
     if connection.vendor == "postgresql":
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
-            statement = connection.ops.compose_sql(sql, params)
+            ops = cast("PostgresOperations", connection.ops)
+            statement = ops.compose_sql(sql, params)
             with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for block in copy:
                     buffer.write(block)

@@ -5,12 +5,20 @@ on the successor and evaluated before the shutdown, which takes ``TUNEFOLIO_RETR
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.db.models import Case, DateField, ExpressionWrapper, F, QuerySet, When
 from django.db.models.functions import Cast
 
 from tracker.models import FineTune, ShutdownNotice
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class RetrainBy(TypedDict):
+    retrain_by: date | None
 
 
 def retrain_by(*, status: str, shutdown_on: date | None) -> date | None:
@@ -21,7 +29,9 @@ def retrain_by(*, status: str, shutdown_on: date | None) -> date | None:
     return shutdown_on - timedelta(days=settings.TUNEFOLIO_RETRAIN_LEAD_DAYS)
 
 
-def tunes_with_retrain_by(queryset: QuerySet[FineTune] | None = None) -> QuerySet[FineTune]:
+def tunes_with_retrain_by(
+    queryset: QuerySet[FineTune] | None = None,
+) -> QuerySet[WithAnnotations[FineTune, RetrainBy]]:
     """Tunes annotated with ``retrain_by`` (a date, or None), for lists, filters and ordering."""
     queryset = FineTune.objects.all() if queryset is None else queryset
     lead = timedelta(days=settings.TUNEFOLIO_RETRAIN_LEAD_DAYS)
@@ -62,8 +72,9 @@ def shutdown_notices_due(today: date) -> list[tuple[int, date, int]]:
         .order_by("pk")
         .values_list("pk", "retrain_by")
     )
-    wanted = {}
-    for tune_id, day in candidates:
+    wanted: dict[tuple[int, date, int], None] = {}
+    for tune_id, retrain_on in candidates:
+        day = cast(date, retrain_on)  # never None: filtered above
         threshold = notice_threshold((day - today).days)
         if threshold is not None:
             wanted[(tune_id, day, threshold)] = None

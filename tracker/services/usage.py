@@ -186,7 +186,7 @@ def records_from_batch(body) -> tuple[list[dict], str]:
         ]
     if errors:
         raise UsageBatchInvalid(errors)
-    return records, source
+    return cast(list[dict], records), source
 
 
 def ingest_batch(
@@ -681,7 +681,9 @@ def _source_warnings(clean: pd.DataFrame) -> tuple[SourceWarning, ...]:
         if source in others:
             continue  # the source already reports these days: a resend, not a new source
         days = group["day"].nunique()
-        warnings.append(SourceWarning(slug, source, tuple(sorted(others)), days))
+        warnings.append(
+            SourceWarning(cast(str, slug), cast(str, source), tuple(sorted(others)), days)
+        )
     return tuple(warnings)
 
 

@@ -29,8 +29,9 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -163,14 +164,16 @@ def record_evaluation_events(evaluations: list[Evaluation]) -> int:
         | Q(resolved_by__in=list(by_pk), resolved_on=as_of)
     ).order_by("pk")
     for flag in flags:
-        opened = flag.resolved_on is None
-        evaluation = by_pk[flag.opened_by_id if opened else flag.resolved_by_id]
+        resolved_on = flag.resolved_on
+        opened = resolved_on is None
+        # Resolved on this day: by one of these evaluations.
+        evaluation = by_pk[flag.opened_by_id if opened else cast(int, flag.resolved_by_id)]
         event = WebhookEvent.FLAG_OPENED if opened else WebhookEvent.FLAG_RESOLVED
         payload = {
             "event": event,
             "tune": _tune(evaluation.tune),
             "flag": {"id": flag.pk, "kind": flag.kind, "opened_on": flag.opened_on.isoformat()}
-            | ({} if opened else {"resolved_on": flag.resolved_on.isoformat()}),
+            | ({} if resolved_on is None else {"resolved_on": resolved_on.isoformat()}),
             "evaluation": _evaluation(evaluation),
         }
         events.append((evaluation.tune.team_id, event, f"{event}:{flag.pk}", payload))
@@ -186,7 +189,8 @@ def record_shutdown_notice_events(notices: list[ShutdownNotice]) -> int:
             "event": WebhookEvent.SHUTDOWN_NOTICE,
             "tune": _tune(tune),
             "base_model": str(model),
-            "shutdown_on": model.shutdown_on.isoformat(),
+            # A notice exists only for a base model with a shutdown date.
+            "shutdown_on": cast(date, model.shutdown_on).isoformat(),
             "retrain_by": notice.retrain_by.isoformat(),
             "days_left": (notice.retrain_by - notice.noticed_on).days,
             "threshold_days": notice.days_before,
