@@ -169,8 +169,12 @@ def test_the_admin_reads_like_the_reasons(demo_portfolio, browser, live_server, 
     evaluation = Evaluation.objects.get(tune__slug="support-triage")
     sign_in(browser, live_server, f"/admin/tracker/evaluation/{evaluation.pk}/change/")
     text = browser.find_element(By.ID, "content").text
-    assert "$11,682" in text and "Queries a month" in text and "1,749,986" in text
-    assert "24.0 months" in text and "Volume window" in text
+    figures = evaluation.figures
+    saving = f"${round(figures['monthly_net_saving']):,}"
+    queries = f"{round(figures['monthly_queries']):,}"
+    assert saving in text and "Queries a month" in text and queries in text
+    lifetime = f"{figures['expected_stable_lifetime_months']:.1f} months"
+    assert lifetime in text and "Volume window" in text
     reason = browser.find_element(By.CSS_SELECTOR, ".field-wide_reason .readonly div")
     assert reason.size["width"] >= 400  # wide enough to read, not squeezed
     screenshot(browser, "admin-evaluation")
