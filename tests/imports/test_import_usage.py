@@ -181,7 +181,7 @@ def test_api_csv_and_errors(aliased):
     csv = "model,day,queries,input_tokens,output_tokens\n" + f"{p.TRIAGE},2025-06-29,3,30,3\n"
     response = client.post(f"{URL}?format=csv", csv, content_type="text/csv")
     assert response.status_code == 200, response.content
-    assert stored("default") == [("ticket-triage", D1, 3, 30, 3, False)]
+    assert stored("csv") == [("ticket-triage", D1, 3, 30, 3, False)]
     bad = client.post(f"{URL}?format=openai", {"data": [{"start_time": "x"}]}, format="json")
     assert bad.status_code == 400
     rows = {d["field"] for d in error_of(bad)["details"]}
@@ -247,4 +247,4 @@ def test_command_csv_file_with_model_ids_goes_through_the_aliases(aliased, tmp_p
         f"Model,Date,Requests,Prompt_Tokens,Completion_Tokens\n{p.TRIAGE},2025-06-29,4,40,4\n"
     )
     call_command("import_usage", str(file), stdout=io.StringIO())
-    assert stored("default") == [("ticket-triage", D1, 4, 40, 4, False)]
+    assert stored("csv") == [("ticket-triage", D1, 4, 40, 4, False)]
