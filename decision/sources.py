@@ -3,6 +3,8 @@ that disagrees with tokens × catalog price (the catalog price may be stale)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import fmt
 from .results import Finding, Severity
 
@@ -10,7 +12,7 @@ from .results import Finding, Severity
 BILLED_TOLERANCE = 0.05
 
 
-def source_findings(row: dict) -> list[Finding]:
+def source_findings(row: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     estimated = row.get("estimated_queries") or 0.0
     if estimated > 0:
@@ -27,7 +29,13 @@ def source_findings(row: dict) -> list[Finding]:
             )
         )
     billed, computed = row.get("billed_cost"), row.get("computed_cost")
-    if not fmt.is_missing(billed) and not fmt.is_missing(computed) and computed > 0:
+    if (
+        billed is not None  # is_missing covers None too, but mypy only narrows on "is None"
+        and computed is not None
+        and not fmt.is_missing(billed)
+        and not fmt.is_missing(computed)
+        and computed > 0
+    ):
         difference = (billed - computed) / computed
         if abs(difference) > BILLED_TOLERANCE:
             out.append(

@@ -565,7 +565,8 @@ class DaysCoveredSerializer(serializers.Serializer):
 
 
 class ImportReportSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    # A field named "source" shadows Field.source (a str in the stubs).
+    source = serializers.CharField()  # type: ignore[assignment]
     rows = serializers.IntegerField(help_text="Daily rows in the payload for known tunes.")
     rows_written = serializers.IntegerField(help_text="Rows created or replaced.")
     created = serializers.IntegerField()

@@ -418,7 +418,8 @@ class _FormatIsThePayloads:
 
 
 class PayloadFormatNegotiation(DefaultContentNegotiation):
-    settings = _FormatIsThePayloads()
+    # The stubs type ``settings`` as DRF's settings class; this stands in for it by delegation.
+    settings = _FormatIsThePayloads()  # type: ignore[assignment]
 
 
 class UsageImportView(ApiView):

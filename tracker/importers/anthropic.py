@@ -56,7 +56,7 @@ def read(payload) -> list[DailyRow]:
                         cache_write += part or 0
                 for key in FLAT_CACHE_WRITE_KEYS:
                     cache_write += reader.count(result, key, place, required=False) or 0
-                if None in (day, model, uncached, output_tokens):
+                if day is None or model is None or uncached is None or output_tokens is None:
                     continue
                 input_tokens = uncached + (cache_read or 0) + cache_write
                 rows.append(DailyRow(model, day, None, input_tokens, output_tokens, None, place))

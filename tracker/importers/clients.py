@@ -104,7 +104,7 @@ MAX_PAGES = 1000
 
 def _cursor_pages(http: Http, client, url, params) -> list:
     """OpenAI's and Anthropic's pagination: ``has_more`` and a ``next_page`` cursor."""
-    pages = []
+    pages: list[object] = []
     while len(pages) < MAX_PAGES:
         page = http.get_json(client, url, params)
         pages.append(page)

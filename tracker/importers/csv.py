@@ -74,28 +74,40 @@ def read(payload) -> list[DailyRow]:
         except ValueError:
             reader.fail(f"{place}.day", "Must be a date as YYYY-MM-DD.")
             day = None
-        counts = {}
+        counts: dict[str, int | None] = {}
         for key in ("queries", "input_tokens", "output_tokens"):
             text = record.get(key)
             counts[key] = reader.count({key: text}, key, place) if text else None
             if text is None:
                 reader.fail(f"{place}.{key}", "Missing.")
         cost = reader.money(record, "cost_usd", place)
-        score = record.get("quality_score")
+        score_text = record.get("quality_score")
+        score: float | None
         try:
-            score = float(score) if score else None
+            score = float(score_text) if score_text else None
         except ValueError:
             reader.fail(f"{place}.quality_score", "Must be a number.")
             score = None
-        if day is None or None in counts.values() or not (tune or model):
+        queries, input_tokens, output_tokens = (
+            counts["queries"],
+            counts["input_tokens"],
+            counts["output_tokens"],
+        )
+        if (
+            day is None
+            or queries is None
+            or input_tokens is None
+            or output_tokens is None
+            or not (tune or model)
+        ):
             continue
         rows.append(
             DailyRow(
                 None if tune else model,
                 day,
-                counts["queries"],
-                counts["input_tokens"],
-                counts["output_tokens"],
+                queries,
+                input_tokens,
+                output_tokens,
                 cost,
                 place,
                 tune=tune,

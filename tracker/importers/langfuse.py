@@ -42,7 +42,13 @@ def read(payload) -> list[DailyRow]:
                 input_tokens = reader.count(usage, "inputUsage", place)
                 output_tokens = reader.count(usage, "outputUsage", place)
                 cost = reader.money(usage, "totalCost", place)
-                if None in (day, model, queries, input_tokens, output_tokens):
+                if (
+                    day is None
+                    or model is None
+                    or queries is None
+                    or input_tokens is None
+                    or output_tokens is None
+                ):
                     continue
                 rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, cost, place))
     reader.done()

@@ -42,7 +42,7 @@ def read(payload) -> list[DailyRow]:
         input_tokens = reader.count(log, "prompt_tokens", place)
         output_tokens = reader.count(log, "completion_tokens", place)
         spend = reader.money(log, "spend", place)
-        if None in (model, day, input_tokens, output_tokens):
+        if model is None or day is None or input_tokens is None or output_tokens is None:
             continue
         rows.append(
             DailyRow(model, day, 1, input_tokens, output_tokens, spend or Decimal(0), place)

@@ -41,14 +41,17 @@ def read(payload) -> list[DailyRow]:
                 if not isinstance(model, str) or not model:
                     reader.fail(f"{place}.model", "Missing: ask for the usage with group_by=model.")
                     model = None
-                values = (
-                    reader.count(result, "num_model_requests", place),
-                    reader.count(result, "input_tokens", place),
-                    reader.count(result, "output_tokens", place),
-                )
-                if day is None or model is None or None in values:
+                queries = reader.count(result, "num_model_requests", place)
+                input_tokens = reader.count(result, "input_tokens", place)
+                output_tokens = reader.count(result, "output_tokens", place)
+                if (
+                    day is None
+                    or model is None
+                    or queries is None
+                    or input_tokens is None
+                    or output_tokens is None
+                ):
                     continue
-                queries, input_tokens, output_tokens = values
                 rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, None, place))
     reader.done()
     return sum_rows(rows)

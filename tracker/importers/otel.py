@@ -64,12 +64,14 @@ def read(payload) -> list[DailyRow]:
                     if not isinstance(model, str):
                         reader.fail(f"{place}.attributes", "The model must be a string value.")
                         continue
-                    tokens = {
-                        key.rsplit(".", 1)[-1]: reader.count(found, key, f"{place}.attributes")
-                        for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-                    }
+                    input_tokens = reader.count(
+                        found, "gen_ai.usage.input_tokens", f"{place}.attributes"
+                    )
+                    output_tokens = reader.count(
+                        found, "gen_ai.usage.output_tokens", f"{place}.attributes"
+                    )
                     start = reader.count(span, "startTimeUnixNano", place)
-                    if start is None or None in tokens.values():
+                    if start is None or input_tokens is None or output_tokens is None:
                         continue
                     day = reader.day_of_unix(start // 10**9, f"{place}.startTimeUnixNano")
                     if day is None:
@@ -79,8 +81,8 @@ def read(payload) -> list[DailyRow]:
                             model,
                             day,
                             1,
-                            tokens["input_tokens"],
-                            tokens["output_tokens"],
+                            input_tokens,
+                            output_tokens,
                             None,
                             place,
                         )

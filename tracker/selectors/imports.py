@@ -3,8 +3,9 @@ tokens per query (to estimate queries where a source has no request count)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
+from typing import cast
 
 from django.db.models import F, Sum
 
@@ -34,11 +35,15 @@ def tokens_per_query(slugs: Collection[str], today: date) -> dict[str, float]:
         .annotate(tokens=Sum(F("input_tokens") + F("output_tokens")), queries=Sum("queries"))
     )
     found = {r["tune__slug"]: r["tokens"] / r["queries"] for r in measured if r["queries"]}
-    expected = FineTune.objects.filter(
-        slug__in=[s for s in slugs if s not in found],
-        expected_input_tokens__isnull=False,
-        expected_output_tokens__isnull=False,
-    ).values_list("slug", "expected_input_tokens", "expected_output_tokens")
+    # The filter leaves out tunes missing either expectation: both counts are ints.
+    expected = cast(
+        Iterable[tuple[str, int, int]],
+        FineTune.objects.filter(
+            slug__in=[s for s in slugs if s not in found],
+            expected_input_tokens__isnull=False,
+            expected_output_tokens__isnull=False,
+        ).values_list("slug", "expected_input_tokens", "expected_output_tokens"),
+    )
     for slug, input_tokens, output_tokens in expected:
         if input_tokens + output_tokens > 0:
             found[slug] = float(input_tokens + output_tokens)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -107,7 +108,7 @@ def usage_import_rows(
 
     model_rows = [r for r in rows if r.tune is None]
     resolution = resolve([r.model_id for r in model_rows], alias_pairs(team_ids))
-    first_place: dict[str, str] = {}
+    first_place: dict[str | None, str] = {}
     for row in model_rows:
         first_place.setdefault(row.model_id, row.place)
     for model_id, slugs in resolution.ambiguous.items():
@@ -137,9 +138,9 @@ def usage_import_rows(
 
     unknown_count = [r for r in daily if r.queries is None]
     if unknown_count:
-        per_query = tokens_per_query({r.tune for r in unknown_count}, today)
+        per_query = tokens_per_query({_slug(r) for r in unknown_count}, today)
         for row in unknown_count:
-            average = per_query.get(row.tune)
+            average = per_query.get(_slug(row))
             if average is None:
                 errors.append(
                     {
@@ -194,6 +195,11 @@ def usage_import_rows(
     return report
 
 
+def _slug(row: DailyRow) -> str:
+    """The tune of a row past resolution: it named one, or its model id's alias did."""
+    return cast(str, row.tune)
+
+
 def _in_payload(error, daily: list[DailyRow]) -> dict:
     """A usage-batch error (rows by position) named by its place in the source payload."""
     if error.row is None:
@@ -209,7 +215,7 @@ def _in_payload(error, daily: list[DailyRow]) -> dict:
 
 def _unmatched(rows: list[DailyRow]) -> list[dict]:
     """Per model id: the days it was seen and its tokens, largest first."""
-    summary: dict[str, dict] = {}
+    summary: dict[str | None, dict] = {}
     for row in rows:
         entry = summary.setdefault(
             row.model_id,
@@ -236,7 +242,7 @@ def _mark_estimated(source: str, rows: list[DailyRow], estimated: set) -> None:
     """Flag the rows whose queries were estimated (and unflag re-imported measured ones)."""
     by_tune: dict[tuple[str, bool], list[date]] = {}
     for row in rows:
-        by_tune.setdefault((row.tune, (row.tune, row.day) in estimated), []).append(row.day)
+        by_tune.setdefault((_slug(row), (row.tune, row.day) in estimated), []).append(row.day)
     for (slug, flag), days in by_tune.items():
         UsageRecord.objects.filter(tune__slug=slug, source=source, day__in=days).exclude(
             estimated=flag

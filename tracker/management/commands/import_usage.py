@@ -113,12 +113,12 @@ class Command(BaseCommand):
             raise CommandError(f"--source must be 1 to {SOURCE_MAX_LENGTH} characters.")
         if format != "csv" or file == "-" or names_model_ids(Path(file)):
             return self.import_format(format, file, source, team_ids)
-        file = Path(file)
+        path = Path(file)
 
-        frame = self.read(file, quiet)
+        frame = self.read(path, quiet)
         if source is None and "source" not in frame.columns:
             raise CommandError(
-                f"{file.name} has no source column: say where the usage comes from with "
+                f"{path.name} has no source column: say where the usage comes from with "
                 "--source NAME (usage from different sources adds up)."
             )
         if frame.empty:
@@ -139,12 +139,12 @@ class Command(BaseCommand):
                 )
             except UsageBatchInvalid as exc:
                 bar.close()
-                self.report(exc, file)
+                self.report(exc, path)
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(f"Warning: {warning.as_dict()['message']}"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported {result.received} rows from {file.name}: {result.created} new, "
+                f"Imported {result.received} rows from {path.name}: {result.created} new, "
                 f"{result.updated} replaced, {result.unchanged} unchanged."
             )
         )
