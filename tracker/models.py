@@ -464,6 +464,7 @@ class UsageRecord(models.Model):
     quality_score = models.FloatField(null=True, blank=True, validators=SCORE_VALIDATORS)
     estimated = models.BooleanField(
         default=False,
+        db_default=False,  # bulk writes (COPY … INSERT) that leave it out get False too
         help_text="The source had no request count: queries were estimated from the tune's "
         "tokens per query.",
     )
