@@ -10,7 +10,7 @@ place in the payload of every problem (``data[2].results[0].input_tokens``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -177,6 +177,35 @@ def sum_rows(rows: list[DailyRow]) -> list[DailyRow]:
 def pages(payload) -> list:
     """A payload is one page (an object) or several pages concatenated (an array of them)."""
     return payload if isinstance(payload, list) else [payload]
+
+
+def daily_items(
+    reader: Reader,
+    payload: object,
+    *,
+    days: str,
+    items: str,
+    day_of: Callable[[dict, str], date | None],
+) -> Iterator[tuple[date | None, dict, str]]:
+    """The walk the usage APIs share: pages, then their ``days`` (one entry per day), then each
+    day's ``items`` (one per model). Yields (day, item, place in the payload) for every item
+    that is an object; other problems are recorded on ``reader``, naming their place."""
+    for number, page in enumerate(pages(payload)):
+        prefix = f"[{number}]." if isinstance(payload, list) else ""
+        page = reader.obj(page, prefix.rstrip(".") or "payload")
+        if page is None:
+            continue
+        for d, entry in enumerate(reader.items(page, days, prefix.rstrip("."))):
+            where = f"{prefix}{days}[{d}]"
+            entry = reader.obj(entry, where)
+            if entry is None:
+                continue
+            day = day_of(entry, where)
+            for i, item in enumerate(reader.items(entry, items, where)):
+                place = f"{where}.{items}[{i}]"
+                item = reader.obj(item, place)
+                if item is not None:
+                    yield day, item, place
 
 
 Importer = Callable[[object], list[DailyRow]]

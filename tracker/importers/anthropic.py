@@ -16,7 +16,7 @@ There is no request count: queries are estimated.
 
 from __future__ import annotations
 
-from . import DailyRow, Reader, pages, sum_rows
+from . import DailyRow, Reader, daily_items, sum_rows
 
 CACHE_WRITE_KEYS = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 FLAT_CACHE_WRITE_KEYS = ("cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens")
@@ -25,40 +25,32 @@ FLAT_CACHE_WRITE_KEYS = ("cache_creation_5m_input_tokens", "cache_creation_1h_in
 def read(payload) -> list[DailyRow]:
     reader = Reader()
     rows: list[DailyRow] = []
-    for p, page in enumerate(pages(payload)):
-        prefix = f"[{p}]." if isinstance(payload, list) else ""
-        page = reader.obj(page, prefix.rstrip(".") or "payload")
-        if page is None:
+    buckets = daily_items(
+        reader,
+        payload,
+        days="data",
+        items="results",
+        day_of=lambda bucket, where: reader.day_of_iso(
+            bucket.get("starting_at"), f"{where}.starting_at"
+        ),
+    )
+    for day, result, place in buckets:
+        model = reader.text(result, "model", place)
+        uncached = reader.count(result, "uncached_input_tokens", place)
+        cache_read = reader.count(result, "cache_read_input_tokens", place, required=False)
+        output_tokens = reader.count(result, "output_tokens", place)
+        cache_write = 0
+        creation = result.get("cache_creation")
+        if creation is not None:
+            creation = reader.obj(creation, f"{place}.cache_creation") or {}
+            for key in CACHE_WRITE_KEYS:
+                part = reader.count(creation, key, f"{place}.cache_creation", required=False)
+                cache_write += part or 0
+        for key in FLAT_CACHE_WRITE_KEYS:
+            cache_write += reader.count(result, key, place, required=False) or 0
+        if day is None or model is None or uncached is None or output_tokens is None:
             continue
-        for b, bucket in enumerate(reader.items(page, "data", prefix.rstrip("."))):
-            where = f"{prefix}data[{b}]"
-            bucket = reader.obj(bucket, where)
-            if bucket is None:
-                continue
-            day = reader.day_of_iso(bucket.get("starting_at"), f"{where}.starting_at")
-            for r, result in enumerate(reader.items(bucket, "results", where)):
-                place = f"{where}.results[{r}]"
-                result = reader.obj(result, place)
-                if result is None:
-                    continue
-                model = reader.text(result, "model", place)
-                uncached = reader.count(result, "uncached_input_tokens", place)
-                cache_read = reader.count(result, "cache_read_input_tokens", place, required=False)
-                output_tokens = reader.count(result, "output_tokens", place)
-                cache_write = 0
-                creation = result.get("cache_creation")
-                if creation is not None:
-                    creation = reader.obj(creation, f"{place}.cache_creation") or {}
-                    for key in CACHE_WRITE_KEYS:
-                        part = reader.count(
-                            creation, key, f"{place}.cache_creation", required=False
-                        )
-                        cache_write += part or 0
-                for key in FLAT_CACHE_WRITE_KEYS:
-                    cache_write += reader.count(result, key, place, required=False) or 0
-                if day is None or model is None or uncached is None or output_tokens is None:
-                    continue
-                input_tokens = uncached + (cache_read or 0) + cache_write
-                rows.append(DailyRow(model, day, None, input_tokens, output_tokens, None, place))
+        input_tokens = uncached + (cache_read or 0) + cache_write
+        rows.append(DailyRow(model, day, None, input_tokens, output_tokens, None, place))
     reader.done()
     return sum_rows(rows)

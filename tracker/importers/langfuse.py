@@ -15,41 +15,33 @@ pages is read too.
 
 from __future__ import annotations
 
-from . import DailyRow, Reader, pages, sum_rows
+from . import DailyRow, Reader, daily_items, sum_rows
 
 
 def read(payload) -> list[DailyRow]:
     reader = Reader()
     rows: list[DailyRow] = []
-    for p, page in enumerate(pages(payload)):
-        prefix = f"[{p}]." if isinstance(payload, list) else ""
-        page = reader.obj(page, prefix.rstrip(".") or "payload")
-        if page is None:
+    entries = daily_items(
+        reader,
+        payload,
+        days="data",
+        items="usage",
+        day_of=lambda entry, where: reader.day_of_iso(entry.get("date"), f"{where}.date"),
+    )
+    for day, usage, place in entries:
+        model = reader.text(usage, "model", place)
+        queries = reader.count(usage, "countObservations", place)
+        input_tokens = reader.count(usage, "inputUsage", place)
+        output_tokens = reader.count(usage, "outputUsage", place)
+        cost = reader.money(usage, "totalCost", place)
+        if (
+            day is None
+            or model is None
+            or queries is None
+            or input_tokens is None
+            or output_tokens is None
+        ):
             continue
-        for d, entry in enumerate(reader.items(page, "data", prefix.rstrip("."))):
-            where = f"{prefix}data[{d}]"
-            entry = reader.obj(entry, where)
-            if entry is None:
-                continue
-            day = reader.day_of_iso(entry.get("date"), f"{where}.date")
-            for u, usage in enumerate(reader.items(entry, "usage", where)):
-                place = f"{where}.usage[{u}]"
-                usage = reader.obj(usage, place)
-                if usage is None:
-                    continue
-                model = reader.text(usage, "model", place)
-                queries = reader.count(usage, "countObservations", place)
-                input_tokens = reader.count(usage, "inputUsage", place)
-                output_tokens = reader.count(usage, "outputUsage", place)
-                cost = reader.money(usage, "totalCost", place)
-                if (
-                    day is None
-                    or model is None
-                    or queries is None
-                    or input_tokens is None
-                    or output_tokens is None
-                ):
-                    continue
-                rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, cost, place))
+        rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, cost, place))
     reader.done()
     return sum_rows(rows)

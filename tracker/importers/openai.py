@@ -15,43 +15,37 @@ they can't be tied to a tune.
 
 from __future__ import annotations
 
-from . import DailyRow, Reader, pages, sum_rows
+from . import DailyRow, Reader, daily_items, sum_rows
 
 
 def read(payload) -> list[DailyRow]:
     reader = Reader()
     rows: list[DailyRow] = []
-    for p, page in enumerate(pages(payload)):
-        prefix = f"[{p}]." if isinstance(payload, list) else ""
-        page = reader.obj(page, prefix.rstrip(".") or "payload")
-        if page is None:
+    buckets = daily_items(
+        reader,
+        payload,
+        days="data",
+        items="results",
+        day_of=lambda bucket, where: reader.day_of_unix(
+            bucket.get("start_time"), f"{where}.start_time"
+        ),
+    )
+    for day, result, place in buckets:
+        model = result.get("model")
+        if not isinstance(model, str) or not model:
+            reader.fail(f"{place}.model", "Missing: ask for the usage with group_by=model.")
+            model = None
+        queries = reader.count(result, "num_model_requests", place)
+        input_tokens = reader.count(result, "input_tokens", place)
+        output_tokens = reader.count(result, "output_tokens", place)
+        if (
+            day is None
+            or model is None
+            or queries is None
+            or input_tokens is None
+            or output_tokens is None
+        ):
             continue
-        for b, bucket in enumerate(reader.items(page, "data", prefix.rstrip("."))):
-            where = f"{prefix}data[{b}]"
-            bucket = reader.obj(bucket, where)
-            if bucket is None:
-                continue
-            day = reader.day_of_unix(bucket.get("start_time"), f"{where}.start_time")
-            for r, result in enumerate(reader.items(bucket, "results", where)):
-                place = f"{where}.results[{r}]"
-                result = reader.obj(result, place)
-                if result is None:
-                    continue
-                model = result.get("model")
-                if not isinstance(model, str) or not model:
-                    reader.fail(f"{place}.model", "Missing: ask for the usage with group_by=model.")
-                    model = None
-                queries = reader.count(result, "num_model_requests", place)
-                input_tokens = reader.count(result, "input_tokens", place)
-                output_tokens = reader.count(result, "output_tokens", place)
-                if (
-                    day is None
-                    or model is None
-                    or queries is None
-                    or input_tokens is None
-                    or output_tokens is None
-                ):
-                    continue
-                rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, None, place))
+        rows.append(DailyRow(model, day, queries, input_tokens, output_tokens, None, place))
     reader.done()
     return sum_rows(rows)
