@@ -39,13 +39,16 @@ from common import (
     seed_portfolio,
     timed,
 )
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tracker.management.commands.reevaluate import CHUNK
 from tracker.models import CatalogModel, FineTune, Team, TeamAPIKey
+
+#: ``reevaluate`` evaluates in the nightly run's chunks.
+CHUNK = settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE
 
 NEEDED_USAGE = (
     "SELECT u.tune_id, u.day, u.source, u.queries, u.input_tokens, u.output_tokens "
