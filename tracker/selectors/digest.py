@@ -9,7 +9,6 @@ A fixed number of queries per digest, whatever the portfolio's size.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -34,6 +33,8 @@ from tracker.models import (
 )
 
 from .shutdowns import recent_shutdown_notices
+from .values import as_day as _day
+from .values import finite_number as _number
 
 #: Latest verdicts that put a tune in the digest.
 LISTED_VERDICTS = (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
@@ -73,27 +74,6 @@ def _cited(findings: list[dict]) -> tuple[tuple[str, object], ...]:
             for key, value in (finding.get("figures") or {}).items():
                 cited.setdefault(key, value)
     return tuple(cited.items())
-
-
-def _number(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _day(value) -> date | None:
-    if not value:
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

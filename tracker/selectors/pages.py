@@ -24,6 +24,8 @@ from .digest import is_portfolio_lead
 from .portfolio import current_policy, engine_policy, portfolio_inputs
 from .shutdowns import retrain_by
 from .summary import portfolio_summary
+from .values import as_day as _day
+from .values import finite_number as _number
 
 TeamIds = Collection[int] | None
 
@@ -43,25 +45,6 @@ def team_ids_for(user) -> TeamIds:
     if user.is_superuser or is_portfolio_lead(user):
         return None
     return frozenset(user.teams.values_list("pk", flat=True))
-
-
-def _number(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _day(value) -> date | None:
-    if not value:
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
 
 
 def _ms(day: date | pd.Timestamp) -> int:
