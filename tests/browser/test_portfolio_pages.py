@@ -4,6 +4,7 @@ series against the engine's figures, flip a verdict with the what-if, acknowledg
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlparse
 
 import pytest
 import time_machine
@@ -31,7 +32,15 @@ def sign_in(driver, live_server, next_path: str) -> None:
     driver.find_element(By.NAME, "username").send_keys("lead")
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(driver, 20).until(ec.url_contains(next_path))
+    # The login page's own URL names next_path in its query: wait for the path itself, loaded.
+    target = urlparse(next_path).path
+    WebDriverWait(driver, 20).until(
+        lambda d: (
+            urlparse(d.current_url).path == target
+            and d.execute_script("return document.readyState") == "complete"
+        ),
+        f"{target} loaded after signing in",
+    )
 
 
 def wait(driver, seconds: float = 20) -> WebDriverWait:
