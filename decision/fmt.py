@@ -130,6 +130,30 @@ def json_safe(value: object) -> object:
     return str(value)
 
 
+#: Significant digits a stored figure keeps: four digits of a per-query cost, well past what
+#: any message shows. At and above :data:`WHOLE_CENTS_FROM` a figure keeps its cents instead, so
+#: large counts and amounts stay exact.
+FIGURE_DIGITS = 7
+WHOLE_CENTS_FROM = 100_000
+
+
+def stored(value: object, exact: bool = False) -> object:
+    """A figure as it is stored and cited: JSON-safe (:func:`json_safe`), but an infinite payback
+    stays infinite; floats without float noise (``0.30000000000000004``) unless ``exact``."""
+    if isinstance(value, float | np.floating) and math.isinf(value):
+        return float(value)
+    value = json_safe(value)
+    if isinstance(value, float) and not exact:
+        if abs(value) >= WHOLE_CENTS_FROM:
+            return round(value, 2)
+        return float(f"{value:.{FIGURE_DIGITS}g}")
+    if isinstance(value, list):
+        return [stored(v, exact) for v in value]
+    if isinstance(value, dict):
+        return {k: stored(v, exact) for k, v in value.items()}
+    return value
+
+
 #: How a person reads each figure's name (digest, admin): the figure keys are for machines.
 FIGURE_LABELS: dict[str, str] = {
     "monthly_queries": "Queries a month",

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .fmt import json_safe
+from .fmt import json_safe, stored
+from .inputs import Policy
 from .vocabulary import Verdict
 
-__all__ = ["ENGINE_VERSION", "Finding", "Severity", "TuneResult", "Verdict"]
+__all__ = [
+    "ENGINE_VERSION",
+    "Cited",
+    "Finding",
+    "Message",
+    "Severity",
+    "TuneResult",
+    "Verdict",
+    "Wording",
+]
 
 #: Recorded with every result so a stored verdict can be traced to the rules that produced it.
 ENGINE_VERSION = "1.0.0"
@@ -38,6 +49,9 @@ class Finding:
     message: str
     decisive: bool = False
     figures: dict[str, Any] = field(default_factory=dict[str, Any])
+    #: What else the message names (a model's label, which bound sets a lifetime): not figures
+    #: the finding reports, but stored with it so the message can be worded again.
+    words: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe dict (severity as its string value)."""
@@ -49,6 +63,54 @@ class Finding:
             "decisive": self.decisive,
             "figures": json_safe(self.figures),
         }
+
+
+class Cited(dict[str, Any]):
+    """A finding's figures by key; one it doesn't have reads as None (storage omits blanks)."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+#: A finding's message: its figures and the policy in, the words out. It reads nothing else, so
+#: a stored finding (its code and figures) reads the same when its message is rendered again.
+Message = Callable[[Mapping[str, Any], Policy], str]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a finding with this code reads: where it comes from, its severity, the figures it
+    cites (``cites``; a finding may add others, e.g. which figures are missing), the other
+    values its message names (``uses``, see ``Finding.words``) and the message (``says``)."""
+
+    code: str
+    source: str
+    severity: Severity
+    says: Message
+    cites: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+
+    def finding(
+        self, figures: Mapping[str, Any], policy: Policy, words: Mapping[str, Any] | None = None
+    ) -> Finding:
+        """The finding with these figures and words, kept as they are stored (``fmt.stored``):
+        rounded, unless rounding would change the message (a value just past a tie, such as
+        155,434.5000001 queries, rounds onto it): then exact, so the message worded again from
+        them reads the same."""
+        words = words or {}
+        given = {**figures, **words}
+        exact = Cited({key: stored(value, exact=True) for key, value in given.items()})
+        message = self.says(exact, policy)
+        rounded = Cited({key: stored(value) for key, value in given.items()})
+        kept = rounded if rounded == exact or self.says(rounded, policy) == message else exact
+        return Finding(
+            self.code,
+            self.source,
+            self.severity,
+            message,
+            figures={key: kept[key] for key in figures},
+            words={key: kept[key] for key in words},
+        )
 
 
 @dataclass(frozen=True)

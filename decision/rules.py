@@ -3,7 +3,9 @@
 Each :class:`Rule` says, once, what it is called (``code``), which verdict it argues for
 (``verdict``; ``None`` for context), how much it asks of the reader (``severity``), where in the
 article it comes from (``source``), when it holds (``holds``: a whole-column condition over the
-figures frame), what it says (``says``) and which figures it cites (``cites``). Precedence between
+figures frame), what it says (``says``) and which figures it cites (``cites``). A message reads
+only what its finding carries (the cited figures, the ``notes``, and the ``uses``: other values
+it names) and the policy, so a stored finding is worded the same again. Precedence between
 verdicts is declared once, in :data:`PRECEDENCE`.
 
 Adding a rule: write one :class:`Rule` in :data:`RULES` (in reading order within its verdict) and a
@@ -13,7 +15,7 @@ test in ``tests/decision``. Nothing else changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,15 +25,16 @@ import pandas as pd
 from . import fmt
 from .inputs import Policy
 from .readiness import question_flags, savings_sum
-from .results import Finding, Severity, Verdict
+from .results import Finding, Message, Severity, Verdict, Wording
 from .stability import MONTHS_PER_QUARTER
 from .vocabulary import Part
 
 #: A rule's condition: the figures frame and the policy in, one bool per tune out. It may read
 #: the helper columns of :func:`helper_flags` (e.g. ``retrain_needed``) from ``flags``.
 Condition = Callable[[pd.DataFrame, pd.DataFrame, Policy], pd.Series]
-#: A rule's message: one figures row (a dict of plain values), the flags row and the policy.
-Message = Callable[[dict[str, Any], dict[str, Any], Policy], str]
+#: Values a rule's finding adds besides frame columns, from the figures row, the flags row and
+#: the policy: which figures are missing (``notes``), what limits a lifetime (``hints``).
+Notes = Callable[[dict[str, Any], dict[str, Any], Policy], dict[str, Any]]
 
 #: How far today's pricing of the lookback window may differ from each day's own pricing before a
 #: finding says so (a share of the past figure).
@@ -58,19 +61,25 @@ class Rule:
     holds: Condition
     says: Message
     cites: tuple[str, ...] = ()
-    notes: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = (
-        None  # figures that aren't frame columns
-    )
+    notes: Notes | None = None  # figures that aren't frame columns
     decides: bool = True
     deployed_only: bool = True
+    #: Other values the message names: frame columns, or keys ``hints`` computes.
+    uses: tuple[str, ...] = ()
+    hints: Notes | None = None
+
+    @property
+    def wording(self) -> Wording:
+        return Wording(self.code, self.source, self.severity, self.says, self.cites, self.uses)
 
     def finding(self, row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> Finding:
-        figures = {key: fmt.json_safe(row.get(key)) for key in self.cites}
+        figures = {key: row.get(key) for key in self.cites}
         if self.notes is not None:
-            figures.update(self.notes(row, flags))
-        return Finding(
-            self.code, self.source, self.severity, self.says(row, flags, policy), figures=figures
-        )
+            figures.update(self.notes(row, flags, policy))
+        words = {key: row.get(key) for key in self.uses}
+        if self.hints is not None:
+            words.update(self.hints(row, flags, policy))
+        return self.wording.finding(figures, policy, words)
 
 
 # --- helper flags: conditions several rules share ------------------------------------------------
@@ -133,7 +142,7 @@ def and_list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def shutdown_words(row: dict[str, Any]) -> str:
+def shutdown_words(row: Mapping[str, Any]) -> str:
     days = row["days_to_shutdown"]
     when = fmt.day(row["base_model_shutdown_on"])
     model = model_name(row["base_model_label"])
@@ -144,21 +153,40 @@ def shutdown_words(row: dict[str, Any]) -> str:
     return f"Base model {model} shuts down on {when}, in {fmt.count(days)} days"
 
 
-def _lifetime_bound(
-    row: dict[str, Any], lifetime_key: str, shutdown_key: str, policy: Policy
-) -> str:
+#: What limits a stable lifetime (the ``lifetime_set_by`` hint).
+_HORIZON, _CHANGE_RATE, _SHUTDOWN_DAY = "horizon", "change rate", "shutdown"
+
+
+def _set_by(lifetime_key: str) -> Notes:
+    """Which bound sets the lifetime, decided on the unrounded figures and kept with the finding,
+    so the message names the same bound when it is worded again from stored figures."""
+
+    def hint(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> dict[str, Any]:
+        lifetime, rate = row[lifetime_key], row["change_rate_per_quarter"]
+        if fmt.is_missing(lifetime):
+            return {}
+        if math.isclose(lifetime, policy.horizon_months, abs_tol=1e-6):
+            return {"lifetime_set_by": _HORIZON}
+        if rate > 0 and math.isclose(lifetime, MONTHS_PER_QUARTER / rate, abs_tol=1e-6):
+            return {"lifetime_set_by": _CHANGE_RATE}
+        return {"lifetime_set_by": _SHUTDOWN_DAY}
+
+    return hint
+
+
+def _lifetime_bound(row: Mapping[str, Any], shutdown_key: str, policy: Policy) -> str:
     """What limits a stable lifetime: the horizon, the change rate or a shutdown."""
-    lifetime, rate = row[lifetime_key], row["change_rate_per_quarter"]
-    if fmt.is_missing(lifetime):
+    bound = row["lifetime_set_by"]
+    if bound is None:
         return ""
-    if math.isclose(lifetime, policy.horizon_months, abs_tol=1e-6):
+    if bound == _HORIZON:
         return f"the {fmt.number(policy.horizon_months, 1)}-month horizon"
-    if rate > 0 and math.isclose(lifetime, MONTHS_PER_QUARTER / rate, abs_tol=1e-6):
-        return f"{fmt.number(rate)} task changes per quarter"
+    if bound == _CHANGE_RATE:
+        return f"{fmt.number(row['change_rate_per_quarter'])} task changes per quarter"
     return f"the shutdown on {fmt.day(row[shutdown_key])}"
 
 
-def _retrain_words(row: dict[str, Any]) -> str:
+def _retrain_words(row: Mapping[str, Any]) -> str:
     return (
         f"retraining costs {fmt.usd(row['retrain_cost'])} and "
         f"{fmt.pays_back(row['retrain_payback_months'])} at "
@@ -166,24 +194,23 @@ def _retrain_words(row: dict[str, Any]) -> str:
     )
 
 
-def _after_retraining(row: dict[str, Any], policy: Policy) -> tuple[str, str]:
+def _after_retraining(row: Mapping[str, Any], policy: Policy) -> tuple[str, str]:
     after = fmt.months(row["lifetime_after_retraining_months"])
-    bound = _lifetime_bound(row, "lifetime_after_retraining_months", "retrain_shutdown_on", policy)
-    return after, bound
+    return after, _lifetime_bound(row, "retrain_shutdown_on", policy)
 
 
-def _changes_in_a_year(row: dict[str, Any]) -> str:
+def _changes_in_a_year(row: Mapping[str, Any]) -> str:
     return f"{fmt.plural(row['task_changes_12m'], 'meaningful task change')} in the last 365 days"
 
 
 # --- messages ------------------------------------------------------------------------------------
 
 
-def _no_longer_pays_off(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _no_longer_pays_off(row: Mapping[str, Any], policy: Policy) -> str:
     return f"{fmt.sentence(savings_sum(row))}: it no longer pays off."
 
 
-def _task_changes_too_often(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _task_changes_too_often(row: Mapping[str, Any], policy: Policy) -> str:
     rate, limit = row["change_rate_per_quarter"], policy.max_changes_per_quarter
     return (
         f"{_changes_in_a_year(row)}, {fmt.number(rate)} per quarter, more than the "
@@ -192,16 +219,14 @@ def _task_changes_too_often(row: dict[str, Any], flags: dict[str, Any], policy: 
     )
 
 
-def _prompting_caught_up(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _prompting_caught_up(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"The best prompt/RAG setup scores {fmt.number(row['baseline_score'], 3)}, reaching the "
         f"{fmt.number(row['target_score'], 3)} target: prompting caught up."
     )
 
 
-def _retraining_does_not_pay_back(
-    row: dict[str, Any], flags: dict[str, Any], policy: Policy
-) -> str:
+def _retraining_does_not_pay_back(row: Mapping[str, Any], policy: Policy) -> str:
     after, bound = _after_retraining(row, policy)
     return (
         f"A retraining is needed, but {_retrain_words(row)}, longer than the {after} it would "
@@ -209,7 +234,7 @@ def _retraining_does_not_pay_back(
     )
 
 
-def _shutdown_due(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _shutdown_due(row: Mapping[str, Any], policy: Policy) -> str:
     onto = (
         f"retrain on its successor {model_name(row['successor_label'])}"
         if not fmt.is_missing(row["successor_id"])
@@ -218,7 +243,7 @@ def _shutdown_due(row: dict[str, Any], flags: dict[str, Any], policy: Policy) ->
     return f"{shutdown_words(row)} (warning window {policy.shutdown_warning_days} days): {onto}."
 
 
-def _task_changed_since_training(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _task_changed_since_training(row: Mapping[str, Any], policy: Policy) -> str:
     kind = str(row["latest_task_change_kind"]).replace("_", " ")
     return (
         f"{fmt.plural(row['task_changes_since_training'], 'meaningful task change')} since the "
@@ -227,7 +252,7 @@ def _task_changed_since_training(row: dict[str, Any], flags: dict[str, Any], pol
     )
 
 
-def _tune_below_target(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _tune_below_target(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"The tune scores {fmt.number(row['tune_score'], 3)} against a "
         f"{fmt.number(row['target_score'], 3)} target, "
@@ -236,7 +261,7 @@ def _tune_below_target(row: dict[str, Any], flags: dict[str, Any], policy: Polic
     )
 
 
-def _retraining_pays_back(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _retraining_pays_back(row: Mapping[str, Any], policy: Policy) -> str:
     after, bound = _after_retraining(row, policy)
     return (
         f"Worth retraining: {_retrain_words(row)}, within the lifetime after retraining of "
@@ -244,12 +269,8 @@ def _retraining_pays_back(row: dict[str, Any], flags: dict[str, Any], policy: Po
     )
 
 
-def _payback_beyond_stable_lifetime(
-    row: dict[str, Any], flags: dict[str, Any], policy: Policy
-) -> str:
-    bound = _lifetime_bound(
-        row, "expected_stable_lifetime_months", "base_model_shutdown_on", policy
-    )
+def _payback_beyond_stable_lifetime(row: Mapping[str, Any], policy: Policy) -> str:
+    bound = _lifetime_bound(row, "base_model_shutdown_on", policy)
     return (
         f"The {fmt.usd(row['training_cost'])} training cost is not recovered yet "
         f"({fmt.usd(row['unrecovered_cost'])} to go) and it "
@@ -259,7 +280,7 @@ def _payback_beyond_stable_lifetime(
     )
 
 
-def _volume_dropped(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _volume_dropped(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"Daily volume fell {fmt.percent(-row['volume_change_30d'])} over the last 30 days "
         f"({fmt.count(row['daily_queries_30d'])}/day against "
@@ -268,20 +289,20 @@ def _volume_dropped(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
     )
 
 
-def _usage_stale(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _usage_stale(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"No usage in the last {fmt.count(row['days_since_last_usage'])} days (last on "
         f"{fmt.day(row['last_usage_on'])}; watch after {policy.stale_usage_days} days)."
     )
 
 
-def _missing_prices(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _missing_prices(row: Mapping[str, Any], policy: Policy) -> str:
     alt_label = model_name(row.get("alternative_label"), "the alternative model")
     tune_side = f"the tune's serving price or its base model {model_name(row['base_model_label'])}"
     alt_days, tune_days = row["alternative_missing_days"], row["tune_missing_days"]
     sides = []
     if not alt_days and not tune_days:  # only today's price is missing
-        if row["alternative_price_missing"] and not flags["no_alternative"]:
+        if row["alternative_price_missing"] and not row["no_alternative"]:
             sides.append(f"the alternative model {alt_label}")
         if row["tune_price_missing"]:
             sides.append(tune_side)
@@ -289,7 +310,7 @@ def _missing_prices(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
             f"No price in force on {fmt.day(row['as_of'])} for {and_list(sides)}: the cost per "
             f"query can't be computed."
         )
-    if alt_days > 0 and not flags["no_alternative"]:
+    if alt_days > 0 and not row["no_alternative"]:
         sides.append(f"the alternative model {alt_label} on {fmt.count(alt_days)} usage days")
     if tune_days > 0:
         sides.append(f"{tune_side} on {fmt.count(tune_days)} usage days")
@@ -333,11 +354,11 @@ def _missing_usage_list(row: dict[str, Any]) -> list[str]:
     )
 
 
-def _pays_off(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _pays_off(row: Mapping[str, Any], policy: Policy) -> str:
     return f"{fmt.sentence(savings_sum(row))}."
 
 
-def _training_recovered(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _training_recovered(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"The {fmt.usd(row['training_cost'])} training cost was recovered on "
         f"{fmt.day(row['break_even_on'])} (net saving since training "
@@ -345,7 +366,7 @@ def _training_recovered(row: dict[str, Any], flags: dict[str, Any], policy: Poli
     )
 
 
-def _training_not_yet_recovered(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _training_not_yet_recovered(row: Mapping[str, Any], policy: Policy) -> str:
     if fmt.is_missing(row["break_even_on"]):
         projection = "at the current net saving it never breaks even"
     else:
@@ -359,7 +380,7 @@ def _training_not_yet_recovered(row: dict[str, Any], flags: dict[str, Any], poli
     )
 
 
-def _prices_moved(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _prices_moved(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"Prices moved: at the prices in force on {fmt.day(row['as_of'])} the lookback window's "
         f"volume {fmt.nets(row['monthly_net_saving'])}; at each day's own price it "
@@ -369,7 +390,7 @@ def _prices_moved(row: dict[str, Any], flags: dict[str, Any], policy: Policy) ->
     )
 
 
-def _task_stable(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> str:
+def _task_stable(row: Mapping[str, Any], policy: Policy) -> str:
     return (
         f"{_changes_in_a_year(row)} ({fmt.number(row['change_rate_per_quarter'])} per quarter, "
         f"at most {fmt.number(policy.max_changes_per_quarter)})."
@@ -378,7 +399,7 @@ def _task_stable(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> 
 
 def _words(text: str) -> Message:
     """A message that needs no figures."""
-    return lambda row, flags, policy: text
+    return lambda row, policy: text
 
 
 # --- conditions that need more than one line -----------------------------------------------------
@@ -464,6 +485,8 @@ RULES: tuple[Rule, ...] = (
         ),
         _retraining_does_not_pay_back,
         _RETRAINING,
+        uses=("change_rate_per_quarter", "retrain_shutdown_on", "lifetime_set_by"),
+        hints=_set_by("lifetime_after_retraining_months"),
     ),
     # --- RETRAIN: triggers, then whether the retraining pays back ---
     Rule(
@@ -475,6 +498,7 @@ RULES: tuple[Rule, ...] = (
         _shutdown_due,
         _SHUTDOWN,
         decides=False,
+        uses=("base_model_label", "successor_id", "successor_label"),
     ),
     Rule(
         "base_model_shutdown_soon",
@@ -485,6 +509,7 @@ RULES: tuple[Rule, ...] = (
         _shutdown_due,
         _SHUTDOWN,
         decides=False,
+        uses=("base_model_label", "successor_id", "successor_label"),
     ),
     Rule(
         "task_changed_since_training",
@@ -495,6 +520,7 @@ RULES: tuple[Rule, ...] = (
         _task_changed_since_training,
         ("task_changes_since_training", "last_trained_on", "latest_task_change_on"),
         decides=False,
+        uses=("latest_task_change_kind",),
     ),
     Rule(
         "tune_below_target",
@@ -514,6 +540,8 @@ RULES: tuple[Rule, ...] = (
         lambda frame, flags, policy: flags["retrain_needed"] & flags["retrain_fits"],
         _retraining_pays_back,
         _RETRAINING,
+        uses=("change_rate_per_quarter", "retrain_shutdown_on", "lifetime_set_by"),
+        hints=_set_by("lifetime_after_retraining_months"),
     ),
     # --- WATCH ---
     Rule(
@@ -542,6 +570,8 @@ RULES: tuple[Rule, ...] = (
             "expected_stable_lifetime_months",
             "last_trained_on",
         ),
+        uses=("change_rate_per_quarter", "base_model_shutdown_on", "lifetime_set_by"),
+        hints=_set_by("expected_stable_lifetime_months"),
     ),
     Rule(
         "base_model_shutdown_approaching",
@@ -552,11 +582,12 @@ RULES: tuple[Rule, ...] = (
             (frame["days_to_shutdown"] > policy.shutdown_warning_days)
             & (frame["days_to_shutdown"] <= policy.shutdown_watch_days)
         ),
-        lambda row, flags, policy: (
+        lambda row, policy: (
             f"{shutdown_words(row)} (watch window {policy.shutdown_watch_days} days): plan the "
             f"move to a newer model."
         ),
         _SHUTDOWN,
+        uses=("base_model_label",),
     ),
     Rule(
         "volume_dropped",
@@ -583,10 +614,11 @@ RULES: tuple[Rule, ...] = (
         _LOOK,
         Part.DATA,
         lambda frame, flags, policy: frame["lookback_start"].isna(),
-        lambda row, flags, policy: (
+        lambda row, policy: (
             f"No complete day of usage before {fmt.day(row['as_of'])}: volume, cost per query "
             f"and net saving can't be computed yet."
         ),
+        uses=("as_of",),
     ),
     Rule(
         "missing_expected_usage",
@@ -594,10 +626,10 @@ RULES: tuple[Rule, ...] = (
         _LOOK,
         Part.DATA,
         _expected_usage_missing,
-        lambda row, flags, policy: (
-            f"No expected {and_list(_missing_usage_list(row))}: the saving can't be estimated."
+        lambda row, policy: (
+            f"No expected {and_list(row['missing'])}: the saving can't be estimated."
         ),
-        notes=lambda row, flags: {"missing": _missing_usage_list(row)},
+        notes=lambda row, flags, policy: {"missing": _missing_usage_list(row)},
         deployed_only=False,
     ),
     Rule(
@@ -625,6 +657,15 @@ RULES: tuple[Rule, ...] = (
             "first_missing_price_on",
             "last_missing_price_on",
         ),
+        uses=(
+            "alternative_price_missing",
+            "tune_price_missing",
+            "alternative_label",
+            "base_model_label",
+            "as_of",
+            "no_alternative",
+        ),
+        hints=lambda row, flags, policy: {"no_alternative": flags["no_alternative"]},
         deployed_only=False,
     ),
     Rule(
@@ -633,11 +674,11 @@ RULES: tuple[Rule, ...] = (
         _LOOK,
         Part.DATA,
         _missing_scores_holds,
-        lambda row, flags, policy: (
-            f"No {and_list(_missing_scores_list(row))} recorded: can't tell whether prompting "
+        lambda row, policy: (
+            f"No {and_list(row['missing'])} recorded: can't tell whether prompting "
             f"caught up or the tune falls short of its target."
         ),
-        notes=lambda row, flags: {"missing": _missing_scores_list(row)},
+        notes=lambda row, flags, policy: {"missing": _missing_scores_list(row)},
         deployed_only=False,
     ),
     Rule(
@@ -657,11 +698,10 @@ RULES: tuple[Rule, ...] = (
         _LOOK,
         Part.DATA,
         _missing_costs_holds,
-        lambda row, flags, policy: (
-            f"No {and_list(_missing_costs_list(row, flags))} recorded: the payback can't be "
-            f"computed."
+        lambda row, policy: (
+            f"No {and_list(row['missing'])} recorded: the payback can't be computed."
         ),
-        notes=lambda row, flags: {"missing": _missing_costs_list(row, flags)},
+        notes=lambda row, flags, policy: {"missing": _missing_costs_list(row, flags)},
         deployed_only=False,
     ),
     # --- context: holds when things are fine, or explains a figure ---
@@ -695,6 +735,7 @@ RULES: tuple[Rule, ...] = (
         ),
         _training_not_yet_recovered,
         _RECOVERY,
+        uses=("unrecovered_cost",),
     ),
     Rule(
         "recovery_unknown",
@@ -713,10 +754,11 @@ RULES: tuple[Rule, ...] = (
         _INFO,
         Part.DATA,
         lambda frame, flags, policy: flags["shutdown_due"] & frame["successor_id"].isna(),
-        lambda row, flags, policy: (
+        lambda row, policy: (
             f"Base model {model_name(row['base_model_label'])} has no successor on record, so "
             f"the lifetime after retraining is not capped by a shutdown date."
         ),
+        uses=("base_model_label",),
     ),
     Rule(
         "prices_moved",
@@ -731,6 +773,7 @@ RULES: tuple[Rule, ...] = (
             "lookback_start",
             "lookback_days",
         ),
+        uses=("as_of",),
     ),
     Rule(
         "task_stable",
@@ -746,6 +789,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULE_CODES: frozenset[str] = frozenset(rule.code for rule in RULES)
+#: How each rule's finding reads, by code.
+RULE_WORDINGS: dict[str, Wording] = {rule.code: rule.wording for rule in RULES}
 
 
 def rule_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from . import fmt
 from .engine import FIGURE_KEYS
 from .inputs import Policy
 from .readiness import condition_findings, question_findings, savings_sum
-from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
+from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict, Wording
 from .rules import RULES, Rule, and_list, rule_flags, shutdown_words
 from .sources import source_findings
 from .vocabulary import Part
@@ -63,7 +63,7 @@ def deployed_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
         reason = _also(decisive[0].message, decisive[1:])
     # Where the usage came from (estimated volume, a billed cost that disagrees): context that
     # never decides, so it stays outside the rule table.
-    findings = [*findings, *source_findings(row)]
+    findings = [*findings, *source_findings(row, policy)]
     return TuneResult(
         tune_id=int(row["tune_id"]),
         verdict=verdict,
@@ -108,7 +108,7 @@ def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
         ]
         decisive = [finding for finding, _ in failed]
         reason = f"Keep improving prompts and retrieval: fails {and_list([s for _, s in failed])}."
-    everything = [*findings, *data, *lifecycle, *condition_findings(row)]
+    everything = [*findings, *data, *lifecycle, *condition_findings(row, policy)]
     return TuneResult(
         tune_id=int(row["tune_id"]),
         verdict=Verdict(flags["verdict"]),
@@ -119,22 +119,26 @@ def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
     )
 
 
+#: A proposal's base model near its shutdown: same code as the deployed rule, other advice.
+PROPOSAL_SHUTDOWN = Wording(
+    "base_model_shutdown_approaching",
+    Part.LIFECYCLE,
+    Severity.WATCH,
+    lambda f, policy: (
+        f"{shutdown_words(f)}: it bounds the expected stable lifetime; consider a newer base model."
+    ),
+    ("base_model_shutdown_on", "days_to_shutdown"),
+    ("base_model_label",),
+)
+
+
 def _proposal_lifecycle(row: dict[str, Any], policy: Policy) -> list[Finding]:
     days = row["days_to_shutdown"]
     if fmt.is_missing(days) or days > policy.shutdown_watch_days:
         return []
-    return [
-        Finding(
-            "base_model_shutdown_approaching",
-            Part.LIFECYCLE,
-            Severity.WATCH,
-            f"{shutdown_words(row)}: it bounds the expected stable lifetime; consider a newer "
-            f"base model.",
-            figures={
-                k: fmt.json_safe(row[k]) for k in ("base_model_shutdown_on", "days_to_shutdown")
-            },
-        )
-    ]
+    cited = {key: row[key] for key in PROPOSAL_SHUTDOWN.cites}
+    words = {key: row[key] for key in PROPOSAL_SHUTDOWN.uses}
+    return [PROPOSAL_SHUTDOWN.finding(cited, policy, words)]
 
 
 def decide(frame: pd.DataFrame, policy: Policy) -> list[TuneResult]:
