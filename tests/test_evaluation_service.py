@@ -15,10 +15,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
+import decision
+from decision import fmt
+from decision.fmt import FIGURE_DIGITS
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, PolicyVersion, TunePrice, UsageRecord
 from tracker.services import jobs
-from tracker.services.evaluation import FIGURE_DIGITS
 
 from .factories import CatalogModelFactory, FineTuneFactory, ModelPriceFactory, TeamFactory
 
@@ -187,10 +189,33 @@ def test_stored_figures_are_compact_and_read_back_as_written():
         stored = Evaluation.objects.get(pk=written.pk)
         assert stored.figures == written.figures and stored.findings == written.findings
         assert None not in stored.figures.values()
-        # No float noise: at most FIGURE_DIGITS significant digits.
+        # No float noise: rounded as stored (FIGURE_DIGITS significant digits, or cents).
         for value in stored.figures.values():
             if isinstance(value, float):
-                assert value == float(f"{value:.{FIGURE_DIGITS}g}")
+                assert value == fmt.stored(value)
+                assert value == float(f"{value:.{FIGURE_DIGITS}g}") or abs(value) >= 100_000
+
+
+def test_stored_findings_read_back_in_the_engines_own_words():
+    tunes = portfolio(3)
+    FineTune.objects.filter(pk=tunes[0].pk).update(target_score=None)  # a data gap
+    FineTune.objects.filter(pk=tunes[1].pk).update(status="proposed")  # the four questions
+    services.evaluate_portfolio(AS_OF)
+    policy = selectors.engine_policy(selectors.current_policy())
+    engine = {
+        r.tune_id: r
+        for r in decision.evaluate(selectors.portfolio_inputs(AS_OF, policy), policy, AS_OF)
+    }
+    for evaluation in Evaluation.objects.filter(as_of=AS_OF).select_related("policy"):
+        result = engine[evaluation.tune_id]
+        assert evaluation.reason == result.reason
+        assert [
+            (f["code"], f["source"], f["severity"], f["message"], f["decisive"])
+            for f in evaluation.findings
+        ] == [
+            (f.code, str(f.source), str(f.severity), f.message, f.decisive) for f in result.findings
+        ]
+    assert "No target score" in Evaluation.objects.get(tune=tunes[0]).findings[0]["message"]
 
 
 def test_usage_is_read_from_each_tunes_own_window_with_every_source():

@@ -273,7 +273,7 @@ class EvaluationInline(admin.TabularInline):
         return wide(obj.reason)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("figures", "findings", "policy")
+        return super().get_queryset(request).defer("figures", "stored_findings", "policy")
 
 
 class LatestVerdictFilter(admin.SimpleListFilter):

@@ -365,7 +365,9 @@ def digest_for(user) -> Digest:
     )
     latest_ids = [id_ for id_ in (cast(Any, t).latest_evaluation_id for t in tunes) if id_]
     evaluations = {
-        e.tune_id: e for e in Evaluation.objects.filter(pk__in=latest_ids).defer("policy")
+        e.tune_id: e
+        # The policy words the findings the digest cites from (``Evaluation.findings``).
+        for e in Evaluation.objects.filter(pk__in=latest_ids).select_related("policy")
     }
     as_of = max((e.as_of for e in evaluations.values()), default=None)
     open_flags: dict[int, list[FlagLine]] = {}

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, JSONField, OuterRef, QuerySet, Subquery, TextField
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, TextField
 
-from tracker.models import Evaluation, FineTune
+from tracker.models import Evaluation, FiguresField, FineTune
 
 from .shutdowns import retrain_by
 
@@ -53,7 +53,7 @@ def _export_queryset(queryset: QuerySet[FineTune]) -> QuerySet[FineTune, tuple[A
             export_reason=Subquery(latest.values("reason")[:1], output_field=TextField()),
             export_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
             export_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
-            export_figures=Subquery(latest.values("figures")[:1], output_field=JSONField()),
+            export_figures=Subquery(latest.values("figures")[:1], output_field=FiguresField()),
         )
         .order_by("pk")
         .values_list(

@@ -349,7 +349,10 @@ def usage_chart(daily: pd.DataFrame) -> dict:
 
 def tune_page(tune: FineTune, today: date) -> dict:
     """Everything the tune page shows; ``tune`` comes from ``access.tune_by_slug``."""
-    evaluations = list(Evaluation.objects.filter(tune=tune).order_by("-as_of").defer("policy")[:60])
+    # The policy words the findings (``Evaluation.findings``).
+    evaluations = list(
+        Evaluation.objects.filter(tune=tune).order_by("-as_of").select_related("policy")[:60]
+    )
     latest = evaluations[0] if evaluations else None
     figures = latest.figures if latest else {}
     changes = list(ChangeLogEntry.objects.filter(tune=tune).order_by("-day", "-id"))

@@ -13,8 +13,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 import decision
-from decision.fmt import json_safe
-from tracker import selectors
+from tracker import selectors, stored
 from tracker.models import Evaluation, FineTune, Flag, PolicyVersion, Verdict
 
 from . import webhooks
@@ -27,31 +26,6 @@ def _money(value) -> Decimal | None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     return Decimal(str(round(float(value), 2)))
-
-
-#: Significant digits kept for stored figures: whole dollars up to $10M, four digits of a
-#: per-query cost; rules compare unrounded figures in the engine, storage only reports them.
-FIGURE_DIGITS = 7
-
-
-def compact(value: object) -> object:
-    """JSON-safe figures without blanks and without float noise (``0.30000000000000004``), so a
-    stored evaluation stays small; blank figures read back as absent (``figures.get`` is None)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            item = compact(item)
-            if item is not None:
-                out[str(key)] = item
-        return out
-    if isinstance(value, list | tuple):
-        return [compact(v) for v in value]
-    if isinstance(value, float) and not isinstance(value, bool):
-        return float(f"{value:.{FIGURE_DIGITS}g}") if math.isfinite(value) else None
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    value = json_safe(value)  # numpy and pandas scalars, dates, NaT
-    return compact(value) if isinstance(value, float) else value
 
 
 def _dumps(value: object) -> str:
@@ -85,21 +59,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     version = policy_version(policy)
     inputs = selectors.portfolio_inputs(as_of, policy, tune_ids)
     results = decision.evaluate(inputs, policy, as_of)
-    evaluations = [
-        Evaluation(
-            tune_id=int(result.tune_id),
-            as_of=as_of,
-            verdict=str(result.verdict),
-            reason=result.reason,
-            monthly_net_saving=_money(result.figures.get("monthly_net_saving")),
-            unrecovered_cost=_money(result.figures.get("unrecovered_cost")),
-            figures=compact(result.figures),
-            findings=[compact(finding.as_dict()) for finding in result.findings],
-            policy=version,
-            engine_version=result.engine_version,
-        )
-        for result in results
-    ]
+    evaluations = [_evaluation(result, as_of, version) for result in results]
     evaluations.sort(key=lambda e: e.tune_id)  # rows written in key order: no deadlock cycles
     if connection.vendor == "postgresql":
         _copy_evaluations(evaluations)
@@ -110,6 +70,24 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     return EvaluationRun(as_of, evaluations, opened, resolved)
 
 
+def _evaluation(result: decision.TuneResult, as_of: date, version: PolicyVersion) -> Evaluation:
+    """The row for one result: figures once, findings by code (``tracker.stored``)."""
+    figures = stored.figures(result.figures)
+    proposal = result.verdict in stored.PROPOSAL_VERDICTS
+    return Evaluation(
+        tune_id=int(result.tune_id),
+        as_of=as_of,
+        verdict=str(result.verdict),
+        reason=result.reason,
+        monthly_net_saving=_money(result.figures.get("monthly_net_saving")),
+        unrecovered_cost=_money(result.figures.get("unrecovered_cost")),
+        figures=figures,
+        stored_findings=stored.pack_findings(result.findings, figures, proposal=proposal),
+        policy=version,
+        engine_version=result.engine_version,
+    )
+
+
 _WRITTEN = [
     "tune_id",
     "as_of",
@@ -118,7 +96,7 @@ _WRITTEN = [
     "monthly_net_saving",
     "unrecovered_cost",
     "figures",
-    "findings",
+    "stored_findings",
     "policy_id",
     "engine_version",
 ]
@@ -134,7 +112,7 @@ def _copy_evaluations(evaluations: list[Evaluation]) -> None:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS evaluation_stage (tune_id bigint, as_of date, "
             "verdict varchar(16), reason text, monthly_net_saving numeric, "
-            "unrecovered_cost numeric, figures jsonb, findings jsonb, policy_id bigint, "
+            "unrecovered_cost numeric, figures json, stored_findings json, policy_id bigint, "
             "engine_version varchar(32)) ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE evaluation_stage")
@@ -148,8 +126,8 @@ def _copy_evaluations(evaluations: list[Evaluation]) -> None:
                         e.reason,
                         e.monthly_net_saving,
                         e.unrecovered_cost,
-                        _dumps(e.figures),
-                        _dumps(e.findings),
+                        _dumps(stored.pack_figures(e.figures)),
+                        _dumps(e.stored_findings),
                         e.policy_id,
                         e.engine_version,
                     )

@@ -1,0 +1,33 @@
+# Findings are stored by code and read back through Evaluation.findings, figures under short
+# keys, both as json text. Rows written before keep their content and read back as they were.
+
+from django.db import migrations
+
+import tracker.models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("tracker", "0006_usage_estimated_default"),
+    ]
+
+    operations = [
+        migrations.RenameField(
+            model_name="evaluation",
+            old_name="findings",
+            new_name="stored_findings",
+        ),
+        migrations.AlterField(
+            model_name="evaluation",
+            name="stored_findings",
+            field=tracker.models.StoredJSONField(
+                default=list,
+                help_text="Each finding by its code and the figures it adds (see findings).",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="evaluation",
+            name="figures",
+            field=tracker.models.FiguresField(default=dict),
+        ),
+    ]
