@@ -9,8 +9,10 @@ tune and day, catalog models used both as base and as alternative):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
-* ``manage.py reevaluate`` in a child process: its time, queries (total and per 200-tune
-  chunk), the child's peak RSS, and the average stored evaluation row;
+* ``manage.py reevaluate`` in a child process: its time, queries (total and per chunk), the
+  child's peak RSS, the average stored evaluation row (``eval row``: ``avg(pg_column_size(e.*))``)
+  and the evaluation table's whole size per row (``table/row``: ``pg_total_relation_size``, with
+  TOAST and indexes, over the row count);
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
 Prints one row per size; ``reevaluate ÷ read`` is the ratio against the baseline measured in
@@ -133,8 +135,14 @@ def main() -> None:
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
             run = reevaluate(database)
             with connection.cursor() as cursor:
-                cursor.execute("SELECT avg(pg_column_size(e.*)) FROM tracker_evaluation e")
-                run["row_bytes"] = float(cursor.fetchone()[0])
+                # The row as stored (compressed values count compressed), and the table's whole
+                # footprint (heap, TOAST and indexes) per row.
+                cursor.execute(
+                    "SELECT avg(pg_column_size(e.*)), "
+                    "pg_total_relation_size('tracker_evaluation')::float / count(*) "
+                    "FROM tracker_evaluation e"
+                )
+                run["row_bytes"], run["table_bytes"] = map(float, cursor.fetchone())
             api = api_calls()
             rows_out.append((size, usage_rows, read, run, api))
             print(f"  measured {size:,} tunes", file=sys.stderr)
@@ -146,6 +154,7 @@ def main() -> None:
     header = (
         f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'reevaluate':>11} "
         f"{'÷ read':>7} {'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} {'eval row':>9} "
+        f"{'table/row':>10} "
         f"{'catalog list':>13} {'detail':>12} {'tune create':>12} {'tune edit':>12}"
     )
     print(header)
@@ -156,7 +165,7 @@ def main() -> None:
             f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>10.2f}s "
             f"{run['seconds'] / read:>6.2f}x {run['seconds'] / usage_rows * 1e6:>7.2f} "
             f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} {run['rss_mb']:>7.0f}MB "
-            f"{run['row_bytes']:>8.0f}B "
+            f"{run['row_bytes']:>8.0f}B {run['table_bytes']:>9.0f}B "
             f"{cells}"
         )
 

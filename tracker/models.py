@@ -619,7 +619,10 @@ class FiguresField(StoredJSONField):
 class Evaluation(models.Model):
     """One tune's verdict as of one day, with the numbers and findings that led to it."""
 
-    tune = models.ForeignKey(FineTune, on_delete=models.CASCADE, related_name="evaluations")
+    # No index of its own: the one-a-day constraint's (tune, as_of) index serves lookups by tune.
+    tune = models.ForeignKey(
+        FineTune, on_delete=models.CASCADE, related_name="evaluations", db_index=False
+    )
     as_of = models.DateField()
     verdict = models.CharField(max_length=16, choices=Verdict.choices, db_index=True)
     reason = models.TextField(help_text="The deciding reason, with its numbers.")

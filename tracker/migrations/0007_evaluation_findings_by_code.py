@@ -1,7 +1,9 @@
 # Findings are stored by code and read back through Evaluation.findings, figures under short
 # keys, both as json text. Rows written before keep their content and read back as they were.
+# The tune's own index goes: the one-a-day (tune, as_of) index serves lookups by tune.
 
-from django.db import migrations
+import django.db.models.deletion
+from django.db import migrations, models
 
 import tracker.models
 
@@ -29,5 +31,15 @@ class Migration(migrations.Migration):
             model_name="evaluation",
             name="figures",
             field=tracker.models.FiguresField(default=dict),
+        ),
+        migrations.AlterField(
+            model_name="evaluation",
+            name="tune",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="evaluations",
+                to="tracker.finetune",
+            ),
         ),
     ]
