@@ -1,7 +1,10 @@
-"""The article's four questions and its anti-patterns, asked of a proposed tune.
+"""The article's four questions and its anti-patterns, asked of a proposed tune: their conditions
+and their words. The entries themselves live in the rule table (``rules.py``, "proposals").
 
 FINE_TUNE only when all four questions pass and no anti-pattern applies; a question that cannot
 be answered from the data does not pass (the article: "if any answer is no, keep iterating").
+Each question has one passing entry and one or more failing ones, so exactly one outcome of each
+is reported.
 """
 
 from __future__ import annotations
@@ -13,30 +16,9 @@ import pandas as pd
 
 from . import fmt
 from .inputs import Policy
-from .results import Finding, Severity
 from .vocabulary import Part, quoted
 
-#: The codes the four questions' findings carry (one pass or fail code per outcome).
-QUESTION_CODES: frozenset[str] = frozenset(
-    {
-        "q1_not_articulable",
-        "q1_prompting_hit_ceiling",
-        "q1_can_be_written_down",
-        "q2_task_stable",
-        "q2_changes_too_often",
-        "q3_enough_examples",
-        "q3_too_few_examples",
-        "q4_gap_significant",
-        "q4_gap_unknown",
-        "q4_gap_too_small",
-        "q4_payback_unknown",
-        "q4_does_not_pay_back",
-    }
-)
-#: The codes of conditions 1 and 3 when claimed (context, not part of the verdict).
-CONDITION_CODES: frozenset[str] = frozenset(
-    {"condition_1_behaviour_unpromptable", "condition_3_tacit_expertise"}
-)
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -77,31 +59,47 @@ ANTI_PATTERNS: tuple[AntiPattern, ...] = (
     ),
 )
 
-
-def question_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Whether each question passes, per tune (unknown inputs never pass)."""
-    q4_gap = frame["quality_gap"] >= policy.min_quality_gap
-    q4_payback = frame["payback_months"] <= frame["expected_stable_lifetime_months"]
-    flags = pd.DataFrame(
-        {
-            "q1": ~frame["need_is_articulable"] | (frame["baseline_score"] < frame["target_score"]),
-            "q2": frame["change_rate_per_quarter"] <= policy.max_changes_per_quarter,
-            "q3": frame["labelled_examples"] >= policy.min_labelled_examples,
-            "q4_gap": q4_gap,
-            "q4_payback": q4_payback,
-            "q4": q4_gap & q4_payback,
-        }
+Q1, Q2, Q3, Q4 = (
+    quoted(part)
+    for part in (
+        Part.WRITTEN_DOWN,
+        Part.TASK_CHANGES_RARELY,
+        Part.THOUSANDS_OF_EXAMPLES,
+        Part.GAP_WORTH_CLOSING,
     )
-    flags["anti_pattern"] = frame[[a.column for a in ANTI_PATTERNS]].any(axis=1)
-    flags["fine_tune"] = flags[["q1", "q2", "q3", "q4"]].all(axis=1) & ~flags["anti_pattern"]
-    return flags
+)
+
+# --- conditions: whole columns, unknown inputs never pass ------------------------------------
 
 
-def _pick(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: fmt.json_safe(row.get(k)) for k in keys}
+def prompting_hit_ceiling(frame: pd.DataFrame) -> pd.Series:
+    return frame["baseline_score"] < frame["target_score"]
 
 
-def savings_sum(row: dict[str, Any]) -> str:
+def task_stable(frame: pd.DataFrame, policy: Policy) -> pd.Series:
+    return frame["change_rate_per_quarter"] <= policy.max_changes_per_quarter
+
+
+def enough_examples(frame: pd.DataFrame, policy: Policy) -> pd.Series:
+    return frame["labelled_examples"] >= policy.min_labelled_examples
+
+
+def gap_significant(frame: pd.DataFrame, policy: Policy) -> pd.Series:
+    return frame["quality_gap"] >= policy.min_quality_gap
+
+
+def payback_known(frame: pd.DataFrame) -> pd.Series:
+    return frame["payback_months"].notna() & frame["expected_stable_lifetime_months"].notna()
+
+
+def pays_back_in_time(frame: pd.DataFrame) -> pd.Series:
+    return frame["payback_months"] <= frame["expected_stable_lifetime_months"]
+
+
+# --- words -----------------------------------------------------------------------------------
+
+
+def savings_sum(row: Row) -> str:
     """ "saves $4,800 a month (1,000,000 queries/month × ($0.004 − $0.0008) − $500 fixed)", or
     "loses $240 a month (...)" when the net saving is negative."""
     return (
@@ -113,235 +111,144 @@ def savings_sum(row: dict[str, Any]) -> str:
     )
 
 
-def question_findings(
-    row: dict[str, Any], flags: dict[str, Any], policy: Policy
-) -> list[tuple[Finding, str]]:
-    """One finding per question (pass or fail) plus one per anti-pattern that applies, each with
-    a short phrase for the verdict's one-sentence reason. Failed items are ``action``."""
-    out: list[tuple[Finding, str]] = []
+def scores(row: Row) -> str:
+    return f"{fmt.number(row['baseline_score'], 3)} of {fmt.number(row['target_score'], 3)}"
 
-    def add(
-        code: str,
-        source: Part,
-        passed: bool,
-        message: str,
-        short: str,
-        figures: dict[str, Any],
-    ) -> None:
-        severity = Severity.INFO if passed else Severity.ACTION
-        out.append((Finding(code, source, severity, message, figures=figures), short))
 
-    q1, q2, q3, q4 = (
-        quoted(part)
-        for part in (
-            Part.WRITTEN_DOWN,
-            Part.TASK_CHANGES_RARELY,
-            Part.THOUSANDS_OF_EXAMPLES,
-            Part.GAP_WORTH_CLOSING,
-        )
+def ceiling_says(row: Row) -> str:
+    return (
+        f"{Q1} passes: the need can be written down, but the best prompt/RAG setup scores "
+        f"{fmt.number(row['baseline_score'], 3)} against a {fmt.number(row['target_score'], 3)} "
+        f"target, so prompting has hit its ceiling."
     )
-    target, baseline = row["target_score"], row["baseline_score"]
-    scores = _pick(row, "target_score", "baseline_score", "quality_gap")
-    # Q1
-    if not row["need_is_articulable"]:
-        add(
-            "q1_not_articulable",
-            Part.WRITTEN_DOWN,
-            True,
-            f"{q1} passes: the need can't be written down in words, so prompts and retrieval "
-            "can't carry it.",
-            "the need can't be written down",
-            scores,
-        )
-    elif flags["q1"]:
-        add(
-            "q1_prompting_hit_ceiling",
-            Part.WRITTEN_DOWN,
-            True,
-            f"{q1} passes: the need can be written down, but the best prompt/RAG setup scores "
-            f"{fmt.number(baseline, 3)} against a {fmt.number(target, 3)} target, so prompting "
-            f"has hit its ceiling.",
-            f"prompting tops out at {fmt.number(baseline, 3)} of {fmt.number(target, 3)}",
-            scores,
-        )
+
+
+def written_down_says(row: Row) -> str:
+    baseline, target = row["baseline_score"], row["target_score"]
+    if fmt.is_missing(baseline) or fmt.is_missing(target):
+        why = "and no measured prompt/RAG score against a target shows a ceiling"
     else:
-        if fmt.is_missing(baseline) or fmt.is_missing(target):
-            why = "and no measured prompt/RAG score against a target shows a ceiling"
-        else:
-            why = (
-                f"and the best prompt/RAG setup already scores {fmt.number(baseline, 3)}, "
-                f"reaching the {fmt.number(target, 3)} target"
-            )
-        add(
-            "q1_can_be_written_down",
-            Part.WRITTEN_DOWN,
-            False,
-            f"{q1} fails: the need can be written down {why}; start with prompting and RAG.",
-            f"{q1} (it can be written down)",
-            scores,
+        why = (
+            f"and the best prompt/RAG setup already scores {fmt.number(baseline, 3)}, "
+            f"reaching the {fmt.number(target, 3)} target"
         )
-    # Q2
-    rate, changes = row["change_rate_per_quarter"], row["task_changes_12m"]
-    limit = policy.max_changes_per_quarter
-    change_words = (
-        f"{fmt.plural(changes, 'meaningful task change')} in the last 365 days, "
-        f"{fmt.number(rate)} per quarter"
+    return f"{Q1} fails: the need can be written down {why}; start with prompting and RAG."
+
+
+def changes_words(row: Row) -> str:
+    return (
+        f"{fmt.plural(row['task_changes_12m'], 'meaningful task change')} in the last 365 days, "
+        f"{fmt.number(row['change_rate_per_quarter'])} per quarter"
     )
-    q2_figures = _pick(row, "change_rate_per_quarter", "task_changes_12m")
-    if flags["q2"]:
-        add(
-            "q2_task_stable",
-            Part.TASK_CHANGES_RARELY,
-            True,
-            f"{q2} passes: {change_words} (at most {fmt.number(limit)} allowed).",
-            f"{fmt.number(rate)} changes/quarter",
-            q2_figures,
-        )
-    else:
-        add(
-            "q2_changes_too_often",
-            Part.TASK_CHANGES_RARELY,
-            False,
-            f"{q2} fails: {change_words}, more than the {fmt.number(limit)} maximum; keep the "
-            f"logic in prompts and retrieval, where changes are cheap.",
-            f"{q2} ({fmt.number(rate)} task changes per quarter > {fmt.number(limit)})",
-            q2_figures,
-        )
-    # Q3
+
+
+def stable_says(row: Row, policy: Policy) -> str:
+    limit = fmt.number(policy.max_changes_per_quarter)
+    return f"{Q2} passes: {changes_words(row)} (at most {limit} allowed)."
+
+
+def changes_too_often_says(row: Row, policy: Policy) -> str:
+    limit = fmt.number(policy.max_changes_per_quarter)
+    return (
+        f"{Q2} fails: {changes_words(row)}, more than the {limit} maximum; keep the logic in "
+        f"prompts and retrieval, where changes are cheap."
+    )
+
+
+def changes_too_often_short(row: Row, policy: Policy) -> str:
+    rate, limit = row["change_rate_per_quarter"], policy.max_changes_per_quarter
+    return f"{Q2} ({fmt.number(rate)} task changes per quarter > {fmt.number(limit)})"
+
+
+def enough_examples_says(row: Row, policy: Policy) -> str:
+    needed = policy.min_labelled_examples
+    return (
+        f"{Q3} passes: {fmt.count(row['labelled_examples'])} labelled examples (at least "
+        f"{needed:,} needed)."
+    )
+
+
+def too_few_examples_says(row: Row, policy: Policy) -> str:
     examples, needed = row["labelled_examples"], policy.min_labelled_examples
-    q3_figures = {"labelled_examples": fmt.json_safe(examples), "min_labelled_examples": needed}
-    if flags["q3"]:
-        add(
-            "q3_enough_examples",
-            Part.THOUSANDS_OF_EXAMPLES,
-            True,
-            f"{q3} passes: {fmt.count(examples)} labelled examples (at least {needed:,} needed).",
-            f"{fmt.count(examples)} examples",
-            q3_figures,
-        )
-    else:
-        have = (
-            "no count of labelled examples is recorded"
-            if fmt.is_missing(examples)
-            else f"{fmt.count(examples)} labelled examples, fewer than the {needed:,} needed"
-        )
-        add(
-            "q3_too_few_examples",
-            Part.THOUSANDS_OF_EXAMPLES,
-            False,
-            f"{q3} fails: {have}; without the examples fine-tuning is expensive guesswork.",
-            f"{q3} ({fmt.count(examples)} labelled examples < {needed:,})",
-            q3_figures,
-        )
-    # Q4: the gap, then whether closing it pays back.
-    gap, min_gap = row["quality_gap"], policy.min_quality_gap
-    payback, lifetime = row["payback_months"], row["expected_stable_lifetime_months"]
-    money = _pick(
-        row,
-        "monthly_net_saving",
-        "monthly_queries",
-        "alternative_cost_per_query",
-        "tune_cost_per_query",
-        "monthly_fixed_cost",
-        "training_cost",
-        "payback_months",
-        "expected_stable_lifetime_months",
+    have = (
+        "no count of labelled examples is recorded"
+        if fmt.is_missing(examples)
+        else f"{fmt.count(examples)} labelled examples, fewer than the {needed:,} needed"
     )
-    gap_words = (
-        f"the gap between the best prompt ({fmt.number(baseline, 3)}) and the target "
-        f"({fmt.number(target, 3)}) is {fmt.number(gap, 3)}"
+    return f"{Q3} fails: {have}; without the examples fine-tuning is expensive guesswork."
+
+
+def too_few_examples_short(row: Row, policy: Policy) -> str:
+    examples, needed = row["labelled_examples"], policy.min_labelled_examples
+    return f"{Q3} ({fmt.count(examples)} labelled examples < {needed:,})"
+
+
+def gap_words(row: Row) -> str:
+    return (
+        f"the gap between the best prompt ({fmt.number(row['baseline_score'], 3)}) and the "
+        f"target ({fmt.number(row['target_score'], 3)}) is {fmt.number(row['quality_gap'], 3)}"
     )
-    pay_words = (
-        f"the {fmt.usd(row['training_cost'])} upfront cost {fmt.pays_back(payback)} "
+
+
+def payback_words(row: Row) -> str:
+    return (
+        f"the {fmt.usd(row['training_cost'])} upfront cost {fmt.pays_back(row['payback_months'])} "
         f"as it {savings_sum(row)}"
     )
-    if flags["q4"]:
-        add(
-            "q4_gap_significant",
-            Part.GAP_WORTH_CLOSING,
-            True,
-            f"{q4} passes: {gap_words} (at least {fmt.number(min_gap, 3)}), and {pay_words}, "
-            f"within the expected stable lifetime of {fmt.months(lifetime)}.",
-            f"gap {fmt.number(gap, 3)}, payback {fmt.months(payback)} "
-            f"within {fmt.months(lifetime)}",
-            {**scores, **money},
-        )
-    else:
-        if fmt.is_missing(gap):
-            add(
-                "q4_gap_unknown",
-                Part.GAP_WORTH_CLOSING,
-                False,
-                f"{q4} can't pass: without both a target score and a measured best prompt/RAG "
-                "score the size of the gap is unknown.",
-                f"{q4} (gap unknown)",
-                scores,
-            )
-        elif not flags["q4_gap"]:
-            add(
-                "q4_gap_too_small",
-                Part.GAP_WORTH_CLOSING,
-                False,
-                f"{q4} fails: {gap_words}, below the {fmt.number(min_gap, 3)} minimum; if the gap "
-                f"is small, live with it.",
-                f"{q4} (gap {fmt.number(gap, 3)} < {fmt.number(min_gap, 3)})",
-                scores,
-            )
-        if fmt.is_missing(payback) or fmt.is_missing(lifetime):
-            add(
-                "q4_payback_unknown",
-                Part.GAP_WORTH_CLOSING,
-                False,
-                f"{q4} can't pass: the payback can't be computed (see the missing data), so it is "
-                "unknown whether the upfront cost pays back.",
-                f"{q4} (payback unknown)",
-                money,
-            )
-        elif not flags["q4_payback"]:
-            add(
-                "q4_does_not_pay_back",
-                Part.GAP_WORTH_CLOSING,
-                False,
-                f"{q4} fails: {pay_words}, beyond the expected stable lifetime of "
-                f"{fmt.months(lifetime)}.",
-                f"{q4} (payback {fmt.months(payback)} > {fmt.months(lifetime)})",
-                money,
-            )
-    # Anti-patterns: each one fails with the article's advice.
-    for pattern in ANTI_PATTERNS:
-        if row[pattern.column]:
-            out.append(
-                (
-                    Finding(pattern.code, Part.NOT_A_REASON, Severity.ACTION, pattern.message),
-                    f"{quoted(Part.NOT_A_REASON)} ({pattern.label})",
-                )
-            )
-    return out
 
 
-def condition_findings(row: dict[str, Any]) -> list[Finding]:
-    """Conditions 1 and 3, when claimed: context for the reader, not part of the verdict."""
-    out = []
-    if row["behaviour_unpromptable"]:
-        out.append(
-            Finding(
-                "condition_1_behaviour_unpromptable",
-                Part.UNPROMPTABLE_BEHAVIOUR,
-                Severity.INFO,
-                f"{quoted(Part.UNPROMPTABLE_BEHAVIOUR)} is claimed: the behaviour can't be held "
-                "reliably by prompting, "
-                "which fine-tuning can embed in the weights.",
-            )
-        )
-    if row["tacit_expertise"]:
-        out.append(
-            Finding(
-                "condition_3_tacit_expertise",
-                Part.TACIT_EXPERTISE,
-                Severity.INFO,
-                f"{quoted(Part.TACIT_EXPERTISE)} is claimed: the expertise is tacit, in neither "
-                "the prompt nor the "
-                "retrieval store, and can be learned from labelled examples.",
-            )
-        )
-    return out
+def gap_significant_says(row: Row, policy: Policy) -> str:
+    return (
+        f"{Q4} passes: {gap_words(row)} (at least {fmt.number(policy.min_quality_gap, 3)}), and "
+        f"{payback_words(row)}, within the expected stable lifetime of "
+        f"{fmt.months(row['expected_stable_lifetime_months'])}."
+    )
+
+
+def gap_significant_short(row: Row) -> str:
+    return (
+        f"gap {fmt.number(row['quality_gap'], 3)}, payback {fmt.months(row['payback_months'])} "
+        f"within {fmt.months(row['expected_stable_lifetime_months'])}"
+    )
+
+
+def gap_too_small_says(row: Row, policy: Policy) -> str:
+    return (
+        f"{Q4} fails: {gap_words(row)}, below the {fmt.number(policy.min_quality_gap, 3)} "
+        f"minimum; if the gap is small, live with it."
+    )
+
+
+def gap_too_small_short(row: Row, policy: Policy) -> str:
+    gap, least = fmt.number(row["quality_gap"], 3), fmt.number(policy.min_quality_gap, 3)
+    return f"{Q4} (gap {gap} < {least})"
+
+
+def does_not_pay_back_says(row: Row) -> str:
+    return (
+        f"{Q4} fails: {payback_words(row)}, beyond the expected stable lifetime of "
+        f"{fmt.months(row['expected_stable_lifetime_months'])}."
+    )
+
+
+def does_not_pay_back_short(row: Row) -> str:
+    payback, lifetime = row["payback_months"], row["expected_stable_lifetime_months"]
+    return f"{Q4} (payback {fmt.months(payback)} > {fmt.months(lifetime)})"
+
+
+GAP_UNKNOWN = (
+    f"{Q4} can't pass: without both a target score and a measured best prompt/RAG score the "
+    "size of the gap is unknown."
+)
+PAYBACK_UNKNOWN = (
+    f"{Q4} can't pass: the payback can't be computed (see the missing data), so it is unknown "
+    "whether the upfront cost pays back."
+)
+UNPROMPTABLE_CLAIMED = (
+    f"{quoted(Part.UNPROMPTABLE_BEHAVIOUR)} is claimed: the behaviour can't be held reliably by "
+    "prompting, which fine-tuning can embed in the weights."
+)
+TACIT_CLAIMED = (
+    f"{quoted(Part.TACIT_EXPERTISE)} is claimed: the expertise is tacit, in neither the prompt "
+    "nor the retrieval store, and can be learned from labelled examples."
+)
