@@ -115,7 +115,8 @@ def labelled_table(values: dict, spec: dict):
     if values and "payback_months" in values and values.get("payback_months") is None:
         saving = values.get("monthly_net_saving")
         if saving is not None and float(saving) <= 0:
-            rows = [(label, "never") if label == "Payback" else (label, v) for label, v in rows]
+            payback = display.FIGURES["payback_months"][0]
+            rows = [(label, "never") if label == payback else (label, v) for label, v in rows]
     if not rows:
         return "—"
     return format_html(
