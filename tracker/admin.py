@@ -949,7 +949,9 @@ class DigestDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Allow resending (failed or stuck)")
     def allow_resend(self, request, queryset):
-        released = digest_services.release_deliveries(list(queryset.values_list("pk", flat=True)))
+        released = digest_services.release_deliveries(
+            delivery_ids=list(queryset.values_list("pk", flat=True))
+        )
         self.message_user(
             request,
             f"{released} deliver{'y' if released == 1 else 'ies'} will go out on the next digest "
