@@ -204,6 +204,21 @@ FIGURE_LABELS: dict[str, str] = {
 }
 
 
+#: How a person reads each policy threshold's name (admin, pages).
+POLICY_LABELS: dict[str, str] = {
+    "lookback_days": "Volume window",
+    "min_labelled_examples": "Labelled examples needed",
+    "max_changes_per_quarter": "Most task changes a quarter",
+    "min_quality_gap": "Smallest quality gap worth training",
+    "horizon_months": "Longest useful life",
+    "shutdown_warning_days": "Shutdown: retrain or retire within",
+    "shutdown_watch_days": "Shutdown: watch within",
+    "quality_tolerance": "Quality tolerance below target",
+    "volume_drop_watch": "Volume drop that puts on watch",
+    "stale_usage_days": "No usage for",
+}
+
+
 def figure_label(key: str) -> str:
     return FIGURE_LABELS.get(key, key.replace("_", " ").capitalize())
 

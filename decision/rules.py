@@ -17,17 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from . import fmt
+from . import readiness as ask
 from .inputs import Policy
-from .readiness import question_flags, savings_sum
+from .readiness import ANTI_PATTERNS, AntiPattern, savings_sum
 from .results import Finding, Message, Severity, Verdict, Wording
 from .stability import MONTHS_PER_QUARTER
-from .vocabulary import Part
+from .vocabulary import Part, TuneStatus, quoted
 
 #: A rule's condition: the figures frame and the policy in, one bool per tune out. It may read
 #: the helper columns of :func:`helper_flags` (e.g. ``retrain_needed``) from ``flags``.
@@ -40,9 +41,16 @@ Notes = Callable[[dict[str, Any], dict[str, Any], Policy], dict[str, Any]]
 #: finding says so (a share of the past figure).
 PRICES_MOVED_SHARE = 0.05
 
-#: Deployed tunes: the first verdict in this order with a deciding rule that holds wins; KEEP when
-#: none does. Proposals get FINE_TUNE or ITERATE from the four questions (``readiness.py``).
-PRECEDENCE: tuple[Verdict, ...] = (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
+#: Which tunes a rule applies to: deployed ones, proposals, or both.
+AppliesTo = Literal["deployed", "proposed", "all"]
+
+#: For each kind of tune: the verdicts its deciding rules argue for, in precedence order (the first
+#: with a deciding rule that holds wins), then the verdict when none holds. A proposal is ready to
+#: fine-tune unless a question fails or an anti-pattern applies.
+PRECEDENCE: dict[str, tuple[tuple[Verdict, ...], Verdict]] = {
+    "deployed": ((Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH), Verdict.KEEP),
+    "proposed": ((Verdict.ITERATE,), Verdict.FINE_TUNE),
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,8 @@ class Rule:
     """One rule: its condition, its words and the figures behind them.
 
     ``decides`` is False for a rule that argues for its verdict only together with a deciding one:
-    a RETRAIN trigger needs ``retraining_pays_back``. ``deployed_only`` rules say nothing about
-    proposals; the data rules apply to both.
+    a RETRAIN trigger needs ``retraining_pays_back``. ``applies_to`` says which tunes it is about.
+    ``short`` is the phrase a proposal's one-sentence reason uses for a question's outcome.
     """
 
     code: str
@@ -63,10 +71,11 @@ class Rule:
     cites: tuple[str, ...] = ()
     notes: Notes | None = None  # figures that aren't frame columns
     decides: bool = True
-    deployed_only: bool = True
+    applies_to: AppliesTo = "deployed"
     #: Other values the message names: frame columns, or keys ``hints`` computes.
     uses: tuple[str, ...] = ()
     hints: Notes | None = None
+    short: Message | None = None
 
     @property
     def wording(self) -> Wording:
@@ -397,6 +406,18 @@ def _task_stable(row: Mapping[str, Any], policy: Policy) -> str:
     )
 
 
+def _shutdown_approaching(row: Mapping[str, Any], policy: Policy) -> str:
+    if row["status"] == TuneStatus.PROPOSED:
+        return (
+            f"{shutdown_words(row)}: it bounds the expected stable lifetime; consider a newer "
+            f"base model."
+        )
+    return (
+        f"{shutdown_words(row)} (watch window {policy.shutdown_watch_days} days): plan the move "
+        f"to a newer model."
+    )
+
+
 def _words(text: str) -> Message:
     """A message that needs no figures."""
     return lambda row, policy: text
@@ -408,6 +429,16 @@ def _words(text: str) -> Message:
 def _prices_moved_holds(frame: pd.DataFrame, flags: pd.DataFrame, policy: Policy) -> pd.Series:
     now, past = frame["monthly_net_saving"], frame["monthly_net_saving_at_past_prices"]
     return (now - past).abs() > PRICES_MOVED_SHARE * past.abs()
+
+
+def _shutdown_approaching_holds(
+    frame: pd.DataFrame, flags: pd.DataFrame, policy: Policy
+) -> pd.Series:
+    """Deployed tunes between the warning and the watch window (a shutdown inside the warning
+    window is a RETRAIN trigger); proposals anywhere inside the watch window."""
+    days = frame["days_to_shutdown"]
+    within_watch = days <= policy.shutdown_watch_days
+    return within_watch & (~flags["deployed"] | (days > policy.shutdown_warning_days))
 
 
 def _payback_too_long(frame: pd.DataFrame, flags: pd.DataFrame, policy: Policy) -> pd.Series:
@@ -442,9 +473,229 @@ def _expected_usage_missing(frame: pd.DataFrame, flags: pd.DataFrame, policy: Po
 _ACT, _LOOK, _INFO = Severity.ACTION, Severity.WATCH, Severity.INFO
 _RETIRE, _RETRAIN, _WATCH = Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH
 
-#: Every rule for deployed tunes and every data gap, in reading order: RETIRE rules, RETRAIN
-#: triggers and their outcome, WATCH rules, data gaps, then context.
+_FINE_TUNE, _ITERATE = Verdict.FINE_TUNE, Verdict.ITERATE
+
+
+def _question(
+    code: str,
+    passes: bool,
+    source: Part,
+    holds: Condition,
+    says: Message,
+    short: Message,
+    cites: tuple[str, ...],
+    notes: Notes | None = None,
+) -> Rule:
+    """One outcome of one of the four questions: a pass argues for fine-tuning (context), a fail
+    for iterating on prompts (action)."""
+    verdict, severity = (_FINE_TUNE, _INFO) if passes else (_ITERATE, _ACT)
+    return Rule(
+        code,
+        verdict,
+        severity,
+        source,
+        holds,
+        says,
+        cites,
+        notes,
+        applies_to="proposed",
+        short=short,
+    )
+
+
+def _anti_pattern(pattern: AntiPattern) -> Rule:
+    return Rule(
+        pattern.code,
+        _ITERATE,
+        _ACT,
+        Part.NOT_A_REASON,
+        lambda frame, flags, policy: frame[pattern.column].astype(bool),
+        _words(pattern.message),
+        applies_to="proposed",
+        short=_words(f"{quoted(Part.NOT_A_REASON)} ({pattern.label})"),
+    )
+
+
+def _claimed(code: str, source: Part, column: str, message: str) -> Rule:
+    """Conditions 1 and 3 when claimed: context for the reader, not part of the verdict."""
+    return Rule(
+        code,
+        None,
+        _INFO,
+        source,
+        lambda frame, flags, policy: frame[column].astype(bool),
+        _words(message),
+        applies_to="proposed",
+    )
+
+
+def _articulable(frame: pd.DataFrame) -> pd.Series:
+    return frame["need_is_articulable"].astype(bool)
+
+
+def _examples_needed(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    return {"min_labelled_examples": policy.min_labelled_examples}
+
+
+_Q1, _Q2, _Q3, _Q4 = (
+    Part.WRITTEN_DOWN,
+    Part.TASK_CHANGES_RARELY,
+    Part.THOUSANDS_OF_EXAMPLES,
+    Part.GAP_WORTH_CLOSING,
+)
+_EXAMPLES = ("labelled_examples",)
+
+#: Every rule, in reading order: the proposals' four questions, anti-patterns and claimed
+#: conditions; for deployed tunes RETIRE rules, RETRAIN triggers and their outcome, WATCH rules;
+#: the data gaps; then context.
 RULES: tuple[Rule, ...] = (
+    # --- proposals: each question passes once, or fails with its reasons ---
+    _question(
+        "q1_not_articulable",
+        True,
+        _Q1,
+        lambda frame, flags, policy: ~_articulable(frame),
+        _words(ask.NOT_ARTICULABLE),
+        _words("the need can't be written down"),
+        ask.SCORES,
+    ),
+    _question(
+        "q1_prompting_hit_ceiling",
+        True,
+        _Q1,
+        lambda frame, flags, policy: _articulable(frame) & ask.prompting_hit_ceiling(frame),
+        ask.ceiling,
+        lambda row, policy: (
+            f"prompting tops out at {fmt.number(row['baseline_score'], 3)} of "
+            f"{fmt.number(row['target_score'], 3)}"
+        ),
+        ask.SCORES,
+    ),
+    _question(
+        "q1_can_be_written_down",
+        False,
+        _Q1,
+        lambda frame, flags, policy: _articulable(frame) & ~ask.prompting_hit_ceiling(frame),
+        ask.written_down,
+        _words(f"{ask.Q1} (it can be written down)"),
+        ask.SCORES,
+    ),
+    _question(
+        "q2_task_stable",
+        True,
+        _Q2,
+        lambda frame, flags, policy: ask.task_stable(frame, policy),
+        ask.stable_says,
+        lambda row, policy: f"{fmt.number(row['change_rate_per_quarter'])} changes/quarter",
+        ask.CHANGES,
+    ),
+    _question(
+        "q2_changes_too_often",
+        False,
+        _Q2,
+        lambda frame, flags, policy: ~ask.task_stable(frame, policy),
+        ask.changes_too_often,
+        lambda row, policy: (
+            f"{ask.Q2} ({fmt.number(row['change_rate_per_quarter'])} task changes per quarter > "
+            f"{fmt.number(policy.max_changes_per_quarter)})"
+        ),
+        ask.CHANGES,
+    ),
+    _question(
+        "q3_enough_examples",
+        True,
+        _Q3,
+        lambda frame, flags, policy: ask.enough_examples(frame, policy),
+        ask.enough_examples_says,
+        lambda row, policy: f"{fmt.count(row['labelled_examples'])} examples",
+        _EXAMPLES,
+        _examples_needed,
+    ),
+    _question(
+        "q3_too_few_examples",
+        False,
+        _Q3,
+        lambda frame, flags, policy: ~ask.enough_examples(frame, policy),
+        ask.too_few_examples,
+        lambda row, policy: (
+            f"{ask.Q3} ({fmt.count(row['labelled_examples'])} labelled examples < "
+            f"{policy.min_labelled_examples:,})"
+        ),
+        _EXAMPLES,
+        _examples_needed,
+    ),
+    _question(
+        "q4_gap_significant",
+        True,
+        _Q4,
+        lambda frame, flags, policy: (
+            ask.gap_significant(frame, policy) & ask.pays_back_in_time(frame)
+        ),
+        ask.gap_significant_says,
+        lambda row, policy: (
+            f"gap {fmt.number(row['quality_gap'], 3)}, payback "
+            f"{fmt.months(row['payback_months'])} within "
+            f"{fmt.months(row['expected_stable_lifetime_months'])}"
+        ),
+        (*ask.SCORES, *ask.MONEY),
+    ),
+    _question(
+        "q4_gap_unknown",
+        False,
+        _Q4,
+        lambda frame, flags, policy: frame["quality_gap"].isna(),
+        _words(ask.GAP_UNKNOWN),
+        _words(f"{ask.Q4} (gap unknown)"),
+        ask.SCORES,
+    ),
+    _question(
+        "q4_gap_too_small",
+        False,
+        _Q4,
+        lambda frame, flags, policy: (
+            frame["quality_gap"].notna() & ~ask.gap_significant(frame, policy)
+        ),
+        ask.gap_too_small,
+        lambda row, policy: (
+            f"{ask.Q4} (gap {fmt.number(row['quality_gap'], 3)} < "
+            f"{fmt.number(policy.min_quality_gap, 3)})"
+        ),
+        ask.SCORES,
+    ),
+    _question(
+        "q4_payback_unknown",
+        False,
+        _Q4,
+        lambda frame, flags, policy: ~ask.payback_known(frame),
+        _words(ask.PAYBACK_UNKNOWN),
+        _words(f"{ask.Q4} (payback unknown)"),
+        ask.MONEY,
+    ),
+    _question(
+        "q4_does_not_pay_back",
+        False,
+        _Q4,
+        lambda frame, flags, policy: ask.payback_known(frame) & ~ask.pays_back_in_time(frame),
+        ask.does_not_pay_back,
+        lambda row, policy: (
+            f"{ask.Q4} (payback {fmt.months(row['payback_months'])} > "
+            f"{fmt.months(row['expected_stable_lifetime_months'])})"
+        ),
+        ask.MONEY,
+    ),
+    *(_anti_pattern(pattern) for pattern in ANTI_PATTERNS),
+    _claimed(
+        "condition_1_behaviour_unpromptable",
+        Part.UNPROMPTABLE_BEHAVIOUR,
+        "behaviour_unpromptable",
+        ask.UNPROMPTABLE_CLAIMED,
+    ),
+    _claimed(
+        "condition_3_tacit_expertise",
+        Part.TACIT_EXPERTISE,
+        "tacit_expertise",
+        ask.TACIT_CLAIMED,
+    ),
     # --- RETIRE ---
     Rule(
         "no_longer_pays_off",
@@ -578,16 +829,11 @@ RULES: tuple[Rule, ...] = (
         _WATCH,
         _LOOK,
         Part.LIFECYCLE,
-        lambda frame, flags, policy: (
-            (frame["days_to_shutdown"] > policy.shutdown_warning_days)
-            & (frame["days_to_shutdown"] <= policy.shutdown_watch_days)
-        ),
-        lambda row, policy: (
-            f"{shutdown_words(row)} (watch window {policy.shutdown_watch_days} days): plan the "
-            f"move to a newer model."
-        ),
+        _shutdown_approaching_holds,
+        _shutdown_approaching,
         _SHUTDOWN,
-        uses=("base_model_label",),
+        applies_to="all",
+        uses=("base_model_label", "status"),
     ),
     Rule(
         "volume_dropped",
@@ -630,7 +876,7 @@ RULES: tuple[Rule, ...] = (
             f"No expected {and_list(row['missing'])}: the saving can't be estimated."
         ),
         notes=lambda row, flags, policy: {"missing": _missing_usage_list(row)},
-        deployed_only=False,
+        applies_to="all",
     ),
     Rule(
         "no_alternative_model",
@@ -642,7 +888,7 @@ RULES: tuple[Rule, ...] = (
             "No alternative model is set, so the prompt/RAG alternative can't be priced and the "
             "saving is unknown."
         ),
-        deployed_only=False,
+        applies_to="all",
     ),
     Rule(
         "missing_prices",
@@ -666,7 +912,7 @@ RULES: tuple[Rule, ...] = (
             "no_alternative",
         ),
         hints=lambda row, flags, policy: {"no_alternative": flags["no_alternative"]},
-        deployed_only=False,
+        applies_to="all",
     ),
     Rule(
         "missing_scores",
@@ -679,7 +925,7 @@ RULES: tuple[Rule, ...] = (
             f"caught up or the tune falls short of its target."
         ),
         notes=lambda row, flags, policy: {"missing": _missing_scores_list(row)},
-        deployed_only=False,
+        applies_to="all",
     ),
     Rule(
         "no_training_date",
@@ -702,7 +948,7 @@ RULES: tuple[Rule, ...] = (
             f"No {and_list(row['missing'])} recorded: the payback can't be computed."
         ),
         notes=lambda row, flags, policy: {"missing": _missing_costs_list(row, flags)},
-        deployed_only=False,
+        applies_to="all",
     ),
     # --- context: holds when things are fine, or explains a figure ---
     Rule(
@@ -794,26 +1040,26 @@ RULE_WORDINGS: dict[str, Wording] = {rule.code: rule.wording for rule in RULES}
 
 
 def rule_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Which rules hold for each tune (one bool column per rule code, plus the helper flags and
-    the proposals' question flags), and the verdict they add up to."""
+    """Which rules hold for each tune (one bool column per rule code, plus the helper flags),
+    and the verdict they add up to under :data:`PRECEDENCE`."""
     helpers = helper_flags(frame, policy)
     deployed = helpers["deployed"]
+    tunes = {"deployed": deployed, "proposed": ~deployed, "all": deployed | True}
     held = {}
     for rule in RULES:
         holds = rule.holds(frame, helpers, policy).astype("boolean").fillna(False).astype(bool)
-        held[rule.code] = holds & deployed if rule.deployed_only else holds
+        held[rule.code] = holds & tunes[rule.applies_to]
     flags = pd.concat([helpers, pd.DataFrame(held, index=frame.index)], axis=1)
 
-    decided = [
-        flags[[r.code for r in RULES if r.verdict is verdict and r.decides]].any(axis=1)
-        for verdict in PRECEDENCE
-    ]
-    questions = question_flags(frame, policy)
-    flags = flags.join(questions)
-    # np.select takes the first condition that holds: proposals first, then PRECEDENCE.
-    flags["verdict"] = np.select(
-        [~deployed & questions["fine_tune"], ~deployed, *decided],
-        [Verdict.FINE_TUNE, Verdict.ITERATE, *PRECEDENCE],
-        default=Verdict.KEEP,
-    )
+    conditions: list[pd.Series] = []
+    choices: list[Verdict] = []
+    for kind, (order, otherwise) in PRECEDENCE.items():
+        for verdict in order:
+            deciding = [r.code for r in RULES if r.verdict is verdict and r.decides]
+            conditions.append(tunes[kind] & flags[deciding].any(axis=1))
+            choices.append(verdict)
+        conditions.append(tunes[kind])
+        choices.append(otherwise)
+    # np.select takes the first condition that holds.
+    flags["verdict"] = np.select(conditions, choices, default=Verdict.KEEP)
     return flags

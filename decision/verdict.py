@@ -17,11 +17,10 @@ import pandas as pd
 from . import fmt
 from .engine import FIGURE_KEYS
 from .inputs import Policy
-from .readiness import condition_findings, question_findings, savings_sum
-from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict, Wording
-from .rules import RULES, Rule, and_list, rule_flags, shutdown_words
+from .readiness import savings_sum
+from .results import ENGINE_VERSION, Finding, TuneResult, Verdict
+from .rules import RULES, Rule, and_list, rule_flags
 from .sources import source_findings
-from .vocabulary import Part
 
 # --- assembly ------------------------------------------------------------------------------
 
@@ -39,13 +38,18 @@ def _with_decisive(findings: list[Finding], decisive: list[Finding]) -> tuple[Fi
 
 
 def _holding(
-    row: dict[str, Any], flags: dict[str, Any], policy: Policy, rules: list[Rule]
-) -> list[Finding]:
-    return [rule.finding(row, flags, policy) for rule in rules if flags[rule.code]]
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy, applies_to: str
+) -> list[tuple[Rule, Finding]]:
+    """The rules for this kind of tune that hold, each with its finding, in table order."""
+    return [
+        (rule, rule.finding(row, flags, policy))
+        for rule in RULES
+        if rule.applies_to in (applies_to, "all") and flags[rule.code]
+    ]
 
 
 def deployed_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
-    findings = _holding(row, flags, policy, list(RULES))
+    findings = [finding for _, finding in _holding(row, flags, policy, "deployed")]
     verdict = Verdict(flags["verdict"])
     deciding_codes = {rule.code for rule in RULES if rule.verdict is verdict}
     decisive = [f for f in findings if f.code in deciding_codes]
@@ -94,51 +98,29 @@ def _keep_reason(row: dict[str, Any]) -> str:
 
 
 def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
-    answered = question_findings(row, flags, policy)
-    data = _holding(row, flags, policy, [rule for rule in RULES if not rule.deployed_only])
-    lifecycle = _proposal_lifecycle(row, policy)
-    findings = [finding for finding, _ in answered]
-    if flags["verdict"] == Verdict.FINE_TUNE:
-        decisive = findings
-        shorts = "; ".join(short for _, short in answered)
+    """FINE_TUNE with every question's answer, or ITERATE with the ones that fail."""
+    held = _holding(row, flags, policy, "proposed")
+    verdict = Verdict(flags["verdict"])
+    answers = [
+        (rule, finding, rule.short(row, policy)) for rule, finding in held if rule.short is not None
+    ]
+    if verdict is Verdict.FINE_TUNE:
+        decisive = [finding for _, finding, _ in answers]
+        shorts = "; ".join(short for _, _, short in answers)
         reason = f"All four questions pass and no anti-pattern applies: {shorts}."
     else:
-        failed = [
-            (finding, short) for finding, short in answered if finding.severity is Severity.ACTION
-        ]
+        failed = [(finding, short) for rule, finding, short in answers if rule.verdict is verdict]
         decisive = [finding for finding, _ in failed]
         reason = f"Keep improving prompts and retrieval: fails {and_list([s for _, s in failed])}."
-    everything = [*findings, *data, *lifecycle, *condition_findings(row, policy)]
+    findings = [finding for _, finding in held]
     return TuneResult(
         tune_id=int(row["tune_id"]),
-        verdict=Verdict(flags["verdict"]),
+        verdict=verdict,
         reason=reason,
         figures=_figures(row),
-        findings=_with_decisive(everything, decisive),
+        findings=_with_decisive(findings, decisive),
         engine_version=ENGINE_VERSION,
     )
-
-
-#: A proposal's base model near its shutdown: same code as the deployed rule, other advice.
-PROPOSAL_SHUTDOWN = Wording(
-    "base_model_shutdown_approaching",
-    Part.LIFECYCLE,
-    Severity.WATCH,
-    lambda f, policy: (
-        f"{shutdown_words(f)}: it bounds the expected stable lifetime; consider a newer base model."
-    ),
-    ("base_model_shutdown_on", "days_to_shutdown"),
-    ("base_model_label",),
-)
-
-
-def _proposal_lifecycle(row: dict[str, Any], policy: Policy) -> list[Finding]:
-    days = row["days_to_shutdown"]
-    if fmt.is_missing(days) or days > policy.shutdown_watch_days:
-        return []
-    cited = {key: row[key] for key in PROPOSAL_SHUTDOWN.cites}
-    words = {key: row[key] for key in PROPOSAL_SHUTDOWN.uses}
-    return [PROPOSAL_SHUTDOWN.finding(cited, policy, words)]
 
 
 def decide(frame: pd.DataFrame, policy: Policy) -> list[TuneResult]:

@@ -94,12 +94,9 @@ def policy_fields() -> dict[str, object]:
 
 def finding_codes() -> frozenset[str]:
     """Every code a finding can carry."""
-    from .readiness import ANTI_PATTERNS, CONDITION_CODES, QUESTION_CODES
     from .rules import RULE_CODES
 
-    return frozenset(
-        {*RULE_CODES, *QUESTION_CODES, *CONDITION_CODES, *(a.code for a in ANTI_PATTERNS)}
-    )
+    return RULE_CODES
 
 
 class Part(StrEnum):

@@ -64,3 +64,21 @@ def test_finding_codes_are_unique_words():
     codes = vocabulary.finding_codes()
     assert all(code == code.lower() and " " not in code for code in codes)
     assert {"no_longer_pays_off", "q3_too_few_examples", "prices_moved"} <= codes
+
+
+def test_every_figure_and_policy_threshold_reads_with_the_engine_label():
+    from decision.engine import FIGURE_KEYS
+    from decision.fmt import FIGURE_LABELS, POLICY_LABELS
+    from decision.vocabulary import policy_fields
+    from tracker import display
+
+    assert [key for key in FIGURE_KEYS if key not in FIGURE_LABELS] == []
+    assert [key for key in FIGURE_KEYS if key not in display.FIGURES] == []
+    assert set(POLICY_LABELS) == set(display.POLICY) == set(policy_fields())
+
+
+def test_the_summary_counts_every_verdict():
+    from tracker.api.serializers import VerdictCountsSerializer
+    from tracker.selectors.summary import UNEVALUATED
+
+    assert list(VerdictCountsSerializer().fields) == [*(v.value for v in Verdict), UNEVALUATED]

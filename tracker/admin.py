@@ -47,7 +47,20 @@ from .services import digest as digest_services
 from .services import flags as flag_services
 from .services import jobs
 from .services import webhooks as webhook_services
-from .services.catalog import record_shutdown_change
+from .services.catalog import (
+    add_model_price,
+    create_catalog_model,
+    price_start_error,
+    update_catalog_model,
+)
+from .services.imports import tune_alias_add, tune_alias_remove
+from .services.portfolio import (
+    STATUS_ERRORS,
+    add_serving_price,
+    create_tune,
+    status_change_error,
+    update_tune,
+)
 
 VERDICT_COLOURS = {
     Verdict.KEEP: "#1b7f3b",
@@ -102,7 +115,8 @@ def labelled_table(values: dict, spec: dict):
     if values and "payback_months" in values and values.get("payback_months") is None:
         saving = values.get("monthly_net_saving")
         if saving is not None and float(saving) <= 0:
-            rows = [(label, "never") if label == "Payback" else (label, v) for label, v in rows]
+            payback = display.FIGURES["payback_months"][0]
+            rows = [(label, "never") if label == payback else (label, v) for label, v in rows]
     if not rows:
         return "—"
     return format_html(
@@ -116,6 +130,87 @@ def labelled_table(values: dict, spec: dict):
 def wide(text: str):
     """A reason column wide enough to read."""
     return format_html('<div style="min-width:28em;max-width:60em">{}</div>', text)
+
+
+def adopt(obj, saved) -> None:
+    """Make the admin's object the row a service just created: the inlines are saved against
+    the admin's object, so it must carry the new primary key."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+    obj.refresh_from_db()
+
+
+def changed_fields(form) -> dict:
+    """The fields a person changed on a form, with their parsed values."""
+    return {name: form.cleaned_data[name] for name in form.changed_data}
+
+
+class ServiceInline(admin.TabularInline):
+    """An inline whose rows the services write: the admin's forms only parse and validate.
+
+    ``add`` receives the owner and the new row's fields; ``correct`` a row and its changed
+    fields; ``remove`` a row. An inline that leaves one of them out does not allow it."""
+
+    def add(self, request, owner, fields: dict) -> None:
+        raise NotImplementedError
+
+    def correct(self, request, row, fields: dict) -> None:
+        raise NotImplementedError
+
+    def remove(self, request, row) -> None:
+        raise NotImplementedError
+
+
+class ServiceFormsetsMixin:
+    """Saves each :class:`ServiceInline`'s rows through its services, in a stable order:
+    removals, corrections, then new rows (by their first field, so prices append in order)."""
+
+    def save_formset(self, request, form, formset, change):
+        inline = next(
+            (
+                candidate
+                for candidate in self.get_inline_instances(request, form.instance)
+                if candidate.model is formset.model and isinstance(candidate, ServiceInline)
+            ),
+            None,
+        )
+        if inline is None:  # read-only history: nothing to write
+            return formset.save()
+        formset.save(commit=False)  # sorts the rows into new, changed and deleted; saves none
+        for row in formset.deleted_objects:
+            inline.remove(request, row)
+        for row, names in formset.changed_objects:
+            inline.correct(request, row, {name: getattr(row, name) for name in names})
+        new_forms = [
+            f for f in formset.extra_forms if f.has_changed() and not formset._should_delete_form(f)
+        ]
+        owner_field = formset.fk.name
+        rows = [
+            {k: v for k, v in f.cleaned_data.items() if k not in ("id", "DELETE", owner_field)}
+            for f in new_forms
+        ]
+        order = inline.fields[0] if inline.fields else None
+        for fields in sorted(rows, key=lambda r: (r.get(order) is None, str(r.get(order)))):
+            inline.add(request, form.instance, fields)
+
+
+class AppendedPrices(forms.BaseInlineFormSet):
+    """New prices start after the owner's last one: the services' rule, shown on the form."""
+
+    def clean(self):
+        super().clean()
+        if self.instance.pk is None:
+            return
+        existing = self.model._default_manager.filter(**{self.fk.name: self.instance})
+        for form in self.extra_forms:
+            if not form.has_changed() or self._should_delete_form(form):
+                continue
+            error = price_start_error(
+                effective_from=form.cleaned_data.get("effective_from"), existing=existing
+            )
+            if error:
+                form.add_error("effective_from", error)
 
 
 @admin.register(Team)
@@ -133,17 +228,13 @@ class TeamAdmin(admin.ModelAdmin):
         return obj.tune_count
 
 
-def record_price_authors(request, formset) -> None:
-    """New prices made in the admin carry who added them, as those made through the API do."""
-    for price in formset.save(commit=False):
-        if isinstance(price, Price) and price._state.adding and not price.created_by:
-            price.created_by = request.user.get_username()
-    formset.save()
+class ModelPriceInline(ServiceInline):
+    """List prices: appended, never rewritten, so existing rows are read-only."""
 
-
-class ModelPriceInline(admin.TabularInline):
     model: type[Price] = ModelPrice
+    formset = AppendedPrices
     extra = 0
+    can_delete = False
     fields = [
         "effective_from",
         "input_usd_per_mtok",
@@ -152,6 +243,12 @@ class ModelPriceInline(admin.TabularInline):
         "source",
     ]
     readonly_fields = ["created_by", "source"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def add(self, request, owner, fields):
+        add_model_price(model=owner, by=request.user.get_username(), **fields)
 
 
 class ShutdownDateChangeInline(admin.TabularInline):
@@ -167,7 +264,7 @@ class ShutdownDateChangeInline(admin.TabularInline):
 
 
 @admin.register(CatalogModel)
-class CatalogModelAdmin(admin.ModelAdmin):
+class CatalogModelAdmin(ServiceFormsetsMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "provider",
@@ -187,15 +284,12 @@ class CatalogModelAdmin(admin.ModelAdmin):
         return selectors.catalog_with_tune_counts().select_related("successor")
 
     def save_model(self, request, obj, form, change):
-        previous = form.initial.get("shutdown_on") if change else None
-        if "shutdown_on" in form.changed_data:  # set by hand: a catalog sync leaves it alone
-            obj.shutdown_source = ""
-        super().save_model(request, obj, form, change)
-        if obj.shutdown_on != previous:
-            record_shutdown_change(obj, previous=previous, by=request.user.get_username())
-
-    def save_formset(self, request, form, formset, change):
-        record_price_authors(request, formset)
+        by = request.user.get_username()
+        if not change:
+            adopt(obj, create_catalog_model(by=by, **form.cleaned_data))
+        elif form.changed_data:
+            update_catalog_model(model=obj, by=by, **changed_fields(form))
+            obj.refresh_from_db()
 
     @admin.display(ordering="tune_count", description="tunes on it")
     def tune_count(self, obj):
@@ -220,11 +314,37 @@ class ModelPriceAdmin(admin.ModelAdmin):
     autocomplete_fields = ["model"]
     date_hierarchy = "effective_from"
     readonly_fields = ["created_by"]
+    owner_field = "model"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # appended, never rewritten: a new price starts after the last
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        owner_field = self.owner_field
+
+        class AppendedPrice(form):
+            def clean(self):
+                cleaned = super().clean()
+                owner = cleaned.get(owner_field)
+                if owner is not None:
+                    existing = self._meta.model._default_manager.filter(**{owner_field: owner})
+                    error = price_start_error(
+                        effective_from=cleaned.get("effective_from"), existing=existing
+                    )
+                    if error:
+                        self.add_error("effective_from", error)
+                return cleaned
+
+        return AppendedPrice
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user.get_username()
-        super().save_model(request, obj, form, change)
+        fields = dict(form.cleaned_data)
+        owner = fields.pop(self.owner_field)
+        adopt(obj, self.add_price(owner=owner, by=request.user.get_username(), **fields))
+
+    def add_price(self, *, owner, by: str, **fields) -> Price:
+        return add_model_price(model=owner, by=by, **fields)
 
 
 class TunePriceInline(ModelPriceInline):
@@ -232,12 +352,25 @@ class TunePriceInline(ModelPriceInline):
     fields = ["effective_from", "input_usd_per_mtok", "output_usd_per_mtok", "created_by"]
     readonly_fields = ["created_by"]
 
+    def add(self, request, owner, fields):
+        add_serving_price(tune=owner, by=request.user.get_username(), **fields)
 
-class ChangeLogInline(admin.TabularInline):
+
+class ChangeLogInline(ServiceInline):
     model = ChangeLogEntry
     extra = 1
     fields = ["day", "kind", "meaningful", "summary", "author", "cost"]
     ordering = ["-day", "-id"]
+
+    def add(self, request, owner, fields):
+        fields["author"] = fields.get("author") or request.user.get_username()
+        services.record_change(tune=owner, **fields)
+
+    def correct(self, request, row, fields):
+        services.change_update(entry=row, **fields)
+
+    def remove(self, request, row):
+        services.change_delete(entry=row)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         # Summaries run to 500 characters: a box that wraps, not one that runs off the page.
@@ -287,7 +420,9 @@ class LatestVerdictFilter(admin.SimpleListFilter):
         return queryset.filter(latest_verdict=self.value()) if self.value() else queryset
 
 
-class TuneAliasInline(admin.TabularInline):
+class TuneAliasInline(ServiceInline):
+    """Provider model ids: added or removed (a typo is removed and added again)."""
+
     model = TuneAlias
     extra = 0
     fields = ["model_id", "created_at"]
@@ -296,9 +431,35 @@ class TuneAliasInline(admin.TabularInline):
         "provider model ids (exact ids or glob patterns like ft:gpt-4o-mini-2024-07-18:acme:*)"
     )
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def add(self, request, owner, fields):
+        tune_alias_add(tune=owner, **fields)
+
+    def remove(self, request, row):
+        tune_alias_remove(alias=row)
+
+
+class FineTuneForm(forms.ModelForm):
+    """Status moves between proposed and deployed; retiring is allowed here because the admin
+    hands it to the retirement service."""
+
+    def clean_status(self):
+        new = self.cleaned_data["status"]
+        if self.instance.pk is None:
+            if new == FineTune.Status.RETIRED:
+                raise ValidationError(STATUS_ERRORS["registered retired"])
+        elif new != FineTune.Status.RETIRED:
+            error = status_change_error(current=self.instance.status, new=new)
+            if error:
+                raise ValidationError(error)
+        return new
+
 
 @admin.register(FineTune)
-class FineTuneAdmin(admin.ModelAdmin):
+class FineTuneAdmin(ServiceFormsetsMixin, admin.ModelAdmin):
+    form = FineTuneForm
     list_display = [
         "name",
         "team",
@@ -382,6 +543,13 @@ class FineTuneAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.tunes_with_latest_verdict(super().get_queryset(request))
 
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["team", "slug"] if obj is not None else []  # fixed once registered
+        return [*self.readonly_fields, *fixed]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if obj is None else {}
+
     @admin.display(ordering="base_model", description="base model (shutdown)")
     def base_model_and_shutdown(self, obj):
         shutdown = obj.base_model.shutdown_on
@@ -443,24 +611,18 @@ class FineTuneAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        retiring = change and "status" in form.changed_data and obj.status == obj.Status.RETIRED
+        if not change:
+            adopt(obj, create_tune(**form.cleaned_data))
+            return
+        fields = changed_fields(form)
+        retiring = fields.get("status") == FineTune.Status.RETIRED
         if retiring:  # the retirement itself goes through the service that owns it
-            obj.status = form.initial["status"]
-        super().save_model(request, obj, form, change)
+            del fields["status"]
+        if fields:
+            update_tune(tune=obj, **fields)
         if retiring:  # retiring settles the flags that asked for action
             services.retire_tune(tune=obj, on=timezone.localdate())
-
-    def save_formset(self, request, form, formset, change):
-        entries = formset.save(commit=False)
-        for entry in entries:
-            if isinstance(entry, ChangeLogEntry) and not entry.author:
-                entry.author = request.user.get_username()
-            if isinstance(entry, TunePrice) and entry._state.adding and not entry.created_by:
-                entry.created_by = request.user.get_username()
-        formset.save()
-        for entry in entries:
-            if isinstance(entry, ChangeLogEntry):
-                services.after_change_saved(entry)
+        obj.refresh_from_db()
 
 
 @admin.register(TunePrice)
@@ -475,6 +637,10 @@ class TunePriceAdmin(ModelPriceAdmin):
     ]
     list_filter = ["tune__team"]
     autocomplete_fields = ["tune"]
+    owner_field = "tune"
+
+    def add_price(self, *, owner, by: str, **fields) -> Price:
+        return add_serving_price(tune=owner, by=by, **fields)
 
 
 @admin.register(ChangeLogEntry)
@@ -491,10 +657,20 @@ class ChangeLogEntryAdmin(admin.ModelAdmin):
         return display.money(obj.cost) if obj.cost is not None else "—"
 
     def save_model(self, request, obj, form, change):
-        if not obj.author:
-            obj.author = request.user.get_username()
-        super().save_model(request, obj, form, change)
-        services.after_change_saved(obj)
+        if change:
+            services.change_update(entry=obj, **changed_fields(form))
+            obj.refresh_from_db()
+            return
+        fields = dict(form.cleaned_data)
+        fields["author"] = fields.get("author") or request.user.get_username()
+        adopt(obj, services.record_change(**fields))
+
+    def delete_model(self, request, obj):
+        services.change_delete(entry=obj)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            services.change_delete(entry=entry)
 
 
 @admin.register(UsageRecord)
@@ -773,7 +949,9 @@ class DigestDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Allow resending (failed or stuck)")
     def allow_resend(self, request, queryset):
-        released = digest_services.release_deliveries(list(queryset.values_list("pk", flat=True)))
+        released = digest_services.release_deliveries(
+            delivery_ids=list(queryset.values_list("pk", flat=True))
+        )
         self.message_user(
             request,
             f"{released} deliver{'y' if released == 1 else 'ies'} will go out on the next digest "

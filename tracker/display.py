@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from decision.fmt import POLICY_LABELS, figure_label
 from tracker.selectors.digest import usd
 
 
@@ -64,51 +65,60 @@ def days(value) -> str:
     return "—" if number is None else f"{number:,.0f} days"
 
 
-#: Engine figure → (label, formatter), in the order the reasons use them.
-FIGURES: dict[str, tuple[str, Callable]] = {
-    "monthly_queries": ("Queries a month", count),
-    "input_tokens_per_query": ("Input tokens / query", count),
-    "output_tokens_per_query": ("Output tokens / query", count),
-    "alternative_cost_per_query": ("Cost / query: best prompt/RAG", per_query),
-    "tune_cost_per_query": ("Cost / query: tune", per_query),
-    "monthly_net_saving": ("Monthly net saving", money),
-    "monthly_fixed_cost": ("Monthly fixed cost", money),
-    "training_cost": ("Training cost", money),
-    "payback_months": ("Payback", months),
-    "cumulative_net_saving": ("Net saving since training", money),
-    "recovered": ("Training cost recovered", yes_no),
-    "break_even_on": ("Break-even", day),
-    "unrecovered_cost": ("Unrecovered training cost", money),
-    "expected_stable_lifetime_months": ("Expected stable lifetime", months),
-    "change_rate_per_quarter": ("Task changes a quarter", decimal),
-    "task_changes_12m": ("Task changes, last 12 months", count),
-    "task_changes_since_training": ("Task changes since training", count),
-    "last_trained_on": ("Last trained", day),
-    "retrain_cost": ("Retrain cost", money),
-    "retrain_payback_months": ("Retraining payback", months),
-    "lifetime_after_retraining_months": ("Lifetime after retraining", months),
-    "base_model_shutdown_on": ("Base-model shutdown", day),
-    "days_to_shutdown": ("Days to shutdown", days),
-    "successor_shutdown_on": ("Successor shutdown", day),
-    "volume_change_30d": ("Volume change, 30 days", percent),
-    "days_since_last_usage": ("Days since last usage", days),
-    "quality_gap": ("Target − best prompt score", decimal),
-    "tune_score_shortfall": ("Target − tune score", decimal),
-    "lookback_start": ("Volume measured from", day),
-    "lookback_days": ("Volume window", days),
+#: Engine figure → formatter, in the order the reasons use them.
+FORMATS: dict[str, Callable] = {
+    "monthly_queries": count,
+    "input_tokens_per_query": count,
+    "output_tokens_per_query": count,
+    "alternative_cost_per_query": per_query,
+    "tune_cost_per_query": per_query,
+    "monthly_net_saving": money,
+    "monthly_net_saving_at_past_prices": money,
+    "monthly_fixed_cost": money,
+    "training_cost": money,
+    "payback_months": months,
+    "cumulative_net_saving": money,
+    "recovered": yes_no,
+    "break_even_on": day,
+    "unrecovered_cost": money,
+    "expected_stable_lifetime_months": months,
+    "change_rate_per_quarter": decimal,
+    "task_changes_12m": count,
+    "task_changes_since_training": count,
+    "last_trained_on": day,
+    "retrain_cost": money,
+    "retrain_payback_months": months,
+    "lifetime_after_retraining_months": months,
+    "base_model_shutdown_on": day,
+    "days_to_shutdown": days,
+    "successor_shutdown_on": day,
+    "volume_change_30d": percent,
+    "days_since_last_usage": days,
+    "quality_gap": decimal,
+    "tune_score_shortfall": decimal,
+    "lookback_start": day,
+    "lookback_days": days,
+}
+#: Policy threshold → formatter.
+POLICY_FORMATS: dict[str, Callable] = {
+    "lookback_days": days,
+    "min_labelled_examples": count,
+    "max_changes_per_quarter": decimal,
+    "min_quality_gap": decimal,
+    "horizon_months": months,
+    "shutdown_warning_days": days,
+    "shutdown_watch_days": days,
+    "quality_tolerance": decimal,
+    "volume_drop_watch": lambda v: percent(-float(v)),
+    "stale_usage_days": days,
 }
 
+# The labels are the engine's own, so a figure reads the same here as in the reasons and emails.
+FIGURES: dict[str, tuple[str, Callable]] = {
+    key: (figure_label(key), formatter) for key, formatter in FORMATS.items()
+}
 POLICY: dict[str, tuple[str, Callable]] = {
-    "lookback_days": ("Volume window", days),
-    "min_labelled_examples": ("Labelled examples needed", count),
-    "max_changes_per_quarter": ("Most task changes a quarter", decimal),
-    "min_quality_gap": ("Smallest quality gap worth training", decimal),
-    "horizon_months": ("Longest useful life", months),
-    "shutdown_warning_days": ("Shutdown: retrain or retire within", days),
-    "shutdown_watch_days": ("Shutdown: watch within", days),
-    "quality_tolerance": ("Quality tolerance below target", decimal),
-    "volume_drop_watch": ("Volume drop that puts on watch", lambda v: percent(-float(v))),
-    "stale_usage_days": ("No usage for", days),
+    key: (POLICY_LABELS[key], formatter) for key, formatter in POLICY_FORMATS.items()
 }
 
 

@@ -112,9 +112,10 @@ def pack_findings(
     findings: Iterable[Finding], row_figures: Mapping[str, Any], *, proposal: bool
 ) -> list[Any]:
     """The findings as stored, given the row's kept figures (:func:`figures`)."""
+    row_figures = _with_status(row_figures, proposal=proposal)
     out: list[Any] = []
     for finding in findings:
-        said = wording(finding.code, proposal=proposal)
+        said = wording(finding.code)
         from_row = {*said.cites, *said.uses}
         own = {}
         for key, value in {**finding.figures, **finding.words}.items():
@@ -127,6 +128,14 @@ def pack_findings(
         code = finding.code + (DECISIVE if finding.decisive else "")
         out.append([code, own] if own else code)
     return out
+
+
+def _with_status(row_figures: Mapping[str, Any], *, proposal: bool) -> dict[str, Any]:
+    """The row's figures and whether the tune was a proposal, which a few messages name (a
+    proposal's base model near shutdown reads differently): the verdict says it, so no finding
+    stores it."""
+    status = vocabulary.TuneStatus.PROPOSED if proposal else vocabulary.TuneStatus.DEPLOYED
+    return {**row_figures, "status": str(status)}
 
 
 def policy_of(values: Mapping[str, Any]) -> Policy:
@@ -143,6 +152,7 @@ def unpack_findings(
     proposal: bool,
 ) -> list[dict[str, Any]]:
     """The findings as the engine wrote them: code, source, severity, message, decisive, figures."""
+    row_figures = _with_status(row_figures, proposal=proposal)
     out = []
     for item in stored_findings:
         if isinstance(item, dict):  # stored whole, message included
@@ -151,7 +161,7 @@ def unpack_findings(
         code, own = (item, {}) if isinstance(item, str) else (item[0], item[1])
         decisive = code.endswith(DECISIVE)
         code = code.removesuffix(DECISIVE)
-        said = wording(code, proposal=proposal)
+        said = wording(code)
         values = {key: row_figures.get(key) for key in (*said.cites, *said.uses)}
         values.update({key: _unpack_value(value) for key, value in own.items()})
         shown = {

@@ -88,7 +88,9 @@ def send_weekly_digests(week: str | None = None) -> int:
         digest_services.parse_week(week) if week else digest_services.current_week()
     )
     recipients = digest_selectors.digest_recipients(iso_year, iso_week)
-    return digest_services.enqueue_digests(recipients, iso_year, iso_week)
+    return digest_services.enqueue_digests(
+        recipient_ids=recipients, iso_year=iso_year, iso_week=iso_week
+    )
 
 
 @shared_task(
@@ -134,7 +136,7 @@ def prune_evaluations() -> int:
 def deliver_webhook(self, delivery_id: int) -> str:
     """Send one webhook outbox row, at most once (see services.webhooks)."""
     final = self.request.retries >= self.max_retries
-    return str(webhooks.deliver_webhook(delivery_id, final_attempt=final))
+    return str(webhooks.deliver_webhook(delivery_id=delivery_id, final_attempt=final))
 
 
 @shared_task(**RELIABLE)

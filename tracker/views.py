@@ -40,7 +40,7 @@ def digest_unsubscribe(request, token: str):
         raise Http404("Unknown or tampered unsubscribe link.")
     done = request.method == "POST"
     if done:
-        digest_services.set_weekly_digest(user.pk, enabled=False)
+        digest_services.set_weekly_digest(user_id=user.pk, enabled=False)
     return render(request, "tracker/unsubscribe.html", {"email": user.email, "done": done})
 
 

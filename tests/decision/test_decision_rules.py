@@ -19,9 +19,53 @@ def test_rules_cite_only_columns_of_the_frame():
         assert set(rule.cites) <= set(FRAME_COLUMNS), rule.code
 
 
-def test_precedence_is_retire_then_retrain_then_watch():
-    assert PRECEDENCE == (Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH)
-    assert {rule.verdict for rule in RULES} == {*PRECEDENCE, None}
+def test_precedence_is_declared_once_for_each_kind_of_tune():
+    assert PRECEDENCE == {
+        "deployed": ((Verdict.RETIRE, Verdict.RETRAIN, Verdict.WATCH), Verdict.KEEP),
+        "proposed": ((Verdict.ITERATE,), Verdict.FINE_TUNE),
+    }
+    argued = {verdict for order, default in PRECEDENCE.values() for verdict in (*order, default)}
+    assert {rule.verdict for rule in RULES} <= {*argued, None}
+
+
+def test_the_four_questions_are_entries_of_the_table():
+    questions = [rule for rule in RULES if rule.short is not None]
+    assert {rule.code[:2] for rule in questions if rule.code.startswith("q")} == {
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+    }
+    assert all(rule.applies_to == "proposed" for rule in questions)
+    assert {rule.verdict for rule in questions} == {Verdict.FINE_TUNE, Verdict.ITERATE}
+
+
+def test_a_new_proposal_rule_is_one_entry(monkeypatch):
+    """Adding a rule to the table is all it takes: it decides, and the reason names it."""
+    from decision_builders import one, proposal
+
+    from decision.results import Severity
+    from decision.rules import Rule
+
+    assert one(portfolio([proposal()])).verdict is Verdict.FINE_TUNE
+    new_rule = Rule(
+        "q5_no_owner_signoff",
+        Verdict.ITERATE,
+        Severity.ACTION,
+        "sign-off",
+        lambda frame, flags, policy: frame["labelled_examples"] > 0,
+        lambda figures, policy: "Nobody signed the training budget off.",
+        ("labelled_examples",),
+        applies_to="proposed",
+        short=lambda row, policy: "sign-off (none)",
+    )
+    monkeypatch.setattr("decision.rules.RULES", (*RULES, new_rule))
+    monkeypatch.setattr("decision.verdict.RULES", (*RULES, new_rule))
+    after = one(portfolio([proposal()]))
+    assert after.verdict is Verdict.ITERATE
+    assert after.reason == "Keep improving prompts and retrieval: fails sign-off (none)."
+    decisive = [finding.code for finding in after.findings if finding.decisive]
+    assert decisive == ["q5_no_owner_signoff"]
 
 
 def test_every_rule_code_is_in_the_decision_readme():

@@ -26,11 +26,7 @@ STRICT = Policy(
 
 
 def reworded(result: TuneResult, policy: Policy) -> list[tuple[str, str]]:
-    proposal = result.verdict in PROPOSALS
-    return [
-        (f.code, render(f.code, {**f.figures, **f.words}, policy, proposal=proposal))
-        for f in result.findings
-    ]
+    return [(f.code, render(f.code, {**f.figures, **f.words}, policy)) for f in result.findings]
 
 
 def test_the_scenarios_raise_every_finding_code_and_each_has_a_wording():
@@ -49,7 +45,7 @@ def test_every_finding_reads_the_same_when_worded_again_from_its_figures():
 def test_a_finding_carries_its_source_and_severity_by_code():
     for result in results().values():
         for f in result.findings:
-            said = wording(f.code, proposal=result.verdict in PROPOSALS)
+            said = wording(f.code)
             assert (said.source, said.severity) == (f.source, f.severity)
             assert set(said.cites) <= set(f.figures) and set(f.words) <= set(said.uses)
 

@@ -100,7 +100,7 @@ def test_synced_values_follow_the_catalog_until_someone_sets_them(world, map_fil
     report = catalog_sync(location=str(path), today=date(2025, 7, 8))
     assert "openai gpt-4o-mini 2024-07-18: shutdown 2025-09-15 → 2025-12-01." in report.changes
     update_catalog_model(
-        CatalogModel.objects.get(pk=world.base.pk), by="admin", shutdown_on=date(2026, 1, 1)
+        model=CatalogModel.objects.get(pk=world.base.pk), by="admin", shutdown_on=date(2026, 1, 1)
     )
     assert catalog_sync(location=map_file, today=date(2025, 7, 15)).changes == []
     assert CatalogModel.objects.get(pk=world.base.pk).shutdown_on == date(2026, 1, 1)

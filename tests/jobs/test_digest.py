@@ -167,8 +167,8 @@ def test_at_most_one_digest_per_recipient_and_week(scene):
 def test_the_claim_is_a_conditional_update_only_one_caller_wins(scene):
     delivery = DigestDelivery.objects.create(recipient=scene.alice, iso_year=2026, iso_week=10)
     fields = {"email": "alice@example.com", "subject": "s", "tune_count": 1}
-    assert digest_services.claim(delivery.pk, **fields) is True
-    assert digest_services.claim(delivery.pk, **fields) is False
+    assert digest_services.claim(delivery_id=delivery.pk, **fields) is True
+    assert digest_services.claim(delivery_id=delivery.pk, **fields) is False
     # Its worker died mid-send: the row stays "sending" and nothing goes out again on its own.
     assert digest_services.deliver_digest(scene.alice.pk, *WEEK) == "already handled"
     assert mail.outbox == []

@@ -185,7 +185,7 @@ def test_an_endpoint_that_keeps_failing_is_given_up_with_its_error(
 def test_a_delivery_is_sent_at_most_once(hook, django_capture_on_commit_callbacks):
     delivery = one_delivery(hook, "/once", django_capture_on_commit_callbacks)
     assert delivery.status == "sent"
-    assert webhook_services.deliver_webhook(delivery.pk) == "already handled"
+    assert webhook_services.deliver_webhook(delivery_id=delivery.pk) == "already handled"
     assert tasks.deliver_webhook.delay(delivery.pk).get() == "already handled"
     assert len(hook.to("/once")) == 1
 

@@ -23,6 +23,7 @@ from tracker.models import (
 )
 from tracker.selectors import access
 from tracker.selectors.shutdowns import retrain_by
+from tracker.selectors.summary import UNEVALUATED
 from tracker.services import usage
 
 from .fields import (
@@ -459,14 +460,12 @@ class ShutdownSerializer(serializers.Serializer):
     )
 
 
-class VerdictCountsSerializer(serializers.Serializer):
-    KEEP = serializers.IntegerField()
-    WATCH = serializers.IntegerField()
-    RETRAIN = serializers.IntegerField()
-    RETIRE = serializers.IntegerField()
-    FINE_TUNE = serializers.IntegerField()
-    ITERATE = serializers.IntegerField()
-    UNEVALUATED = serializers.IntegerField()
+#: Tunes per latest verdict: one count per verdict of the engine's vocabulary, and UNEVALUATED.
+VerdictCountsSerializer = type(
+    "VerdictCountsSerializer",
+    (serializers.Serializer,),
+    {name: serializers.IntegerField() for name in [*Verdict.values, UNEVALUATED]},
+)
 
 
 class SummarySerializer(serializers.Serializer):

@@ -232,7 +232,7 @@ class TuneDetailView(ApiView):
         data = dict(self.validated(s.TuneUpdateSerializer, request.data, partial=True))
         if "owner" in data:
             data["owner"] = team_owner(team=tune.team, username=data["owner"])
-        tune = update_tune(tune, **data)
+        tune = update_tune(tune=tune, **data)
         return Response(_tune_out(self.caller, tune))
 
 
@@ -293,7 +293,7 @@ class TuneChangesView(ApiView):
             data = dict(self.validated(s.ChangeLogEntryInputSerializer, request.data))
             _not_future(data["day"], "day")
             data.setdefault("author", self.caller.label)
-            entry = record_change(tune, **data)
+            entry = record_change(tune=tune, **data)
             return status.HTTP_201_CREATED, s.ChangeLogEntrySerializer(entry).data
 
         return idempotent(request, action)
@@ -325,7 +325,7 @@ class TuneServingPricesView(ApiView):
         def action():
             tune = self.tune()
             price = add_serving_price(
-                tune,
+                tune=tune,
                 by=self.caller.label,
                 **self.validated(s.PriceInputSerializer, request.data),
             )
@@ -748,7 +748,7 @@ class CatalogDetailView(CatalogModelMixin, ApiView):
     def patch(self, request, model_id):
         model = self.catalog_model()
         data = self.validated(s.CatalogModelInputSerializer, request.data, partial=True)
-        model = update_catalog_model(model, by=self.caller.label, **data)
+        model = update_catalog_model(model=model, by=self.caller.label, **data)
         out = access.catalog_model(self.caller.team_ids, model.pk)
         return Response(s.CatalogModelSerializer(out).data)
 
@@ -780,7 +780,7 @@ class ModelPricesView(CatalogModelMixin, ApiView):
         def action():
             model = self.catalog_model()
             price = add_model_price(
-                model,
+                model=model,
                 by=self.caller.label,
                 **self.validated(s.PriceInputSerializer, request.data),
             )

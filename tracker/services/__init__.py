@@ -5,7 +5,7 @@ One module per concern; the common entry points are re-exported here.
 
 from .errors import Conflict, TuneRetired
 from .evaluation import EvaluationRun, evaluate_portfolio
-from .tunes import after_change_saved, evaluate_tune, record_change, retire_tune
+from .tunes import change_delete, change_update, evaluate_tune, record_change, retire_tune
 from .usage import IngestResult, UsageBatchInvalid, ingest_usage
 
 __all__ = [
@@ -14,7 +14,8 @@ __all__ = [
     "IngestResult",
     "TuneRetired",
     "UsageBatchInvalid",
-    "after_change_saved",
+    "change_delete",
+    "change_update",
     "evaluate_portfolio",
     "evaluate_tune",
     "ingest_usage",

@@ -6,7 +6,8 @@ one, so the price that applied on any past day stays what it was.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from datetime import date
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,18 +21,18 @@ EDITABLE_FIELDS = frozenset(
 
 
 @transaction.atomic
-def create_catalog_model(*, by: str, **fields) -> CatalogModel:
+def create_catalog_model(*, by: str, **fields: Any) -> CatalogModel:
     """Add a model; ``by`` (a username or an API key's label) is recorded with its shutdown date."""
     model = CatalogModel(**fields)
     model.full_clean()
     model.save()
     if model.shutdown_on is not None:
-        record_shutdown_change(model, previous=None, by=by)
+        record_shutdown_change(model=model, previous=None, by=by)
     return model
 
 
 @transaction.atomic
-def update_catalog_model(model: CatalogModel, *, by: str, **fields) -> CatalogModel:
+def update_catalog_model(*, model: CatalogModel, by: str, **fields: Any) -> CatalogModel:
     """Record what a provider announces later: a shutdown date (who set it is kept), a successor."""
     refuse_fixed_fields(fields, EDITABLE_FIELDS)
     model = CatalogModel.objects.select_for_update().get(pk=model.pk)
@@ -47,11 +48,13 @@ def update_catalog_model(model: CatalogModel, *, by: str, **fields) -> CatalogMo
     model.full_clean()
     model.save(update_fields=list(fields))
     if model.shutdown_on != previous:
-        record_shutdown_change(model, previous=previous, by=by)
+        record_shutdown_change(model=model, previous=previous, by=by)
     return model
 
 
-def record_shutdown_change(model: CatalogModel, *, previous, by: str) -> ShutdownDateChange:
+def record_shutdown_change(
+    *, model: CatalogModel, previous: date | None, by: str
+) -> ShutdownDateChange:
     """One row per shutdown-date change (the caller holds the transaction)."""
     return ShutdownDateChange.objects.create(
         model=model, previous=previous, shutdown_on=model.shutdown_on, changed_by=by[:150]
@@ -59,7 +62,7 @@ def record_shutdown_change(model: CatalogModel, *, previous, by: str) -> Shutdow
 
 
 @transaction.atomic
-def add_model_price(model: CatalogModel, *, by: str, **fields) -> ModelPrice:
+def add_model_price(*, model: CatalogModel, by: str, **fields: Any) -> ModelPrice:
     CatalogModel.objects.select_for_update().filter(pk=model.pk).first()
     return append_price(
         ModelPrice(model=model, created_by=by[:150], **fields),
@@ -79,14 +82,21 @@ PriceT = TypeVar("PriceT", bound=Price)
 
 def append_price(price: PriceT, existing: QuerySet[PriceT]) -> PriceT:
     """Save ``price`` if it starts after every existing one of the same owner."""
-    last = existing.order_by("-effective_from").first()
-    if last is not None and price.effective_from <= last.effective_from:
-        raise ValidationError(
-            {
-                "effective_from": f"Prices are appended, never rewritten: the last price starts "
-                f"on {last.effective_from}, so a new one must start after it."
-            }
-        )
+    error = price_start_error(effective_from=price.effective_from, existing=existing)
+    if error:
+        raise ValidationError({"effective_from": error})
     price.full_clean()
     price.save()
     return price
+
+
+def price_start_error(*, effective_from: date | None, existing: QuerySet[PriceT]) -> str | None:
+    """Why a new price may not start on ``effective_from``, or None: prices are appended, so a
+    new one starts after every existing one of the same owner."""
+    last = existing.order_by("-effective_from").first()
+    if effective_from is None or last is None or effective_from > last.effective_from:
+        return None
+    return (
+        f"Prices are appended, never rewritten: the last price starts on {last.effective_from}, "
+        "so a new one must start after it."
+    )

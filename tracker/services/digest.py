@@ -116,7 +116,7 @@ def user_id_from_token(token: str) -> int | None:
         return None
 
 
-def set_weekly_digest(user_id: int, enabled: bool) -> DigestPreference:
+def set_weekly_digest(*, user_id: int, enabled: bool) -> DigestPreference:
     preference, _ = DigestPreference.objects.update_or_create(
         user_id=user_id, defaults={"weekly_digest": enabled}
     )
@@ -173,7 +173,7 @@ def build_message(
 # --- Claiming and sending -------------------------------------------------------------------------
 
 
-def claim(delivery_id: int, *, email: str, subject: str, tune_count: int) -> bool:
+def claim(*, delivery_id: int, email: str, subject: str, tune_count: int) -> bool:
     """Take the delivery for sending: True for exactly one caller while it is pending."""
     return (
         DigestDelivery.objects.filter(pk=delivery_id, status=Status.PENDING).update(
@@ -248,7 +248,7 @@ class Prepared:
     message: EmailMultiAlternatives
 
 
-def prepare(user, iso_year: int, iso_week: int) -> Prepared | None:
+def prepare(*, user, iso_year: int, iso_week: int) -> Prepared | None:
     """The digest and its message for ``user``, or None when there is nothing to act on."""
     digest = digest_selectors.digest_for(user)
     if not digest.has_news:
@@ -269,7 +269,7 @@ def deliver_digest(
         return Outcome.NO_ADDRESS
     if not digest_selectors.wants_digest(user):
         return Outcome.OPTED_OUT
-    prepared = prepare(user, iso_year, iso_week)
+    prepared = prepare(user=user, iso_year=iso_year, iso_week=iso_week)
     if prepared is None:
         return Outcome.NOTHING_TO_SEND
     delivery, _ = DigestDelivery.objects.get_or_create(
@@ -277,7 +277,7 @@ def deliver_digest(
     )
     message = prepared.message
     if not claim(
-        delivery.pk,
+        delivery_id=delivery.pk,
         email=user.email,
         subject=str(message.subject),
         tune_count=len(prepared.digest.items),
@@ -304,7 +304,7 @@ def deliver_digest(
     return Outcome.SENT
 
 
-def enqueue_digests(recipient_ids: list[int], iso_year: int, iso_week: int) -> int:
+def enqueue_digests(*, recipient_ids: list[int], iso_year: int, iso_week: int) -> int:
     """Queue one ``send_digest`` task per recipient once the transaction commits."""
     calls = [
         {"recipient_id": recipient_id, "iso_year": iso_year, "iso_week": iso_week}
@@ -313,7 +313,7 @@ def enqueue_digests(recipient_ids: list[int], iso_year: int, iso_week: int) -> i
     return publish_after_commit("send_digest", calls)
 
 
-def release_deliveries(delivery_ids: list[int]) -> int:
+def release_deliveries(*, delivery_ids: list[int]) -> int:
     """Let failed deliveries, and claims stuck in ``sending`` for over an hour, go out again on
     the next run for their week. For a person who checked the mail log: it may send a second
     copy of a message that did arrive."""

@@ -66,7 +66,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     else:
         _bulk_create_evaluations(evaluations)
     opened, resolved = _sync_flags(evaluations)
-    webhooks.record_evaluation_events(evaluations)
+    webhooks.record_evaluation_events(evaluations=evaluations)
     return EvaluationRun(as_of, evaluations, opened, resolved)
 
 

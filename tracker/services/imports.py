@@ -256,3 +256,9 @@ def tune_alias_add(*, tune: FineTune, model_id: str) -> TuneAlias:
     alias.full_clean()
     alias.save()
     return alias
+
+
+@transaction.atomic
+def tune_alias_remove(*, alias: TuneAlias) -> None:
+    """Untie a provider model id from its tune: later imports report it as unmatched."""
+    TuneAlias.objects.filter(pk=alias.pk).delete()

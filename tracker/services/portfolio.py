@@ -26,10 +26,10 @@ EDITABLE_FIELDS = frozenset(
 
 
 @transaction.atomic
-def create_tune(**fields) -> FineTune:
+def create_tune(**fields: Any) -> FineTune:
     """Register a tune (proposed or deployed). Retiring is :func:`retire_tune`'s job."""
     if fields.get("status") == FineTune.Status.RETIRED:
-        raise ValidationError({"status": "A tune is registered proposed or deployed."})
+        raise ValidationError({"status": STATUS_ERRORS["registered retired"]})
     tune = FineTune(**fields)
     tune.full_clean()
     tune.save()
@@ -87,16 +87,34 @@ def register_tune(
     return create_tune(team=team, owner=owner, **fields)
 
 
+STATUS_ERRORS = {
+    "registered retired": "A tune is registered proposed or deployed.",
+    "unretired": "A retired tune stays retired.",
+    "retired by edit": "Retire a tune through its retire action.",
+}
+
+
+def status_change_error(*, current: str, new: str) -> str | None:
+    """Why a tune may not move from ``current`` to ``new`` status by an edit, or None: status
+    moves between proposed and deployed only (retiring is :func:`retire_tune`)."""
+    if new == current:
+        return None
+    if current == FineTune.Status.RETIRED:
+        return STATUS_ERRORS["unretired"]
+    if new == FineTune.Status.RETIRED:
+        return STATUS_ERRORS["retired by edit"]
+    return None
+
+
 @transaction.atomic
-def update_tune(tune: FineTune, **fields) -> FineTune:
+def update_tune(*, tune: FineTune, **fields: Any) -> FineTune:
     """Change some of a tune's fields. Status moves between proposed and deployed only."""
     refuse_fixed_fields(fields, EDITABLE_FIELDS)
     tune = FineTune.objects.select_for_update().get(pk=tune.pk)
-    if "status" in fields and fields["status"] != tune.status:
-        if tune.status == FineTune.Status.RETIRED:
-            raise ValidationError({"status": "A retired tune stays retired."})
-        if fields["status"] == FineTune.Status.RETIRED:
-            raise ValidationError({"status": "Retire a tune through its retire action."})
+    if "status" in fields:
+        error = status_change_error(current=tune.status, new=fields["status"])
+        if error:
+            raise ValidationError({"status": error})
     for name, value in fields.items():
         setattr(tune, name, value)
     tune.full_clean()
@@ -105,7 +123,7 @@ def update_tune(tune: FineTune, **fields) -> FineTune:
 
 
 @transaction.atomic
-def add_serving_price(tune: FineTune, *, by: str, **fields) -> TunePrice:
+def add_serving_price(*, tune: FineTune, by: str, **fields: Any) -> TunePrice:
     """Append a serving price; prices are never rewritten, so it must start after the last.
     ``by`` (a username or an API key's label) is kept with it."""
     FineTune.objects.select_for_update().filter(pk=tune.pk).first()

@@ -35,5 +35,5 @@ def send_shutdown_notices(*, today: date) -> int:
         ).select_related("tune__team", "tune__base_model__successor")
         if (notice.tune_id, notice.retrain_by, notice.days_before) in keys
     ]
-    webhooks.record_shutdown_notice_events(notices)
+    webhooks.record_shutdown_notice_events(notices=notices)
     return len(notices)

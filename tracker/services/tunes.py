@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 
 from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag
 
+from .catalog import refuse_fixed_fields
 from .errors import TuneRetired
 from .evaluation import evaluate_portfolio
 
 
 @transaction.atomic
-def record_change(tune: FineTune, **fields) -> ChangeLogEntry:
+def record_change(*, tune: FineTune, **fields: Any) -> ChangeLogEntry:
     """Add a change-log entry. A retraining restarts the tune's economic clock on its day."""
     entry = ChangeLogEntry(tune=tune, **fields)
     entry.full_clean()
     entry.save()
-    after_change_saved(entry)
+    _restart_clock(entry)
     return entry
 
 
-def after_change_saved(entry: ChangeLogEntry) -> None:
+@transaction.atomic
+def change_update(*, entry: ChangeLogEntry, **fields: Any) -> ChangeLogEntry:
+    """Correct a change-log entry (its day, kind, summary…). An entry corrected into a
+    retraining restarts the clock on its day, as a new one would."""
+    entry = ChangeLogEntry.objects.select_for_update().get(pk=entry.pk)
+    refuse_fixed_fields(fields, CHANGE_EDITABLE_FIELDS)
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.full_clean()
+    entry.save()
+    _restart_clock(entry)
+    return entry
+
+
+@transaction.atomic
+def change_delete(*, entry: ChangeLogEntry) -> None:
+    """Remove an entry recorded by mistake. The last trained date stays: it may have been set
+    by hand, and a wrong date is corrected on the tune itself."""
+    ChangeLogEntry.objects.filter(pk=entry.pk).delete()
+
+
+#: What a correction may change: the tune an entry belongs to is fixed.
+CHANGE_EDITABLE_FIELDS = frozenset({"day", "kind", "meaningful", "summary", "author", "cost"})
+
+
+def _restart_clock(entry: ChangeLogEntry) -> None:
     """Move the last trained date forward to a retraining's day (never back)."""
     if entry.kind != ChangeLogEntry.Kind.RETRAINING:
         return

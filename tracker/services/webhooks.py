@@ -97,7 +97,7 @@ def _evaluation(evaluation: Evaluation) -> dict:
     }
 
 
-def record_events(events: Iterable[tuple[int, str, str, dict]]) -> int:
+def record_events(*, events: Iterable[tuple[int, str, str, dict]]) -> int:
     """Write an outbox row for each (team id, event, event key, payload) and each active
     endpoint of the team subscribed to the event; queue the new ones after commit. Rows already
     recorded for a key are left alone. Returns how many deliveries are pending for them."""
@@ -126,11 +126,11 @@ def record_events(events: Iterable[tuple[int, str, str, dict]]) -> int:
             endpoint__in={row.endpoint_id for row in rows},
         ).values_list("pk", flat=True)
     )
-    enqueue_deliveries(pending)
+    enqueue_deliveries(delivery_ids=pending)
     return len(pending)
 
 
-def record_evaluation_events(evaluations: list[Evaluation]) -> int:
+def record_evaluation_events(*, evaluations: list[Evaluation]) -> int:
     """The events an evaluation run caused: flags it opened or resolved, and deployed tunes
     whose verdict changed from their previous evaluation. Only a tune's latest evaluation
     speaks (a backfill of an older day announces nothing). A fixed number of queries."""
@@ -177,10 +177,10 @@ def record_evaluation_events(evaluations: list[Evaluation]) -> int:
             "evaluation": _evaluation(evaluation),
         }
         events.append((evaluation.tune.team_id, event, f"{event}:{flag.pk}", payload))
-    return record_events(events)
+    return record_events(events=events)
 
 
-def record_shutdown_notice_events(notices: list[ShutdownNotice]) -> int:
+def record_shutdown_notice_events(*, notices: list[ShutdownNotice]) -> int:
     events = []
     for notice in notices:
         tune = notice.tune
@@ -198,7 +198,7 @@ def record_shutdown_notice_events(notices: list[ShutdownNotice]) -> int:
         }
         key = f"shutdown.notice:{notice.pk}"
         events.append((tune.team_id, WebhookEvent.SHUTDOWN_NOTICE, key, payload))
-    return record_events(events)
+    return record_events(events=events)
 
 
 # --- Bodies ---------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def post(request: urllib.request.Request) -> int:
         raise TransientWebhookError(f"unreachable: {reason}") from exc
 
 
-def claim(delivery_id: int) -> bool:
+def claim(*, delivery_id: int) -> bool:
     return (
         WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING).update(
             status=Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
@@ -354,11 +354,11 @@ def _finish(delivery_id: int, status: str, **fields) -> None:
     )
 
 
-def deliver_webhook(delivery_id: int, *, final_attempt: bool = True) -> str:
+def deliver_webhook(*, delivery_id: int, final_attempt: bool = True) -> str:
     """Send one outbox row unless another worker has it or it was already handled. Raises
     TransientWebhookError (claim released) when a retry may succeed and this is not the
     ``final_attempt``. Returns the row's status afterwards."""
-    if not claim(delivery_id):
+    if not claim(delivery_id=delivery_id):
         return "already handled"
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     try:
@@ -383,7 +383,7 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = True) -> str:
     return Status.SENT
 
 
-def enqueue_deliveries(delivery_ids: list[int]) -> int:
+def enqueue_deliveries(*, delivery_ids: list[int]) -> int:
     """Queue one ``deliver_webhook`` task per row once the transaction commits. A broker that
     cannot be reached loses nothing: the rows stay pending and ``requeue_pending`` (every few
     minutes) queues them again; the change that caused them is not held up."""
@@ -398,7 +398,7 @@ def requeue_pending(*, older_than: timedelta = REQUEUE_AFTER) -> int:
     stale = WebhookDelivery.objects.filter(status=Status.PENDING).filter(
         Q(claimed_at__isnull=True, created_at__lt=cutoff) | Q(claimed_at__lt=cutoff)
     )
-    return enqueue_deliveries(list(stale.values_list("pk", flat=True)))
+    return enqueue_deliveries(delivery_ids=list(stale.values_list("pk", flat=True)))
 
 
 @transaction.atomic
@@ -413,5 +413,5 @@ def resend_deliveries(*, delivery_ids: list[int]) -> int:
     WebhookDelivery.objects.filter(pk__in=ids).update(
         status=Status.PENDING, attempts=0, error="", response_status=None
     )
-    enqueue_deliveries(ids)
+    enqueue_deliveries(delivery_ids=ids)
     return len(ids)

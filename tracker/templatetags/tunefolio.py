@@ -7,6 +7,7 @@ import math
 from django import template
 from django.utils.html import format_html
 
+from decision.fmt import figure_label as figure_label_text
 from tracker.models import Verdict
 from tracker.selectors.digest import months as months_text
 from tracker.selectors.digest import usd as usd_text
@@ -22,6 +23,12 @@ def _number(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+@register.filter
+def figure_label(key: str) -> str:
+    """A figure's name as the reasons, the admin and the emails write it."""
+    return figure_label_text(key)
 
 
 @register.filter

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             user = digest_selectors.digest_recipient(recipient_id)
             if user is None or not digest_selectors.wants_digest(user):
                 continue
-            prepared = digest_services.prepare(user, iso_year, iso_week)
+            prepared = digest_services.prepare(user=user, iso_year=iso_year, iso_week=iso_week)
             if prepared is None:
                 self.stdout.write(f"skip {user.email}: nothing to act on")
                 continue
