@@ -6,6 +6,9 @@ usage batch still lists all of its errors together.
 
 from __future__ import annotations
 
+import io
+import re
+from itertools import chain
 from typing import Any
 
 from rest_framework import parsers
@@ -15,6 +18,9 @@ from .errors import InvalidInput, detail_item
 
 #: Deeper than this is no request this API takes; refusing it keeps parsing bounded.
 MAX_DEPTH = 32
+#: A lone surrogate can only come escaped (``\ud800``): the body itself decoded as UTF-8. A body
+#: without such an escape needs no look at each of its strings.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def text_problems(data) -> list[dict]:
@@ -44,6 +50,23 @@ def text_problems(data) -> list[dict]:
     return problems
 
 
+def nested_too_deep(data) -> bool:
+    """Whether some value lies deeper than ``MAX_DEPTH`` (what :func:`text_problems` finds),
+    level by level: a level without containers ends the walk, found by a set of its types."""
+    level = [data]
+    for _ in range(MAX_DEPTH + 1):
+        if not {dict, list} & set(map(type, level)):
+            return False
+        level = list(
+            chain.from_iterable(
+                value.values() if type(value) is dict else value
+                for value in level
+                if type(value) in (dict, list)
+            )
+        )
+    return bool(level)
+
+
 def _bad_text(value: str) -> str | None:
     try:
         value.encode("utf-8")
@@ -54,10 +77,13 @@ def _bad_text(value: str) -> str | None:
 
 class StrictJSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read()
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - nested too deeply.") from exc
+        if not SURROGATE_ESCAPE.search(body) and not nested_too_deep(data):
+            return data
         problems = text_problems(data)
         if problems:
             raise InvalidInput("The request holds text that cannot be stored.", problems)
