@@ -21,10 +21,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import chain
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
@@ -32,6 +34,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from pandas.api.types import infer_dtype
 
 from tracker.models import FIRST_DAY, FineTune, OperationsCounter, UsageRecord
 
@@ -201,12 +204,22 @@ def ingest_batch(
 
 
 def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
-    """A batch from JSON-like dicts, values kept exactly as sent (``object`` dtype)."""
+    """A batch from JSON-like dicts, built column by column, values kept exactly as sent
+    (``object`` dtype; a field a record leaves out is ``None``)."""
     records = list(records)
-    frame = pd.DataFrame.from_records(records, columns=None) if records else pd.DataFrame()
-    frame = frame.astype(object)
-    # from_records turns missing keys into NaN; keep "missing" and "null" alike as None.
-    return frame.where(frame.notna(), None)
+    names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
+    columns: list[Sequence[object]]
+    if len(names) > 1 and all(len(record) == len(names) for record in records):
+        columns = list(zip(*map(itemgetter(*names), records), strict=True))  # transposed in C
+    else:
+        columns = [[record.get(name) for record in records] for name in names]
+    return pd.DataFrame(
+        {
+            name: np.fromiter(values, dtype=object, count=len(records))
+            for name, values in zip(names, columns, strict=True)
+        },
+        index=pd.RangeIndex(len(records)),
+    )
 
 
 def validate_usage(
@@ -246,11 +259,8 @@ def validate_usage(
     clean = pd.DataFrame(index=index)
 
     # tune: a slug naming a tune of the caller's teams.
-    slugs, ok_slug, slug_errors = _strings(frame["tune"], "tune", SLUG_MAX_LENGTH, required=True)
+    slugs, ok_slug, slug_errors = _per_distinct(frame["tune"], _slugs)
     errors += slug_errors
-    bad_pattern = ok_slug & ~slugs.fillna("").str.fullmatch(_SLUG_RE)
-    errors += _errors(bad_pattern, "tune", "Not a tune slug (letters, digits, - and _ only).")
-    ok_slug &= ~bad_pattern
     tune_ids = _resolve_tunes(slugs[ok_slug], team_ids)
     clean["tune_id"] = slugs.map(tune_ids).where(ok_slug).astype("Int64")
     unknown = ok_slug & clean["tune_id"].isna()
@@ -258,13 +268,14 @@ def validate_usage(
     ok_tune = ok_slug & ~unknown
 
     # day: ISO date, not in the future, not absurdly old.
-    days, ok_day, day_errors = _days(frame["day"], today)
+    days, ok_day, day_errors = _per_distinct(frame["day"], lambda text: _days(text, today))
     errors += day_errors
     clean["day"] = days
 
     # source: optional, the batch default otherwise (a row that omits it has the default's key).
-    sources, ok_source, source_errors = _strings(
-        frame["source"], "source", SOURCE_MAX_LENGTH, required=default_source is None
+    sources, ok_source, source_errors = _per_distinct(
+        frame["source"],
+        lambda text: _strings(text, "source", SOURCE_MAX_LENGTH, required=default_source is None),
     )
     errors += source_errors
     if default_source is not None:
@@ -412,31 +423,78 @@ def write_usage(
 
 
 #: The session-local staging table a batch is copied into on PostgreSQL (emptied at commit).
-_STAGE = "usage_stage"
+#: Sources go in as numbers into the batch's list of sources, costs as floats (NaN: none), so
+#: every row has the same width and the ``COPY`` data is built by numpy in one go.
+_STAGE = "usage_batch"
+_STAGE_COLUMNS = (
+    ("tune_id", ">i8"),
+    ("day", ">i4"),
+    ("source", ">i4"),
+    ("queries", ">i8"),
+    ("input_tokens", ">i8"),
+    ("output_tokens", ">i8"),
+    ("cost_usd", ">f8"),
+    ("quality_score", ">f8"),
+)
+#: A row in binary ``COPY``: its number of fields, then each field's size and value (big-endian).
+_STAGE_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        *(
+            field
+            for column, kind in _STAGE_COLUMNS
+            for field in ((f"{column}_size", ">i4"), (column, kind))
+        ),
+    ]
+)
+#: PostgreSQL's binary ``COPY``: signature, flags, header extension length ... trailer.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+#: Binary dates count days from 2000-01-01.
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
+    """The rows in PostgreSQL's binary ``COPY`` format (``sources``: each row's source, as its
+    1-based position in the list of the batch's sources)."""
+    rows = np.zeros(len(part), dtype=_STAGE_ROW)
+    rows["fields"] = len(_STAGE_COLUMNS)
+    for column, kind in _STAGE_COLUMNS:
+        rows[f"{column}_size"] = np.dtype(kind).itemsize
+    rows["tune_id"] = part["tune_id"].to_numpy(dtype=np.int64)
+    day_codes, days = pd.factorize(part["day"])  # few distinct days: each converted once
+    rows["day"] = (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes]
+    rows["source"] = sources
+    for column in COUNT_FIELDS:
+        rows[column] = part[column].to_numpy(dtype=np.int64)
+    for column in ("cost_usd", "quality_score"):
+        rows[column] = part[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows, as CSV text pandas writes in one call, into a staging
-    table, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` that leaves rows whose values did
-    not change untouched. Returns (created, updated)."""
+    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then one
+    ``INSERT … SELECT … ON CONFLICT DO UPDATE`` that leaves rows whose values did not change
+    untouched. Returns (created, updated)."""
     table = UsageRecord._meta.db_table
-    columns = [*KEY_FIELDS, *VALUE_FIELDS]
-    names = ", ".join(columns)
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
     values = ", ".join(VALUE_FIELDS)
     excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
-    text = part[columns].to_csv(header=False, index=False, lineterminator="\n")
+    codes, sources = pd.factorize(part["source"])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, "
-            "source varchar(64), queries bigint, input_tokens bigint, output_tokens bigint, "
-            "cost_usd numeric(16, 4), quality_score double precision) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source int, "
+            "queries bigint, input_tokens bigint, output_tokens bigint, "
+            "cost_usd double precision, quality_score double precision) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_STAGE}")
-        with cursor.cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(text)
+        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(_copy_data(part, codes + 1))
         cursor.execute(
             f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
-            f"SELECT {names}, %s FROM {_STAGE} ORDER BY tune_id, day, source "
+            "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
+            "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
+            f"FROM {_STAGE} ORDER BY 1, 2, 3 "
             "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
             f"({values}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
             f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
@@ -444,7 +502,7 @@ def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
             "RETURNING xmax = 0 AS created) "
             "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
             "FROM written",
-            [timezone.now()],
+            [list(sources), timezone.now()],
         )
         created, updated = cursor.fetchone()
     return int(created), int(updated)
@@ -482,23 +540,72 @@ def _errors(mask: pd.Series, field: str | None, message: str) -> list[RowError]:
     return [RowError(_label(row), field, message) for row in mask.index[mask.to_numpy(bool)]]
 
 
+#: Columns that pandas infers hold only one JSON type (nulls aside) need no look at each value.
+_UNIFORM_KINDS = {"string": "str", "integer": "int", "floating": "float", "empty": "null"}
+
+
 def _kinds(series: pd.Series) -> pd.Series:
     """The JSON type of every value: null, bool, int, bigint, float, str or other."""
+    values = series.to_numpy(dtype=object)
+    null = pd.isna(values)
+    present = values[~null]
+    kind = _UNIFORM_KINDS.get(infer_dtype(present, skipna=False))
+    if kind == "int" and not _fits_int64(present):
+        kind = None  # some are beyond bigint: told apart value by value
+    if kind is None:
+        kinds = np.array([_kind(value) for value in values], dtype=object)
+    else:
+        kinds = np.where(null, "null", kind).astype(object)
+    return pd.Series(kinds, index=series.index, dtype=object)
 
-    def kind(value) -> str:
-        if value is None:
-            return "null"
-        if isinstance(value, (bool, np.bool_)):
-            return "bool"
-        if isinstance(value, (int, np.integer)):
-            return "int" if -_INT64_MAX <= value <= _INT64_MAX else "bigint"
-        if isinstance(value, (float, np.floating)):
-            return "null" if np.isnan(value) else "float"
-        if isinstance(value, str):
-            return "str"
-        return "other"
 
-    return series.map(kind, na_action=None).astype(str)
+def _fits_int64(values: np.ndarray) -> bool:
+    try:
+        numbers = values.astype(np.int64)
+    except OverflowError:
+        return False
+    return not len(numbers) or bool(numbers.min() >= -_INT64_MAX)
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int" if -_INT64_MAX <= value <= _INT64_MAX else "bigint"
+    if isinstance(value, (float, np.floating)):
+        return "null" if np.isnan(value) else "float"
+    if isinstance(value, str):
+        return "str"
+    return "other"
+
+
+Checked = tuple[pd.Series, pd.Series, list[RowError]]
+
+
+def _per_distinct(series: pd.Series, check: Callable[[pd.Series], Checked]) -> Checked:
+    """``check`` (cleaned values, ok mask, errors) run once per distinct value of a text column
+    (a batch names few tunes, days and sources), then spread back over the rows."""
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=True) != "string":
+        return check(series)  # not only text (and maybe unhashable): checked row by row
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    cleaned, ok, distinct_errors = check(pd.Series(distinct, dtype=object))
+    rows = series.index
+    errors = []
+    if distinct_errors:
+        rows_of = pd.Series(np.arange(len(codes))).groupby(codes).indices
+        errors = [
+            RowError(_label(row), e.field, e.message)
+            for e in distinct_errors
+            for row in rows[rows_of[e.row]]
+        ]
+    return (
+        pd.Series(cleaned.to_numpy(dtype=object)[codes], index=rows, dtype=object),
+        pd.Series(ok.to_numpy(dtype=bool)[codes], index=rows),
+        errors,
+    )
 
 
 def _text_problems(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -528,6 +635,13 @@ def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
     ok = kinds.eq("str") & ~nul & ~surrogate & ~empty & ~too_long
     cleaned = text.where(ok, None)
     return cleaned, ok, errors
+
+
+def _slugs(series: pd.Series) -> Checked:
+    slugs, ok, errors = _strings(series, "tune", SLUG_MAX_LENGTH, required=True)
+    bad_pattern = ok & ~slugs.fillna("").str.fullmatch(_SLUG_RE)
+    errors += _errors(bad_pattern, "tune", "Not a tune slug (letters, digits, - and _ only).")
+    return slugs, ok & ~bad_pattern, errors
 
 
 def _days(series: pd.Series, today: date):
@@ -574,6 +688,9 @@ def _numbers(
     maximum: float,
     numbers_as_text: bool,
 ):
+    plausible = _plausible_numbers(series, required=required, whole=whole, maximum=maximum)
+    if plausible is not None:
+        return plausible, pd.Series(True, index=series.index), []
     kinds = _kinds(series)
     errors: list[RowError] = []
     missing = kinds.eq("null")
@@ -616,6 +733,30 @@ def _numbers(
     if not required:
         ok |= missing
     return values, ok, errors
+
+
+def _plausible_numbers(
+    series: pd.Series, *, required: bool, whole: bool, maximum: float
+) -> pd.Series | None:
+    """The column as floats when every value is a JSON number in range (the usual batch), found
+    without a look at each value; ``None`` when some value needs one (then errors are named)."""
+    values = series.to_numpy(dtype=object)
+    null = pd.isna(values)
+    if required and null.any():
+        return None
+    present = values[~null]
+    numeric = infer_dtype(present, skipna=False) in ("integer", "floating", "mixed-integer-float")
+    if len(present) and not numeric:
+        return None
+    numbers = present.astype("float64")
+    in_range = np.isfinite(numbers) & (numbers >= 0) & (numbers <= maximum)
+    if whole:
+        in_range &= numbers == np.floor(numbers)
+    if not in_range.all():
+        return None
+    column = np.full(len(values), np.nan)
+    column[~null] = numbers
+    return pd.Series(column, index=series.index)
 
 
 def _resolve_tunes(slugs: pd.Series, team_ids: Collection[int] | None) -> dict[str, int]:
