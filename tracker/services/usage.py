@@ -32,7 +32,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from pandas.api.types import infer_dtype
 
@@ -473,13 +473,13 @@ def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
 
 
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then one
-    ``INSERT … SELECT … ON CONFLICT DO UPDATE`` that leaves rows whose values did not change
-    untouched. Returns (created, updated)."""
-    table = UsageRecord._meta.db_table
-    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
-    values = ", ".join(VALUE_FIELDS)
-    excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then write
+    them with one ``INSERT … SELECT``. Returns (created, updated).
+
+    Rows for days no stored row of the batch's tunes has yet (the daily case) are inserted
+    plainly; otherwise, or when a concurrent batch wrote the same keys meanwhile, one
+    ``ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change untouched.
+    """
     codes, sources = pd.factorize(part["source"])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -490,22 +490,61 @@ def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
         cursor.execute(f"TRUNCATE {_STAGE}")
         with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)") as copy:
             copy.write(_copy_data(part, codes + 1))
-        cursor.execute(
-            f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
-            "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
-            "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
-            f"FROM {_STAGE} ORDER BY 1, 2, 3 "
-            "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
-            f"({values}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
-            f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
-            f"IS DISTINCT FROM ({excluded}) "
-            "RETURNING xmax = 0 AS created) "
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
-            "FROM written",
-            [list(sources), timezone.now()],
-        )
+        params = ([str(s) for s in sources], timezone.now())
+        if not _stored_in_range(cursor, part):
+            try:
+                with transaction.atomic():
+                    cursor.execute(_INSERT_STAGED, params)
+                return cursor.rowcount, 0
+            except IntegrityError:
+                pass  # a concurrent batch wrote some of these keys first: replace them
+        cursor.execute(_UPSERT_STAGED, params)
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
+    """Whether any of the batch's tunes has a stored row within the batch's days (an index
+    range per tune: no look at each row)."""
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {UsageRecord._meta.db_table} "
+        "WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s)",
+        [sorted(int(t) for t in part["tune_id"].unique()), part["day"].min(), part["day"].max()],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _staged_insert() -> str:
+    """``INSERT … SELECT`` of the staged rows, in key order (concurrent batches writing the same
+    rows lock them in the same order); its ``%s`` are the batch's sources and ``updated_at``."""
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+    return (
+        f"INSERT INTO {UsageRecord._meta.db_table} ({names}, updated_at) "
+        "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
+        "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
+        f"FROM {_STAGE} ORDER BY 1, 2, 3"
+    )
+
+
+def _staged_upsert() -> str:
+    """The staged rows upserted; rows whose values did not change are left untouched. Answers
+    (created, updated)."""
+    table = UsageRecord._meta.db_table
+    excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    return (
+        f"WITH written AS ({_staged_insert()} "
+        "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
+        f"({', '.join(VALUE_FIELDS)}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
+        f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
+        f"IS DISTINCT FROM ({excluded}) "
+        "RETURNING xmax = 0 AS created) "
+        "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
+        "FROM written"
+    )
+
+
+_INSERT_STAGED = _staged_insert()
+_UPSERT_STAGED = _staged_upsert()
 
 
 def _orm_upsert(part: pd.DataFrame) -> tuple[int, int]:
@@ -795,19 +834,20 @@ def _existing_rows(clean: pd.DataFrame) -> pd.DataFrame:
 
 def _source_warnings(clean: pd.DataFrame) -> tuple[SourceWarning, ...]:
     """Sources in the batch that a tune has no stored row from on the batch's days, while other
-    sources do: one query over the batch's tunes and day range, matched in pandas."""
+    sources do: one query over the batch's tunes and day range, matched in pandas. A batch from
+    one source first asks whether any other source reports there at all (usually not)."""
     if clean.empty:
         return ()
+    in_range = UsageRecord.objects.filter(
+        tune_id__in=sorted(int(t) for t in clean["tune_id"].unique()),
+        day__gte=clean["day"].min(),
+        day__lte=clean["day"].max(),
+    )
+    sources = clean["source"].unique()
+    if len(sources) == 1 and not in_range.exclude(source=sources[0]).exists():
+        return ()
     stored = pd.DataFrame.from_records(
-        list(
-            UsageRecord.objects.filter(
-                tune_id__in=sorted({int(t) for t in clean["tune_id"]}),
-                day__gte=min(clean["day"]),
-                day__lte=max(clean["day"]),
-            )
-            .values_list("tune_id", "tune__slug", "day", "source")
-            .distinct()
-        ),
+        list(in_range.values_list("tune_id", "tune__slug", "day", "source").distinct()),
         columns=["tune_id", "slug", "day", "stored_source"],
     )
     if stored.empty:
