@@ -181,7 +181,7 @@ def records_from_batch(body) -> tuple[list[dict], str]:
         errors.append(
             RowError(None, "records", f"{len(records)} records; at most {limit} a request.")
         )
-    else:
+    elif set(map(type, records)) != {dict}:
         errors += [
             RowError(i, None, "Must be an object.")
             for i, record in enumerate(records)
@@ -207,11 +207,15 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
     """A batch from JSON-like dicts, built column by column, values kept exactly as sent
     (``object`` dtype; a field a record leaves out is ``None``)."""
     records = list(records)
-    names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
-    columns: list[Sequence[object]]
+    columns: list[Sequence[object]] = []
+    names = list(records[0]) if records else []
     if len(names) > 1 and all(len(record) == len(names) for record in records):
-        columns = list(zip(*map(itemgetter(*names), records), strict=True))  # transposed in C
-    else:
+        try:  # every record has the first one's fields (the usual batch): transposed in C
+            columns = list(zip(*map(itemgetter(*names), records), strict=True))
+        except KeyError:
+            pass
+    if not columns:
+        names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
         columns = [[record.get(name) for record in records] for name in names]
     return pd.DataFrame(
         {
@@ -684,6 +688,9 @@ def _slugs(series: pd.Series) -> Checked:
 
 
 def _days(series: pd.Series, today: date):
+    plausible = _plausible_days(series, today)
+    if plausible is not None:
+        return plausible, pd.Series(True, index=series.index), []
     field = "day"
     kinds = _kinds(series)
     errors: list[RowError] = []
@@ -796,6 +803,23 @@ def _plausible_numbers(
     column = np.full(len(values), np.nan)
     column[~null] = numbers
     return pd.Series(column, index=series.index)
+
+
+def _plausible_days(series: pd.Series, today: date) -> pd.Series | None:
+    """The column as dates when every value is a real day written YYYY-MM-DD, from
+    ``EARLIEST_DAY``'s year to ``today`` (the usual batch); ``None`` when some value needs a
+    closer look (then errors are named)."""
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=False) != "string":
+        return None
+    text = pd.Series(values, index=series.index, dtype=object)
+    if not text.str.fullmatch(_DAY_RE).all():
+        return None
+    stamps = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    in_range = stamps.dt.year.ge(EARLIEST_DAY.year) & stamps.le(pd.Timestamp(today))
+    if not in_range.all():  # NaT (no calendar date) is never in range
+        return None
+    return stamps.dt.date.astype(object)
 
 
 def _resolve_tunes(slugs: pd.Series, team_ids: Collection[int] | None) -> dict[str, int]:
