@@ -22,6 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -209,11 +210,10 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
     records = list(records)
     columns: list[Sequence[object]] = []
     names = list(records[0]) if records else []
-    if len(names) > 1 and all(len(record) == len(names) for record in records):
-        try:  # every record has the first one's fields (the usual batch): transposed in C
+    if len(names) > 1 and set(map(len, records)) == {len(names)}:
+        # Every record has the first one's fields (the usual batch): transposed in C.
+        with suppress(KeyError):
             columns = list(zip(*map(itemgetter(*names), records), strict=True))
-        except KeyError:
-            pass
     if not columns:
         names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
         columns = [[record.get(name) for record in records] for name in names]
