@@ -659,6 +659,8 @@ def _text_problems(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
+    if all(_storable_text(value, max_length) for value in series.tolist()):
+        return series.astype(object), pd.Series(True, index=series.index), []
     kinds = _kinds(series)
     errors: list[RowError] = []
     missing = kinds.eq("null")
@@ -678,6 +680,17 @@ def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
     ok = kinds.eq("str") & ~nul & ~surrogate & ~empty & ~too_long
     cleaned = text.where(ok, None)
     return cleaned, ok, errors
+
+
+def _storable_text(value: object, max_length: int) -> bool:
+    """A string no check refuses: not blank, not too long, no NUL byte, valid Unicode."""
+    if type(value) is not str or not 0 < len(value) <= max_length or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _slugs(series: pd.Series) -> Checked:
