@@ -837,7 +837,7 @@ def _plausible_days(series: pd.Series, today: date) -> pd.Series | None:
 
 def _resolve_tunes(slugs: pd.Series, team_ids: Collection[int] | None) -> dict[str, int]:
     """One query for every tune named in the batch, limited to the caller's teams."""
-    names = sorted(set(slugs.dropna()))
+    names = sorted(slugs.dropna().unique())
     if not names:
         return {}
     tunes = FineTune.objects.filter(slug__in=names)
