@@ -3,17 +3,21 @@
 The API (``POST /api/v1/usage/``) and ``manage.py import_usage`` share this path. A batch is a
 DataFrame with one row per record; its index labels name the rows in error reports (the API uses
 positions 0..n-1, the CSV import uses line numbers). Validation is vectorised over the whole
-batch with pandas and collects *every* error; nothing is written unless every row is valid.
+batch and collects *every* error; nothing is written unless every row is valid. Each check is
+done column by column: a column's JSON types told apart at once (``infer_dtype``), text checked
+once per distinct value (a batch names few tunes, days and sources), a column of plausible
+numbers accepted in a few array operations; per-row messages are built only for what fails.
 The write is an upsert on (tune, day, source): sending a day again replaces it, and rows whose
 values did not change are left alone, so a replayed batch changes nothing at all.
 
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
-one to find sources new to a tune on days other sources report (a warning: usage from every
-source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed into
-a staging table and merged by one ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`` the values
-differ, in key order; elsewhere the rows it may replace are read, compared in pandas and upserted
-in bulk. The write is retried when PostgreSQL aborts it for a deadlock, so overlapping concurrent
-batches all succeed.
+one or two to find sources new to a tune on days other sources report (a warning: usage from
+every source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed
+(binary, built by numpy) into a staging table, then inserted by one ``INSERT … SELECT`` when
+none of its tunes has stored rows in its days, or else merged by one ``INSERT … SELECT …
+ON CONFLICT DO UPDATE … WHERE`` the values differ, in key order; elsewhere the rows it may
+replace are read, compared in pandas and upserted in bulk. The write is retried when PostgreSQL
+aborts it for a deadlock, so overlapping concurrent batches all succeed.
 """
 
 from __future__ import annotations
