@@ -29,15 +29,19 @@ def batch(days: int, **overrides) -> dict:
 
 
 @pytest.mark.django_db
-def test_the_write_is_one_upsert_statement(world):
-    with CaptureQueriesContext(connection) as queries:
-        response = world.client_a().post(URL, batch(300), format="json")
-    assert response.status_code == 200
-    statements = [q["sql"].replace('"', "").upper() for q in queries]
-    usage_inserts = [sql for sql in statements if "INSERT INTO TRACKER_USAGERECORD" in sql]
-    assert len(usage_inserts) == 1
-    assert "ON CONFLICT" in usage_inserts[0]
-    assert UsageRecord.objects.count() == 300
+def test_the_write_is_one_statement_new_days_or_sent_again(world):
+    inserts = []
+    for values in ({"queries": 10}, {"queries": 11}):  # new days, then the same days changed
+        with CaptureQueriesContext(connection) as queries:
+            response = world.client_a().post(URL, batch(300, **values), format="json")
+        assert response.status_code == 200
+        statements = [q["sql"].replace('"', "").upper() for q in queries]
+        usage_inserts = [sql for sql in statements if "INSERT INTO TRACKER_USAGERECORD" in sql]
+        assert len(usage_inserts) == 1
+        inserts.append(usage_inserts[0])
+    assert "ON CONFLICT" in inserts[1]
+    assert response.json()["updated"] == 300
+    assert set(UsageRecord.objects.values_list("queries", flat=True)) == {11}
 
 
 @pytest.mark.django_db
@@ -134,6 +138,22 @@ def test_concurrent_overlapping_batches_write_each_row_once(world):
         counts = response.json()
         assert counts["received"] == 200
         assert counts["created"] + counts["updated"] + counts["unchanged"] == 200
+
+
+@pytest.mark.django_db
+def test_keys_written_by_another_batch_after_the_check_are_replaced(world, monkeypatch):
+    """The plain insert of new days meets keys a concurrent batch wrote after the check for
+    stored rows: the batch is then upserted, in the same transaction."""
+    _require_postgres()
+    from tracker.services import usage
+
+    client = world.client_a()
+    assert client.post(URL, batch(50), format="json").status_code == 200
+    monkeypatch.setattr(usage, "_stored_in_range", lambda cursor, part: False)
+    response = client.post(URL, batch(60, queries=7), format="json")
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["updated"]) == (10, 50)
+    assert set(UsageRecord.objects.values_list("queries", flat=True)) == {7}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,17 +3,21 @@
 The API (``POST /api/v1/usage/``) and ``manage.py import_usage`` share this path. A batch is a
 DataFrame with one row per record; its index labels name the rows in error reports (the API uses
 positions 0..n-1, the CSV import uses line numbers). Validation is vectorised over the whole
-batch with pandas and collects *every* error; nothing is written unless every row is valid.
+batch and collects *every* error; nothing is written unless every row is valid. Each check is
+done column by column: a column's JSON types told apart at once (``infer_dtype``), text checked
+once per distinct value (a batch names few tunes, days and sources), a column of plausible
+numbers accepted in a few array operations; per-row messages are built only for what fails.
 The write is an upsert on (tune, day, source): sending a day again replaces it, and rows whose
 values did not change are left alone, so a replayed batch changes nothing at all.
 
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
-one to find sources new to a tune on days other sources report (a warning: usage from every
-source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed into
-a staging table and merged by one ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE`` the values
-differ, in key order; elsewhere the rows it may replace are read, compared in pandas and upserted
-in bulk. The write is retried when PostgreSQL aborts it for a deadlock, so overlapping concurrent
-batches all succeed.
+one or two to find sources new to a tune on days other sources report (a warning: usage from
+every source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed
+(binary, built by numpy) into a staging table, then inserted by one ``INSERT … SELECT`` when
+none of its tunes has stored rows in its days, or else merged by one ``INSERT … SELECT …
+ON CONFLICT DO UPDATE … WHERE`` the values differ, in key order; elsewhere the rows it may
+replace are read, compared in pandas and upserted in bulk. The write is retried when PostgreSQL
+aborts it for a deadlock, so overlapping concurrent batches all succeed.
 """
 
 from __future__ import annotations
@@ -21,17 +25,21 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import chain
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from pandas.api.types import infer_dtype
 
 from tracker.models import FIRST_DAY, FineTune, OperationsCounter, UsageRecord
 
@@ -178,7 +186,7 @@ def records_from_batch(body) -> tuple[list[dict], str]:
         errors.append(
             RowError(None, "records", f"{len(records)} records; at most {limit} a request.")
         )
-    else:
+    elif set(map(type, records)) != {dict}:
         errors += [
             RowError(i, None, "Must be an object.")
             for i, record in enumerate(records)
@@ -201,12 +209,25 @@ def ingest_batch(
 
 
 def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
-    """A batch from JSON-like dicts, values kept exactly as sent (``object`` dtype)."""
+    """A batch from JSON-like dicts, built column by column, values kept exactly as sent
+    (``object`` dtype; a field a record leaves out is ``None``)."""
     records = list(records)
-    frame = pd.DataFrame.from_records(records, columns=None) if records else pd.DataFrame()
-    frame = frame.astype(object)
-    # from_records turns missing keys into NaN; keep "missing" and "null" alike as None.
-    return frame.where(frame.notna(), None)
+    columns: list[Sequence[object]] = []
+    names = list(records[0]) if records else []
+    if len(names) > 1 and set(map(len, records)) == {len(names)}:
+        # Every record has the first one's fields (the usual batch): transposed in C.
+        with suppress(KeyError):
+            columns = list(zip(*map(itemgetter(*names), records), strict=True))
+    if not columns:
+        names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
+        columns = [[record.get(name) for record in records] for name in names]
+    return pd.DataFrame(
+        {
+            name: np.fromiter(values, dtype=object, count=len(records))
+            for name, values in zip(names, columns, strict=True)
+        },
+        index=pd.RangeIndex(len(records)),
+    )
 
 
 def validate_usage(
@@ -246,11 +267,8 @@ def validate_usage(
     clean = pd.DataFrame(index=index)
 
     # tune: a slug naming a tune of the caller's teams.
-    slugs, ok_slug, slug_errors = _strings(frame["tune"], "tune", SLUG_MAX_LENGTH, required=True)
+    slugs, ok_slug, slug_errors = _per_distinct(frame["tune"], _slugs)
     errors += slug_errors
-    bad_pattern = ok_slug & ~slugs.fillna("").str.fullmatch(_SLUG_RE)
-    errors += _errors(bad_pattern, "tune", "Not a tune slug (letters, digits, - and _ only).")
-    ok_slug &= ~bad_pattern
     tune_ids = _resolve_tunes(slugs[ok_slug], team_ids)
     clean["tune_id"] = slugs.map(tune_ids).where(ok_slug).astype("Int64")
     unknown = ok_slug & clean["tune_id"].isna()
@@ -258,13 +276,14 @@ def validate_usage(
     ok_tune = ok_slug & ~unknown
 
     # day: ISO date, not in the future, not absurdly old.
-    days, ok_day, day_errors = _days(frame["day"], today)
+    days, ok_day, day_errors = _per_distinct(frame["day"], lambda text: _days(text, today))
     errors += day_errors
     clean["day"] = days
 
     # source: optional, the batch default otherwise (a row that omits it has the default's key).
-    sources, ok_source, source_errors = _strings(
-        frame["source"], "source", SOURCE_MAX_LENGTH, required=default_source is None
+    sources, ok_source, source_errors = _per_distinct(
+        frame["source"],
+        lambda text: _strings(text, "source", SOURCE_MAX_LENGTH, required=default_source is None),
     )
     errors += source_errors
     if default_source is not None:
@@ -412,42 +431,128 @@ def write_usage(
 
 
 #: The session-local staging table a batch is copied into on PostgreSQL (emptied at commit).
-_STAGE = "usage_stage"
+#: Sources go in as numbers into the batch's list of sources, costs as floats (NaN: none), so
+#: every row has the same width and the ``COPY`` data is built by numpy in one go.
+_STAGE = "usage_batch"
+_STAGE_COLUMNS = (
+    ("tune_id", ">i8"),
+    ("day", ">i4"),
+    ("source", ">i4"),
+    ("queries", ">i8"),
+    ("input_tokens", ">i8"),
+    ("output_tokens", ">i8"),
+    ("cost_usd", ">f8"),
+    ("quality_score", ">f8"),
+)
+#: A row in binary ``COPY``: its number of fields, then each field's size and value (big-endian).
+_STAGE_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        *(
+            field
+            for column, kind in _STAGE_COLUMNS
+            for field in ((f"{column}_size", ">i4"), (column, kind))
+        ),
+    ]
+)
+#: PostgreSQL's binary ``COPY``: signature, flags, header extension length ... trailer.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+#: Binary dates count days from 2000-01-01.
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+
+
+def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
+    """The rows in PostgreSQL's binary ``COPY`` format (``sources``: each row's source, as its
+    1-based position in the list of the batch's sources)."""
+    rows = np.zeros(len(part), dtype=_STAGE_ROW)
+    rows["fields"] = len(_STAGE_COLUMNS)
+    for column, kind in _STAGE_COLUMNS:
+        rows[f"{column}_size"] = np.dtype(kind).itemsize
+    rows["tune_id"] = part["tune_id"].to_numpy(dtype=np.int64)
+    day_codes, days = pd.factorize(part["day"])  # few distinct days: each converted once
+    rows["day"] = (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes]
+    rows["source"] = sources
+    for column in COUNT_FIELDS:
+        rows[column] = part[column].to_numpy(dtype=np.int64)
+    for column in ("cost_usd", "quality_score"):
+        rows[column] = part[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows, as CSV text pandas writes in one call, into a staging
-    table, then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` that leaves rows whose values did
-    not change untouched. Returns (created, updated)."""
-    table = UsageRecord._meta.db_table
-    columns = [*KEY_FIELDS, *VALUE_FIELDS]
-    names = ", ".join(columns)
-    values = ", ".join(VALUE_FIELDS)
-    excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
-    text = part[columns].to_csv(header=False, index=False, lineterminator="\n")
+    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then write
+    them with one ``INSERT … SELECT``. Returns (created, updated).
+
+    Rows for days no stored row of the batch's tunes has yet (the daily case) are inserted
+    plainly; otherwise, or when a concurrent batch wrote the same keys meanwhile, one
+    ``ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change untouched.
+    """
+    codes, sources = pd.factorize(part["source"])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, "
-            "source varchar(64), queries bigint, input_tokens bigint, output_tokens bigint, "
-            "cost_usd numeric(16, 4), quality_score double precision) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source int, "
+            "queries bigint, input_tokens bigint, output_tokens bigint, "
+            "cost_usd double precision, quality_score double precision) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_STAGE}")
-        with cursor.cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(text)
-        cursor.execute(
-            f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
-            f"SELECT {names}, %s FROM {_STAGE} ORDER BY tune_id, day, source "
-            "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
-            f"({values}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
-            f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
-            f"IS DISTINCT FROM ({excluded}) "
-            "RETURNING xmax = 0 AS created) "
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
-            "FROM written",
-            [timezone.now()],
-        )
+        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(_copy_data(part, codes + 1))
+        params = ([str(s) for s in sources], timezone.now())
+        if not _stored_in_range(cursor, part):
+            try:
+                with transaction.atomic():
+                    cursor.execute(_INSERT_STAGED, params)
+                return cursor.rowcount, 0
+            except IntegrityError:
+                pass  # a concurrent batch wrote some of these keys first: replace them
+        cursor.execute(_UPSERT_STAGED, params)
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
+    """Whether any of the batch's tunes has a stored row within the batch's days (an index
+    range per tune: no look at each row)."""
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {UsageRecord._meta.db_table} "
+        "WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s)",
+        [sorted(int(t) for t in part["tune_id"].unique()), part["day"].min(), part["day"].max()],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _staged_insert() -> str:
+    """``INSERT … SELECT`` of the staged rows, in key order (concurrent batches writing the same
+    rows lock them in the same order); its ``%s`` are the batch's sources and ``updated_at``."""
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+    return (
+        f"INSERT INTO {UsageRecord._meta.db_table} ({names}, updated_at) "
+        "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
+        "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
+        f"FROM {_STAGE} ORDER BY 1, 2, 3"
+    )
+
+
+def _staged_upsert() -> str:
+    """The staged rows upserted; rows whose values did not change are left untouched. Answers
+    (created, updated)."""
+    table = UsageRecord._meta.db_table
+    excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    return (
+        f"WITH written AS ({_staged_insert()} "
+        "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
+        f"({', '.join(VALUE_FIELDS)}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
+        f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
+        f"IS DISTINCT FROM ({excluded}) "
+        "RETURNING xmax = 0 AS created) "
+        "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) "
+        "FROM written"
+    )
+
+
+_INSERT_STAGED = _staged_insert()
+_UPSERT_STAGED = _staged_upsert()
 
 
 def _orm_upsert(part: pd.DataFrame) -> tuple[int, int]:
@@ -482,23 +587,72 @@ def _errors(mask: pd.Series, field: str | None, message: str) -> list[RowError]:
     return [RowError(_label(row), field, message) for row in mask.index[mask.to_numpy(bool)]]
 
 
+#: Columns that pandas infers hold only one JSON type (nulls aside) need no look at each value.
+_UNIFORM_KINDS = {"string": "str", "integer": "int", "floating": "float", "empty": "null"}
+
+
 def _kinds(series: pd.Series) -> pd.Series:
     """The JSON type of every value: null, bool, int, bigint, float, str or other."""
+    values = series.to_numpy(dtype=object)
+    null = pd.isna(values)
+    present = values[~null]
+    kind = _UNIFORM_KINDS.get(infer_dtype(present, skipna=False))
+    if kind == "int" and not _fits_int64(present):
+        kind = None  # some are beyond bigint: told apart value by value
+    if kind is None:
+        kinds = np.array([_kind(value) for value in values], dtype=object)
+    else:
+        kinds = np.where(null, "null", kind).astype(object)
+    return pd.Series(kinds, index=series.index, dtype=object)
 
-    def kind(value) -> str:
-        if value is None:
-            return "null"
-        if isinstance(value, (bool, np.bool_)):
-            return "bool"
-        if isinstance(value, (int, np.integer)):
-            return "int" if -_INT64_MAX <= value <= _INT64_MAX else "bigint"
-        if isinstance(value, (float, np.floating)):
-            return "null" if np.isnan(value) else "float"
-        if isinstance(value, str):
-            return "str"
-        return "other"
 
-    return series.map(kind, na_action=None).astype(str)
+def _fits_int64(values: np.ndarray) -> bool:
+    try:
+        numbers = values.astype(np.int64)
+    except OverflowError:
+        return False
+    return not len(numbers) or bool(numbers.min() >= -_INT64_MAX)
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int" if -_INT64_MAX <= value <= _INT64_MAX else "bigint"
+    if isinstance(value, (float, np.floating)):
+        return "null" if np.isnan(value) else "float"
+    if isinstance(value, str):
+        return "str"
+    return "other"
+
+
+Checked = tuple[pd.Series, pd.Series, list[RowError]]
+
+
+def _per_distinct(series: pd.Series, check: Callable[[pd.Series], Checked]) -> Checked:
+    """``check`` (cleaned values, ok mask, errors) run once per distinct value of a text column
+    (a batch names few tunes, days and sources), then spread back over the rows."""
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=True) != "string":
+        return check(series)  # not only text (and maybe unhashable): checked row by row
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    cleaned, ok, distinct_errors = check(pd.Series(distinct, dtype=object))
+    rows = series.index
+    errors = []
+    if distinct_errors:
+        rows_of = pd.Series(np.arange(len(codes))).groupby(codes).indices
+        errors = [
+            RowError(_label(row), e.field, e.message)
+            for e in distinct_errors
+            for row in rows[rows_of[e.row]]
+        ]
+    return (
+        pd.Series(cleaned.to_numpy(dtype=object)[codes], index=rows, dtype=object),
+        pd.Series(ok.to_numpy(dtype=bool)[codes], index=rows),
+        errors,
+    )
 
 
 def _text_problems(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -509,6 +663,8 @@ def _text_problems(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
+    if all(_storable_text(value, max_length) for value in series.tolist()):
+        return series.astype(object), pd.Series(True, index=series.index), []
     kinds = _kinds(series)
     errors: list[RowError] = []
     missing = kinds.eq("null")
@@ -530,7 +686,28 @@ def _strings(series: pd.Series, field: str, max_length: int, *, required: bool):
     return cleaned, ok, errors
 
 
+def _storable_text(value: object, max_length: int) -> bool:
+    """A string no check refuses: not blank, not too long, no NUL byte, valid Unicode."""
+    if type(value) is not str or not 0 < len(value) <= max_length or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _slugs(series: pd.Series) -> Checked:
+    slugs, ok, errors = _strings(series, "tune", SLUG_MAX_LENGTH, required=True)
+    bad_pattern = ok & ~slugs.fillna("").str.fullmatch(_SLUG_RE)
+    errors += _errors(bad_pattern, "tune", "Not a tune slug (letters, digits, - and _ only).")
+    return slugs, ok & ~bad_pattern, errors
+
+
 def _days(series: pd.Series, today: date):
+    plausible = _plausible_days(series, today)
+    if plausible is not None:
+        return plausible, pd.Series(True, index=series.index), []
     field = "day"
     kinds = _kinds(series)
     errors: list[RowError] = []
@@ -574,6 +751,9 @@ def _numbers(
     maximum: float,
     numbers_as_text: bool,
 ):
+    plausible = _plausible_numbers(series, required=required, whole=whole, maximum=maximum)
+    if plausible is not None:
+        return plausible, pd.Series(True, index=series.index), []
     kinds = _kinds(series)
     errors: list[RowError] = []
     missing = kinds.eq("null")
@@ -618,9 +798,50 @@ def _numbers(
     return values, ok, errors
 
 
+def _plausible_numbers(
+    series: pd.Series, *, required: bool, whole: bool, maximum: float
+) -> pd.Series | None:
+    """The column as floats when every value is a JSON number in range (the usual batch), found
+    without a look at each value; ``None`` when some value needs one (then errors are named)."""
+    values = series.to_numpy(dtype=object)
+    null = pd.isna(values)
+    if required and null.any():
+        return None
+    present = values[~null]
+    numeric = infer_dtype(present, skipna=False) in ("integer", "floating", "mixed-integer-float")
+    if len(present) and not numeric:
+        return None
+    numbers = present.astype("float64")
+    in_range = np.isfinite(numbers) & (numbers >= 0) & (numbers <= maximum)
+    if whole:
+        in_range &= numbers == np.floor(numbers)
+    if not in_range.all():
+        return None
+    column = np.full(len(values), np.nan)
+    column[~null] = numbers
+    return pd.Series(column, index=series.index)
+
+
+def _plausible_days(series: pd.Series, today: date) -> pd.Series | None:
+    """The column as dates when every value is a real day written YYYY-MM-DD, from
+    ``EARLIEST_DAY``'s year to ``today`` (the usual batch); ``None`` when some value needs a
+    closer look (then errors are named)."""
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=False) != "string":
+        return None
+    text = pd.Series(values, index=series.index, dtype=object)
+    if not text.str.fullmatch(_DAY_RE).all():
+        return None
+    stamps = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    in_range = stamps.dt.year.ge(EARLIEST_DAY.year) & stamps.le(pd.Timestamp(today))
+    if not in_range.all():  # NaT (no calendar date) is never in range
+        return None
+    return stamps.dt.date.astype(object)
+
+
 def _resolve_tunes(slugs: pd.Series, team_ids: Collection[int] | None) -> dict[str, int]:
     """One query for every tune named in the batch, limited to the caller's teams."""
-    names = sorted(set(slugs.dropna()))
+    names = sorted(slugs.dropna().unique())
     if not names:
         return {}
     tunes = FineTune.objects.filter(slug__in=names)
@@ -654,19 +875,20 @@ def _existing_rows(clean: pd.DataFrame) -> pd.DataFrame:
 
 def _source_warnings(clean: pd.DataFrame) -> tuple[SourceWarning, ...]:
     """Sources in the batch that a tune has no stored row from on the batch's days, while other
-    sources do: one query over the batch's tunes and day range, matched in pandas."""
+    sources do: one query over the batch's tunes and day range, matched in pandas. A batch from
+    one source first asks whether any other source reports there at all (usually not)."""
     if clean.empty:
         return ()
+    in_range = UsageRecord.objects.filter(
+        tune_id__in=sorted(int(t) for t in clean["tune_id"].unique()),
+        day__gte=clean["day"].min(),
+        day__lte=clean["day"].max(),
+    )
+    sources = clean["source"].unique()
+    if len(sources) == 1 and not in_range.exclude(source=sources[0]).exists():
+        return ()
     stored = pd.DataFrame.from_records(
-        list(
-            UsageRecord.objects.filter(
-                tune_id__in=sorted({int(t) for t in clean["tune_id"]}),
-                day__gte=min(clean["day"]),
-                day__lte=max(clean["day"]),
-            )
-            .values_list("tune_id", "tune__slug", "day", "source")
-            .distinct()
-        ),
+        list(in_range.values_list("tune_id", "tune__slug", "day", "source").distinct()),
         columns=["tune_id", "slug", "day", "stored_source"],
     )
     if stored.empty:
