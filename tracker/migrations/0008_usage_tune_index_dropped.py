@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracker", "0006_usage_estimated_default"),
+        ("tracker", "0007_evaluation_findings_by_code"),
     ]
 
     operations = [
