@@ -141,6 +141,7 @@ def list_calls(world, staff_client):
         "tunes filtered and ordered": lambda: api.get(
             "/api/v1/tunes/?verdict=RETIRE&status=deployed&search=tune&ordering=-updated_at"
         ),
+        "tunes, a later page": lambda: api.get("/api/v1/tunes/?limit=3&offset=3"),
         "tunes as CSV": lambda: api.get("/api/v1/tunes/?format=csv"),
         "tune": lambda: api.get(f"{tune}/"),
         "tune changes": lambda: api.get(f"{tune}/changes/"),
@@ -152,6 +153,7 @@ def list_calls(world, staff_client):
         "tune latest evaluation": lambda: api.get(f"{tune}/evaluations/latest/"),
         "summary": lambda: api.get("/api/v1/summary/"),
         "flags": lambda: api.get("/api/v1/flags/"),
+        "flags, a later page": lambda: api.get("/api/v1/flags/?limit=1&offset=1"),
         "open flags of a team": lambda: api.get("/api/v1/flags/?state=open&team=support"),
         "catalog": lambda: api.get("/api/v1/catalog/"),
         "catalog model prices": lambda: api.get(f"/api/v1/catalog/{world.base.pk}/prices/"),
@@ -182,3 +184,21 @@ def test_every_list_costs_the_same_queries_at_any_size(world, staff_client):
         assert response.status_code == 200, (name, response.content[:500])
     assert grown == small
     assert small["flags"] == 3 and small["tunes"] == 3  # a count and a page: none was empty
+
+
+def test_pages_hold_every_row_once_in_the_lists_order(world):
+    """A later page is read by its ids: walked page by page, a list is the list read at once,
+    ties (equal names) included."""
+    FineTuneFactory.create_batch(
+        20, team=world.team_a, name="Same name", base_model=world.base, alternative=world.frontier
+    )
+    grow(world, tunes=3, days=4, first=0)
+    api = world.client_a()
+    for url, key in (("/api/v1/tunes/", "slug"), ("/api/v1/flags/", "id")):
+        whole = [row[key] for row in api.get(f"{url}?limit=500").json()["results"]]
+        paged = []
+        for offset in range(0, len(whole), 4):
+            page = api.get(f"{url}?limit=4&offset={offset}").json()["results"]
+            paged += [row[key] for row in page]
+        assert paged == whole, url
+        assert len(set(whole)) == len(whole) > 4, url
