@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import sys
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,14 +31,13 @@ import numpy as np
 import pandas as pd
 from common import (
     AS_OF,
-    analyze,
     bench_database,
-    clear,
     copy_in,
     median,
     seed_portfolio,
     timed,
 )
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
@@ -149,7 +149,8 @@ def seed_history(weeks: int, seed: int = 11) -> None:
         ),
         batch_size=5000,
     )
-    analyze()
+    with connection.cursor() as cursor:  # as autovacuum leaves a table: statistics, visibility
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def clients() -> tuple[APIClient, Client]:
@@ -220,13 +221,12 @@ def request(call) -> tuple[float, int]:
     return seconds * 1000, len(queries)
 
 
-def measure(rounds: int) -> dict[str, tuple[float, int]]:
-    results = {}
-    for name, call in endpoints(*clients()).items():
-        request(call)  # warm-up
-        runs = [request(call) for _ in range(rounds)]
-        results[name] = (median([ms for ms, _ in runs]), runs[-1][1])
-    return results
+def use(database: str) -> None:
+    """Point the connection at ``database``: every size keeps its own until the end."""
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = database
+    connection.settings_dict["NAME"] = database
+    connection.ensure_connection()
 
 
 def main() -> None:
@@ -238,14 +238,34 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    measured: dict[int, dict[str, tuple[float, int]]] = {}
-    with bench_database():
+    databases: dict[int, str] = {}
+    calls: dict[int, dict] = {}
+    runs: dict[int, dict[str, list[tuple[float, int]]]] = {size: {} for size in sizes}
+    with ExitStack() as stack:
         for size in sizes:
-            clear()
+            databases[size] = stack.enter_context(bench_database(f"_{size}"))
             seed_portfolio(size, args.days)
             seed_history(args.evaluations)
-            measured[size] = measure(args.rounds)
-            print(f"  measured {size:,} tunes", file=sys.stderr)
+            calls[size] = endpoints(*clients())
+            print(f"  seeded {size:,} tunes", file=sys.stderr)
+        # Rounds alternate between the sizes, so whatever else loads the machine falls on
+        # every size alike.
+        for name in calls[sizes[0]]:
+            for size in sizes:
+                use(databases[size])
+                request(calls[size][name])  # warm-up
+            for _ in range(args.rounds):
+                for size in sizes:
+                    use(databases[size])
+                    runs[size].setdefault(name, []).append(request(calls[size][name]))
+        use(databases[sizes[-1]])  # each database is dropped from the one nested in it
+    measured = {
+        size: {
+            name: (median([ms for ms, _ in times]), times[-1][1])
+            for name, times in runs[size].items()
+        }
+        for size in sizes
+    }
 
     first, last = sizes[0], sizes[-1]
     print(
