@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, DecimalField, Exists, OuterRef, Subquery
 
 from tracker.models import CatalogModel, Evaluation, FineTune, Flag, Verdict
 
@@ -31,36 +31,23 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
     active = tunes.exclude(status=FineTune.Status.RETIRED)
     latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     money = DecimalField(max_digits=16, decimal_places=2)
+    annotated = tunes_with_latest_verdict(active).annotate(
+        latest_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
+        latest_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
+        flagged=Exists(Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)),
+    )
 
-    # Summed by the database, each latest figure looked up as few times as possible per tune
-    # (PostgreSQL repeats a correlated subquery wherever the statement names it).
-    deployed = Q(status=FineTune.Status.DEPLOYED)
     by_verdict = {verdict.value: 0 for verdict in Verdict} | {UNEVALUATED: 0}
-    deployed_evaluated, realised = 0, Decimal(0)
-    for verdict, count, evaluated, saving in (
-        tunes_with_latest_verdict(active)
-        .annotate(
-            latest_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money)
-        )
-        .order_by()
-        .values_list("latest_verdict")
-        .annotate(
-            n=Count("pk"),
-            evaluated=Count("latest_saving", filter=deployed),
-            saving=Sum("latest_saving", filter=deployed),
-        )
+    for verdict, count in (
+        annotated.order_by().values_list("latest_verdict").annotate(n=Count("pk"))
     ):
         by_verdict[verdict or UNEVALUATED] += count
-        deployed_evaluated += evaluated
-        realised += saving or 0
-    open_flag = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
-    flagged = (
-        active.filter(Exists(open_flag))
-        .annotate(
-            latest_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money)
-        )
-        .aggregate(tunes=Count("pk"), unrecovered=Sum("latest_unrecovered"))
-    )
+
+    rows = list(annotated.values_list("status", "latest_saving", "flagged", "latest_unrecovered"))
+    deployed_savings = [
+        saving for status, saving, _, _ in rows if status == "deployed" and saving is not None
+    ]
+    flagged = [unrecovered for _, _, is_flagged, unrecovered in rows if is_flagged]
 
     window = current_policy().shutdown_watch_days
     horizon = today + timedelta(days=window)
@@ -91,10 +78,12 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
         "as_of": today,
         "tunes": sum(by_verdict.values()),
         "by_verdict": by_verdict,
-        "deployed_tunes_evaluated": deployed_evaluated,
-        "realised_monthly_saving_usd": realised,
-        "flagged_tunes": flagged["tunes"],
-        "unrecovered_training_cost_of_flagged_usd": flagged["unrecovered"] or Decimal(0),
+        "deployed_tunes_evaluated": len(deployed_savings),
+        "realised_monthly_saving_usd": sum(deployed_savings, Decimal(0)),
+        "flagged_tunes": len(flagged),
+        "unrecovered_training_cost_of_flagged_usd": sum(
+            (u for u in flagged if u is not None), Decimal(0)
+        ),
         "shutdown_window_days": window,
         "upcoming_shutdowns": shutdowns,
     }
