@@ -39,6 +39,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.limit = self.get_limit(request)
         self.count = self.get_count(queryset)
         self.offset = self.get_offset(request)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
         if self.count == 0 or self.offset > self.count:
             return []
         page = slice(self.offset, self.offset + self.limit)
