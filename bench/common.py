@@ -44,14 +44,20 @@ AS_OF = date(2026, 6, 30)
 MODELS = 20
 
 
+#: The database ``DATABASE_URL`` names; the benchmarks' own are named after it.
+CONFIGURED_NAME = settings.DATABASES["default"]["NAME"]
+
+
 @contextmanager
-def bench_database():
-    """A fresh, migrated ``<name>_run`` database for the duration; dropped afterwards."""
+def bench_database(suffix: str = "_run"):
+    """A fresh, migrated ``<name><suffix>`` database for the duration; dropped afterwards.
+    Nested ones stay side by side (the innermost must be in use when each is left)."""
     if connection.vendor != "postgresql":
         sys.exit("Benchmarks measure PostgreSQL: set DATABASE_URL=postgres://…/<name>.")
     database = settings.DATABASES["default"]
-    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_run"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    database.setdefault("TEST", {})["NAME"] = f"{CONFIGURED_NAME}{suffix}"
+    old_name = database["NAME"]  # create_test_db returns the new name, not this one
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield database["NAME"]
     finally:

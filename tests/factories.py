@@ -94,3 +94,55 @@ class ChangeLogEntryFactory(factory.django.DjangoModelFactory):
     kind = models.ChangeLogEntry.Kind.TASK_SPEC
     meaningful = True
     summary = "Spec changed"
+
+
+class PolicyVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.PolicyVersion
+        django_get_or_create = ["digest"]
+
+    values = factory.LazyFunction(lambda: {"lookback_days": 30})
+    digest = "0" * 64
+
+
+class EvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Evaluation
+
+    tune = factory.SubFactory(FineTuneFactory)
+    as_of = date(2025, 6, 30)
+    verdict = models.Verdict.KEEP
+    reason = "Saves money."
+    monthly_net_saving = Decimal("1200.00")
+    unrecovered_cost = Decimal("4000.00")
+    figures = factory.LazyFunction(lambda: {"payback_months": 3.5})
+    policy = factory.SubFactory(PolicyVersionFactory)
+    engine_version = "test"
+
+
+class FlagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Flag
+
+    opened_by = factory.SubFactory(EvaluationFactory, verdict=models.Verdict.RETIRE)
+    tune = factory.SelfAttribute("opened_by.tune")
+    kind = models.Flag.Kind.RETIRE
+    opened_on = factory.SelfAttribute("opened_by.as_of")
+
+
+class TunePriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TunePrice
+
+    tune = factory.SubFactory(FineTuneFactory)
+    effective_from = date(2025, 1, 1)
+    input_usd_per_mtok = Decimal("0.30")
+    output_usd_per_mtok = Decimal("1.20")
+
+
+class TuneAliasFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TuneAlias
+
+    tune = factory.SubFactory(FineTuneFactory)
+    model_id = factory.Sequence(lambda n: f"ft:gpt-4o-mini:acme:{n}")

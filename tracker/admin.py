@@ -42,6 +42,7 @@ from .models import (
     WebhookEvent,
     all_webhook_events,
 )
+from .selectors.access import FLAG_ORDER
 from .selectors.shutdowns import retrain_by
 from .services import digest as digest_services
 from .services import flags as flag_services
@@ -708,8 +709,10 @@ class EvaluationAdmin(ReadOnlyAdmin):
     list_display = ["as_of", "tune", "badge", "saving", "unrecovered", "wide_reason"]
     list_filter = ["verdict", "as_of", "tune__team"]
     search_fields = ["tune__name", "reason"]
-    date_hierarchy = "as_of"
     list_select_related = ["tune"]
+    # Evaluations grow by one per tune every night: no drill-down by date (a DISTINCT over the
+    # whole table; the as_of filter covers it) and no second count of every row.
+    show_full_result_count = False
     fields = [
         "tune",
         "as_of",
@@ -795,6 +798,7 @@ class FlagAdmin(ReadOnlyAdmin):
     list_filter = [OpenFlagFilter, "kind", "tune__team"]
     search_fields = ["tune__name", "tune__owner__email", "note"]
     list_select_related = ["tune", "tune__owner", "opened_by", "acknowledged_by", "snoozed_by"]
+    ordering = list(FLAG_ORDER)
     action_form = FlagActionForm
     actions = ["acknowledge", "snooze"]
     readonly_fields = [

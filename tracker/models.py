@@ -368,8 +368,14 @@ class FineTune(models.Model):
 
     class Meta:
         verbose_name = "fine-tune"
-        ordering = ["name"]
-        indexes = [models.Index(fields=["team", "status"], name="tracker_tune_team_status")]
+        # The id breaks ties between equal names, so pages of a list neither repeat nor skip.
+        ordering = ["name", "pk"]
+        indexes = [
+            models.Index(fields=["team", "status"], name="tracker_tune_team_status"),
+            # Lists read a page in these orders without sorting every tune.
+            models.Index(fields=["name", "id"], name="tracker_tune_by_name"),
+            models.Index(fields=["updated_at"], name="tracker_tune_by_update"),
+        ]
         constraints = [
             score_between_0_and_1("target_score"),
             score_between_0_and_1("baseline_score"),
@@ -653,7 +659,8 @@ class Evaluation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tune", "as_of"], name="tracker_one_evaluation_a_day")
         ]
-        indexes = [models.Index(fields=["as_of"], name="tracker_evaluation_as_of")]
+        # Newest first in the default order: a page without sorting a whole day's evaluations.
+        indexes = [models.Index(fields=["-as_of", "tune_id"], name="tracker_evaluation_newest")]
 
     def __str__(self) -> str:
         return f"{self.tune} {self.as_of}: {self.verdict}"
@@ -730,7 +737,10 @@ class Flag(models.Model):
                 name="tracker_flag_resolved_after_opened",
             ),
         ]
-        indexes = [models.Index(fields=["resolved_on"], name="tracker_flag_resolved_on")]
+        # Open flags first, oldest first (the lists' order; PostgreSQL puts NULLs first in DESC).
+        indexes = [
+            models.Index(fields=["-resolved_on", "opened_on", "id"], name="tracker_flag_open_first")
+        ]
 
     def __str__(self) -> str:
         state = f"resolved {self.resolved_on}" if self.resolved_on else "open"

@@ -609,9 +609,7 @@ class FlagListView(ApiView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return access.visible_flags(self.caller.team_ids).order_by(
-            "-resolved_on", "opened_on", "pk"
-        )
+        return access.visible_flags(self.caller.team_ids)
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "today": _today()}

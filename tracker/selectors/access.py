@@ -117,10 +117,19 @@ def team_member(team: Team, username: str):
     return team.members.filter(username=username).first()
 
 
+#: Open flags first, oldest first (the order the flag index keeps).
+FLAG_ORDER = ("-resolved_on", "opened_on", "pk")
+
+
 def visible_flags(team_ids: TeamIds) -> QuerySet[Flag]:
-    """Flags on the caller's tunes, with their tune, owner and who acted on them."""
-    return _in_teams(Flag.objects.all(), team_ids, "tune__team_id").select_related(
-        "tune", "tune__owner", "tune__team", "opened_by", "acknowledged_by", "snoozed_by"
+    """Flags on the caller's tunes, with their tune, owner and who acted on them, open ones
+    first, oldest first."""
+    return (
+        _in_teams(Flag.objects.all(), team_ids, "tune__team_id")
+        .select_related(
+            "tune", "tune__owner", "tune__team", "opened_by", "acknowledged_by", "snoozed_by"
+        )
+        .order_by(*FLAG_ORDER)
     )
 
 

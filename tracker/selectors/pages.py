@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import cast
 
 import pandas as pd
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 import decision
 from decision import DAYS_PER_MONTH
@@ -212,7 +212,7 @@ def overview(team_ids: TeamIds, today: date) -> dict:
             latest_unrecovered=latest.values("unrecovered_cost")[:1],
         )
         .filter(latest_verdict__in=AT_RISK_VERDICTS)
-        .values_list("latest_unrecovered", flat=True)
+        .aggregate(capital=Sum("latest_unrecovered"), tunes=Count("latest_unrecovered"))
     )
     savings = monthly_savings(team_ids, today)
     this_month = savings[savings["month"] == pd.Period(today, freq="M")]["net_saving"].sum()
@@ -226,8 +226,8 @@ def overview(team_ids: TeamIds, today: date) -> dict:
         "needs_action": items,
         "realised_this_month": float(this_month),
         "realised_to_date": float(savings["net_saving"].sum()),
-        "capital_at_risk": float(sum(float(u) for u in at_risk if u is not None)),
-        "at_risk_tunes": sum(1 for u in at_risk if u is not None),
+        "capital_at_risk": float(at_risk["capital"] or 0),
+        "at_risk_tunes": at_risk["tunes"],
         "chart": monthly_chart(savings, today),
     }
 
