@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0006_usage_estimated_default'),
+        ('tracker', '0008_usage_tune_index_dropped'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
