@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils.functional import cached_property
 from rest_framework_api_key.models import AbstractAPIKey
 
 from decision import vocabulary
@@ -670,7 +669,7 @@ class Evaluation(models.Model):
         """The thresholds in force, by name (empty when not recorded)."""
         return self.policy.values if self.policy is not None else {}
 
-    @cached_property
+    @property
     def findings(self) -> list[dict[str, Any]]:
         """The findings as the engine wrote them (code, source, severity, message, decisive,
         figures), their messages worded from the stored figures under the policy in force."""
