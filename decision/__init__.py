@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .engine import FIGURE_KEYS, build_frame, compute_figures
+from .engine import FIGURE_KEYS, build_frame, compute_figures, days_needed, span_starts
 from .history import daily_savings
 from .inputs import DAYS_PER_MONTH, Policy, Portfolio
 from .results import ENGINE_VERSION, Finding, Severity, TuneResult, Verdict
@@ -37,5 +37,7 @@ __all__ = [
     "Verdict",
     "compute_figures",
     "daily_savings",
+    "days_needed",
     "evaluate",
+    "span_starts",
 ]

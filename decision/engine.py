@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -94,6 +95,59 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
     """All figures plus the working columns the rules need, one row per non-retired tune."""
+    return _figures_and_splits(portfolio, policy, as_of)[0]
+
+
+def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
+    """The spans of ``portfolio.usage_spans`` whose single days a figure needs, one row per span
+    (``tune_id``, ``day``, ``last_day``), sorted. Give those days as ``usage`` instead of the
+    spans and the figures are what the same usage given day by day yields; when this is empty,
+    they already are.
+
+    A span is needed when the break-even day could lie inside it, when it hides how many days a
+    price was missing, or when it holds a young tune's first usage day (where its lookback
+    window starts).
+    """
+    splits = _figures_and_splits(portfolio, policy, as_of)[1]
+    splits = splits[splits["last_day"] > splits["day"]].drop_duplicates(["tune_id", "day"])
+    return splits.sort_values(["tune_id", "day"]).reset_index(drop=True)
+
+
+def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DatetimeIndex:
+    """The days where a span of usage must start, sorted: usage summed from one of these days up
+    to the day before the next (``usage_spans``) never hides a day the figures treat apart.
+
+    They are every day a price takes effect, every tune's last training, the as-of day, the
+    starts of the lookback and volume windows, and the first of every month (so a span the
+    engine needs day by day is at most a month long). ``portfolio.usage`` is not read.
+    """
+    day = as_day(as_of)
+    p = normalise(replace(portfolio, usage=Portfolio().usage, usage_spans=Portfolio().usage_spans))
+    trained = stability.last_training(p.tunes, p.changes, day)["last_trained_on"]
+    recent_from = day - pd.Timedelta(days=lifecycle.RECENT_DAYS - 1)
+    fixed = [
+        day,
+        day - pd.Timedelta(days=policy.lookback_days),
+        recent_from,
+        recent_from - pd.Timedelta(days=lifecycle.EARLIER_DAYS),
+    ]
+    days = pd.concat(
+        [
+            pd.Series(fixed, dtype="datetime64[ns]"),
+            trained,
+            p.model_prices["effective_from"],
+            p.tune_prices["effective_from"],
+        ],
+        ignore_index=True,
+    ).dropna()
+    days = days[days <= day]
+    months = pd.date_range(days.min().to_period("M").to_timestamp(), day, freq="MS")
+    return pd.DatetimeIndex(pd.concat([days, pd.Series(months)]).unique()).sort_values()
+
+
+def _figures_and_splits(
+    portfolio: Portfolio, policy: Policy, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     day = as_day(as_of)
     normalised = normalise(portfolio)
     tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
@@ -103,12 +157,17 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     # --- economics ------------------------------------------------------------------------
     # History (cumulative saving, break-even) prices each day at that day's price; the figures
     # about the future price the lookback window's volume and tokens at today's prices.
-    daily = economics.daily_usage(normalised.usage, ids, day)
+    daily = economics.usage_spans(normalised.usage, normalised.usage_spans, ids, day)
     priced = economics.price_usage(daily, tunes, normalised)
     used = economics.usage_days(daily, ids)
     complete_days = priced[priced["day"] < day]
     first_complete = economics.usage_days(complete_days, ids)["first_usage_on"]
     window = economics.lookback_window(first_complete, day, policy.lookback_days)
+    # A young tune's window starts on its first usage day: a span holding it must start there.
+    starts_window = lookup(window["lookback_start"], complete_days["tune_id"])
+    holds_start = (complete_days["used_from"] == starts_window) & (
+        complete_days["day"] < starts_window
+    )
     in_window = economics.sums_from(complete_days, window["lookback_start"], ids)
     past = economics.window_volume(window, in_window)
     monthly_queries = past["monthly_queries"].where(~proposed, tunes["expected_monthly_queries"])
@@ -127,7 +186,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         }
     )
     billing = economics.billed_versus_computed(
-        normalised.usage, tunes, normalised, window["lookback_start"], day
+        daily, tunes, normalised, window["lookback_start"], day
     )
 
     # --- stability ------------------------------------------------------------------------
@@ -195,7 +254,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ).where(~proposed)
 
     deployed_ids = ids[~proposed]
-    recovery = economics.recovery(
+    recovery, break_even_spans = economics.recovery(
         priced[priced["tune_id"].isin(deployed_ids)],
         frame.loc[~proposed, "last_trained_on"],
         frame.loc[~proposed, "training_cost"],
@@ -238,7 +297,14 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ]
     frame[not_for_proposals] = frame[not_for_proposals].where(~proposed)
     frame["recovered"] = frame["recovered"].astype("boolean")
-    return check_frame(frame.sort_index())
+    splits = pd.concat(
+        [
+            break_even_spans,
+            economics.spans_to_split(priced, tunes),
+            complete_days.loc[holds_start, ["tune_id", "day", "last_day"]],
+        ]
+    )
+    return check_frame(frame.sort_index()), splits
 
 
 def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:

@@ -83,7 +83,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     """
     policy = selectors.engine_policy(selectors.current_policy())
     version = policy_version(policy)
-    inputs = selectors.portfolio_inputs(as_of, policy, tune_ids)
+    inputs = selectors.evaluation_inputs(as_of, policy, tune_ids)
     results = decision.evaluate(inputs, policy, as_of)
     evaluations = [
         Evaluation(
