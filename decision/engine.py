@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
@@ -93,9 +94,55 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(FRAME_COLUMNS)]
 
 
-def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
-    """All figures plus the working columns the rules need, one row per non-retired tune."""
-    return _figures_and_splits(portfolio, policy, as_of)[0]
+#: Reads the single days of the given spans (``tune_id``, ``day``, ``last_day``: every usage
+#: row of that tune from ``day`` to ``last_day``) as ``usage`` rows.
+DaysReader = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def build_frame(
+    portfolio: Portfolio, policy: Policy, as_of: date, read_days: DaysReader | None = None
+) -> pd.DataFrame:
+    """All figures plus the working columns the rules need, one row per non-retired tune.
+
+    With ``usage_spans``, the days the figures need (:func:`days_needed`) are read through
+    ``read_days``; without it they must already be given as ``usage`` (ValueError otherwise).
+    """
+    day = as_day(as_of)
+    normalised = normalise(portfolio)
+    frame, break_even, other = _figures_and_splits(normalised, policy, day)
+    needed = _needed(pd.concat([break_even, other]))
+    if needed.empty:
+        return frame
+    if read_days is None:
+        raise ValueError(f"usage spans need their single days: {len(needed)} spans")
+    days = normalise(Portfolio(usage=read_days(needed))).usage
+    read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
+    spans = normalised.usage_spans
+    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
+    refined = replace(
+        normalised,
+        usage=pd.concat([normalised.usage, days], ignore_index=True),
+        usage_spans=spans[kept],
+    )
+    if not _needed(other).empty:
+        return _figures_and_splits(refined, policy, day)[0]
+    # Only break-even days were missing: every other figure already stands.
+    ids = pd.Index(needed["tune_id"].unique())
+    tunes = refined.tunes.loc[ids]
+    priced = economics.price_usage(
+        economics.usage_spans(refined.usage, refined.usage_spans, ids, day), tunes, refined
+    )
+    rows = frame.loc[ids]
+    recovery, _ = economics.recovery(
+        priced,
+        rows["last_trained_on"],
+        rows["training_cost"],
+        rows["monthly_fixed_cost"],
+        rows["monthly_net_saving"],
+        day,
+    )
+    frame.loc[ids, "break_even_on"] = recovery["break_even_on"]
+    return frame
 
 
 def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -108,7 +155,11 @@ def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     price was missing, or when it holds a young tune's first usage day (where its lookback
     window starts).
     """
-    splits = _figures_and_splits(portfolio, policy, as_of)[1]
+    _, break_even, other = _figures_and_splits(normalise(portfolio), policy, as_day(as_of))
+    return _needed(pd.concat([break_even, other]))
+
+
+def _needed(splits: pd.DataFrame) -> pd.DataFrame:
     splits = splits[splits["last_day"] > splits["day"]].drop_duplicates(["tune_id", "day"])
     return splits.sort_values(["tune_id", "day"]).reset_index(drop=True)
 
@@ -146,10 +197,10 @@ def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.Datetim
 
 
 def _figures_and_splits(
-    portfolio: Portfolio, policy: Policy, as_of: date
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    day = as_day(as_of)
-    normalised = normalise(portfolio)
+    normalised: Portfolio, policy: Policy, day: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The figures frame, the spans the break-even day needs day by day, and those other
+    figures need."""
     tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
@@ -297,20 +348,21 @@ def _figures_and_splits(
     ]
     frame[not_for_proposals] = frame[not_for_proposals].where(~proposed)
     frame["recovered"] = frame["recovered"].astype("boolean")
-    splits = pd.concat(
+    other = pd.concat(
         [
-            break_even_spans,
             economics.spans_to_split(priced, tunes),
             complete_days.loc[holds_start, ["tune_id", "day", "last_day"]],
         ]
     )
-    return check_frame(frame.sort_index()), splits
+    return check_frame(frame.sort_index()), break_even_spans, other
 
 
-def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
+def compute_figures(
+    portfolio: Portfolio, policy: Policy, as_of: date, read_days: DaysReader | None = None
+) -> pd.DataFrame:
     """Every figure for every non-retired tune on ``as_of``, one row per tune (index tune_id).
 
     Columns are :data:`FIGURE_KEYS`. Payback is ``inf`` when the net saving is ≤ 0; unknown
     figures (missing data) are NaN/NaT/<NA>. Nothing here reads today's date.
     """
-    return build_frame(portfolio, policy, as_of).loc[:, list(FIGURE_KEYS)]
+    return build_frame(portfolio, policy, as_of, read_days).loc[:, list(FIGURE_KEYS)]

@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pandas as pd
+import pytest
 from decision_builders import AS_OF, POLICY, day, portfolio, price, tune, usage
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,20 +53,27 @@ def spans_of(rows: pd.DataFrame, starts: pd.DatetimeIndex) -> pd.DataFrame:
     return out.reset_index()[list(SPAN_COLUMNS)]
 
 
-def in_spans(p: Portfolio, as_of=AS_OF, policy=POLICY) -> Portfolio:
-    """``p`` with its usage read as the evaluation reads it: spans, then the days asked for."""
-    rows = p.usage[pd.to_datetime(p.usage["day"]) <= as_of]
-    spans = spans_of(rows, span_starts(p, policy, as_of))
-    first = Portfolio(**{**vars(p), "usage": rows.iloc[:0], "usage_spans": spans})
-    needed = days_needed(first, policy, as_of)
-    asked = needed.merge(rows.assign(day=pd.to_datetime(rows["day"])), on="tune_id")
-    asked = asked[(asked["day_y"] >= asked["day_x"]) & (asked["day_y"] <= asked["last_day"])]
-    days = asked.drop(columns=["day_x", "last_day"]).rename(columns={"day_y": "day"})
-    read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
-    kept = spans[~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)]
-    final = Portfolio(**{**vars(p), "usage": days, "usage_spans": kept})
-    assert days_needed(final, policy, as_of).empty
-    return final
+class Spans:
+    """``p`` with its usage read as the evaluation reads it: spans, and the days asked for."""
+
+    def __init__(self, p: Portfolio, as_of=AS_OF, policy=POLICY):
+        self.rows = p.usage[pd.to_datetime(p.usage["day"]) <= as_of]
+        spans = spans_of(self.rows, span_starts(p, policy, as_of))
+        self.portfolio = Portfolio(**{**vars(p), "usage": self.rows.iloc[:0], "usage_spans": spans})
+        self.asked = pd.DataFrame(columns=["tune_id", "day", "last_day"])
+        # What the engine asks for is exactly what it needs: with those days, nothing more.
+        needed = days_needed(self.portfolio, policy, as_of)
+        read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
+        kept = spans[~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)]
+        given = Portfolio(**{**vars(p), "usage": self.days(needed), "usage_spans": kept})
+        assert days_needed(given, policy, as_of).empty
+
+    def days(self, needed: pd.DataFrame) -> pd.DataFrame:
+        self.asked = needed
+        rows = self.rows.assign(day=pd.to_datetime(self.rows["day"]))
+        asked = needed.merge(rows, on="tune_id")
+        asked = asked[(asked["day_y"] >= asked["day_x"]) & (asked["day_y"] <= asked["last_day"])]
+        return asked.drop(columns=["day_x", "last_day"]).rename(columns={"day_y": "day"})
 
 
 def assert_same(a, b, where="result"):
@@ -85,9 +93,9 @@ def assert_same(a, b, where="result"):
         assert a == b, (where, a, b)
 
 
-def assert_same_results(daily: Portfolio, spans: Portfolio, as_of=AS_OF):
+def assert_same_results(daily: Portfolio, spans: Spans, as_of=AS_OF):
     expected = [r.as_dict() for r in evaluate(daily, POLICY, as_of)]
-    got = [r.as_dict() for r in evaluate(spans, POLICY, as_of)]
+    got = [r.as_dict() for r in evaluate(spans.portfolio, POLICY, as_of, spans.days)]
     assert [r["verdict"] for r in got] == [r["verdict"] for r in expected]
     # Messages print figures, so they are compared through the figures, not as text.
     for result in (*expected, *got):
@@ -116,7 +124,7 @@ def with_sources(p: Portfolio, rnd: random.Random) -> Portfolio:
 @given(p=portfolios(complete_prices=False), rnd=st.randoms(use_true_random=False))
 def test_spans_give_the_results_of_days(p, rnd):
     p = with_sources(p, rnd)
-    assert_same_results(p, in_spans(p))
+    assert_same_results(p, Spans(p))
 
 
 def test_a_dip_after_breaking_even_is_read_day_by_day():
@@ -127,10 +135,11 @@ def test_a_dip_after_breaking_even_is_read_day_by_day():
         [tune(1, last_trained_on=day(-200), upfront_cost=10_000, monthly_fixed_cost=1_000)],
         rows,
     )
-    spans = in_spans(p)
-    assert 0 < len(spans.usage) < len(rows) / 2  # some days were asked for, most were not
+    spans = Spans(p)
     assert_same_results(p, spans)
-    (result,) = evaluate(spans, POLICY, AS_OF)
+    asked_days = (spans.asked["last_day"] - spans.asked["day"]).dt.days + 1
+    assert 0 < asked_days.sum() < len(rows) / 2  # some days were asked for, most were not
+    (result,) = evaluate(spans.portfolio, POLICY, AS_OF, spans.days)
     assert day(-129) < pd.Timestamp(result.figures["break_even_on"]) < day(-100)
 
 
@@ -140,16 +149,23 @@ def test_a_price_gap_is_counted_in_days():
         usage(1, start=-300, end=0),
         model_prices=[price(1, -250, 10.0, 30.0), price(2, -1000, 1.0, 2.0)],
     )
-    spans = in_spans(p)
+    spans = Spans(p)
     assert_same_results(p, spans)
-    (result,) = evaluate(spans, POLICY, AS_OF)
+    (result,) = evaluate(spans.portfolio, POLICY, AS_OF, spans.days)
     assert result.finding("missing_prices").figures["alternative_missing_days"] == 50
+
+
+def test_spans_without_a_reader_for_their_days_are_refused():
+    rows = usage(1, start=-200, end=0, queries=20_000)
+    spans = Spans(portfolio([tune(1, last_trained_on=day(-200))], rows))
+    with pytest.raises(ValueError, match="single days"):
+        evaluate(spans.portfolio, POLICY, AS_OF)
 
 
 def test_a_young_tune_window_starts_on_its_first_day():
     rows = [{**r, "queries": 0.0} for r in usage(1, start=-40, end=-21)] + usage(1, -20, 0)
     p = portfolio([tune(1, last_trained_on=day(-40), deployed_on=day(-40))], rows)
-    spans = in_spans(p)
+    spans = Spans(p)
     assert_same_results(p, spans)
-    (result,) = evaluate(spans, POLICY, AS_OF)
+    (result,) = evaluate(spans.portfolio, POLICY, AS_OF, spans.days)
     assert result.figures["lookback_start"] == day(-20).date().isoformat()

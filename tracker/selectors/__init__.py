@@ -13,6 +13,7 @@ from .portfolio import (
     portfolio_inputs,
     tunes_due_for_evaluation,
     tunes_with_latest_verdict,
+    usage_days,
 )
 from .summary import portfolio_summary
 from .usage import usage_by_period
@@ -29,4 +30,5 @@ __all__ = [
     "tunes_due_for_evaluation",
     "tunes_with_latest_verdict",
     "usage_by_period",
+    "usage_days",
 ]

@@ -254,10 +254,10 @@ def evaluation_inputs(
 ) -> Portfolio:
     """The engine's input for evaluating the given tunes: as :func:`portfolio_inputs`, but on
     PostgreSQL the usage is summed by the server into spans that one price holds over
-    (``decision.span_starts``), and only the days the engine still needs one by one
-    (``decision.days_needed``: around a break-even day, a price gap, a young tune's first day)
-    are read as rows. The figures are the same; far fewer rows cross the wire and the engine
-    works on far fewer. Four queries besides those of :func:`portfolio_inputs`' tables.
+    (``decision.span_starts``); pass :func:`usage_days` to ``decision.evaluate`` for the days
+    the engine needs one by one (around a break-even day, a price gap, a young tune's first
+    day). The figures are the same; far fewer rows cross the wire and the engine works on far
+    fewer. A fixed number of queries.
     """
     if connection.vendor != "postgresql":
         return portfolio_inputs(as_of, policy, tune_ids)
@@ -294,10 +294,13 @@ def evaluation_inputs(
         dates=[name for name in SPAN_COLUMNS if name in SPAN_DATES],
         floats=[name for name in SPAN_COLUMNS if name not in SPAN_DATES and name != "tune_id"],
     )
-    inputs = replace(inputs, usage_spans=spans)
-    needed = decision.days_needed(inputs, policy, as_of)
-    if needed.empty:
-        return inputs
+    return replace(inputs, usage_spans=spans)
+
+
+def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
+    """The usage rows of the given spans (``tune_id``, ``day``, ``last_day``) day by day, in
+    the engine's columns: what ``decision.evaluate`` asks for beside
+    :func:`evaluation_inputs`. One query however many spans."""
     days = _sql_frame(
         f"""
         SELECT u.tune_id, u.day, u.queries, u.input_tokens, u.output_tokens, u.cost_usd,
@@ -307,18 +310,16 @@ def evaluation_inputs(
             ON u.tune_id = s.tune_id AND u.day BETWEEN s.first_day AND s.last_day
         """,
         [
-            [int(i) for i in needed["tune_id"]],
-            [d.date() for d in needed["day"]],
-            [d.date() for d in needed["last_day"]],
+            [int(i) for i in spans["tune_id"]],
+            [d.date() for d in spans["day"]],
+            [d.date() for d in spans["last_day"]],
         ],
         list(USAGE_FIELDS),
         dates=["day"],
         floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
         bools=["estimated"],
     )
-    read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
-    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
-    return replace(inputs, usage=_engine_usage(days), usage_spans=spans[kept])
+    return _engine_usage(days)
 
 
 def _usage_start(as_of: date, policy: Policy, usage_since: date | None) -> date:

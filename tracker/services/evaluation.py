@@ -84,7 +84,7 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     policy = selectors.engine_policy(selectors.current_policy())
     version = policy_version(policy)
     inputs = selectors.evaluation_inputs(as_of, policy, tune_ids)
-    results = decision.evaluate(inputs, policy, as_of)
+    results = decision.evaluate(inputs, policy, as_of, read_days=selectors.usage_days)
     evaluations = [
         Evaluation(
             tune_id=int(result.tune_id),
