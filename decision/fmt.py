@@ -16,11 +16,11 @@ import pandas as pd
 
 def is_missing(value: object) -> bool:
     """True for None, NaN, NaT and pandas <NA>."""
-    if type(value) is float:  # the common case first: every figure passes here
+    if isinstance(value, float):  # the common case first (numpy's float64 too)
         return value != value
     if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float | np.floating):
+    if isinstance(value, np.floating):
         return math.isnan(value)
     return False
 
