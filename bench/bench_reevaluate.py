@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tunefolio_bench \\
         .venv/bin/python bench/bench_reevaluate.py --sizes 1000 --days 730
+    DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 10000 --days 365
     DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 1000,10000,100000 --days 120
 
 For each size, on a fresh synthetic portfolio (every tune trained ``--days`` ago, a usage row per
@@ -9,10 +10,10 @@ tune and day, catalog models used both as base and as alternative):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
-* ``manage.py reevaluate`` in a child process: its time, queries (total and per chunk), the
-  child's peak RSS, the average stored evaluation row (``eval row``: ``avg(pg_column_size(e.*))``)
-  and the evaluation table's whole size per row (``table/row``: ``pg_total_relation_size``, with
-  TOAST and indexes, over the row count);
+* ``manage.py reevaluate`` in a child process: its time, queries (total and per chunk of
+  ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average stored evaluation
+  row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's whole size per row
+  (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the row count);
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
 Prints one row per size; ``reevaluate ÷ read`` is the ratio against the baseline measured in
@@ -59,11 +60,23 @@ NEEDED_USAGE = (
 )
 
 
+def own_peak_rss_mb() -> float:
+    """This process's own peak memory. ``getrusage`` keeps the high-water mark across
+    ``execve``, so a child would report the larger parent that started it; the kernel's
+    ``VmHWM`` belongs to the new address space."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
 def child() -> None:
     """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory."""
     with open(os.devnull, "w") as devnull, CaptureQueriesContext(connection) as queries:
         seconds, _ = timed(call_command, "reevaluate", as_of=AS_OF, stdout=devnull, verbosity=0)
-    print(json.dumps({"seconds": seconds, "queries": len(queries), "rss_mb": peak_rss_mb()}))
+    print(json.dumps({"seconds": seconds, "queries": len(queries), "rss_mb": own_peak_rss_mb()}))
 
 
 def reevaluate(database: str) -> dict:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .inputs import DAYS_PER_MONTH, Portfolio, lookup
+from .inputs import DAYS_PER_MONTH, SPAN_COLUMNS, Portfolio, lookup
 
 TOKENS_PER_PRICE_UNIT = 1_000_000.0  # prices are per million tokens
 ONE_DAY = pd.Timedelta(days=1)
 MAX_PROJECTION_DAYS = 100 * 365  # a break-even a century out is reported as never
 _PRICE = ["input_per_mtok", "output_per_mtok"]
 _USAGE = ["queries", "input_tokens", "output_tokens"]
+_BILLED_SUMS = ["billed_input_tokens", "billed_output_tokens", "estimated_queries"]
+#: Running totals this close to the training cost are checked day by day, not from a span's bound.
+_BOUND_MARGIN = 1e-6
 
 
 def tidy(values: pd.Series, digits: int) -> pd.Series:
@@ -24,10 +27,30 @@ def tidy(values: pd.Series, digits: int) -> pd.Series:
     return values.round(digits)
 
 
-def daily_usage(usage: pd.DataFrame, tune_ids: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
-    """One row per tune and day up to ``as_of``; several sources on one day are summed."""
+def usage_spans(
+    usage: pd.DataFrame, spans: pd.DataFrame, tune_ids: pd.Index, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """All usage up to ``as_of`` as spans (``inputs.SPAN_COLUMNS``), one row per tune and first
+    day, sorted: each day of ``usage`` becomes a one-day span (its sources summed) beside the
+    given ``spans``. Only the rows a source billed count towards the billed tokens."""
     rows = usage[usage["tune_id"].isin(tune_ids) & (usage["day"] <= as_of)]
-    return rows.groupby(["tune_id", "day"], as_index=False, sort=True)[_USAGE].sum()
+    billed = rows["billed_cost"].notna()
+    rows = rows.assign(
+        billed_input_tokens=rows["billed_input_tokens"].where(billed, 0.0),
+        billed_output_tokens=rows["billed_output_tokens"].where(billed, 0.0),
+    )
+    grouped = rows.groupby(["tune_id", "day"], as_index=False, sort=True)
+    daily = grouped[[*_USAGE, *_BILLED_SUMS]].sum()
+    daily["billed_cost"] = grouped["billed_cost"].sum(min_count=1)["billed_cost"]
+    daily["last_day"] = daily["day"]
+    used = daily["day"].where(daily["queries"] > 0)
+    priced = daily["day"].where((daily[_USAGE] > 0).any(axis=1))
+    daily = daily.assign(used_from=used, used_until=used, priced_from=priced, priced_until=priced)
+    given = spans[spans["tune_id"].isin(tune_ids) & (spans["day"] <= as_of)]
+    if given.empty:
+        return daily.loc[:, list(SPAN_COLUMNS)]
+    both = pd.concat([daily.loc[:, list(SPAN_COLUMNS)], given.loc[:, list(SPAN_COLUMNS)]])
+    return both.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
 
 
 def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -> pd.DataFrame:
@@ -56,11 +79,14 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
 
 
 def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) -> pd.DataFrame:
-    """Each tune-day's cost on both sides at that day's prices.
+    """Each span's cost on both sides at the prices of its first day (one price holds on all of
+    a span's days; a one-day span is a day).
 
     The alternative pays for (input tokens + its extra prompt tokens per query) and output tokens
     at the alternative model's price; the tune pays its own serving price, or its base model's on
-    days it has none. A day that needs a price and has none is flagged, never guessed.
+    days it has none. A span that needs a price and has none is flagged, never guessed.
+    ``net_never_negative`` says whether each single day's net saving is ≥ 0 whatever its usage
+    (the alternative is dearer per token on both sides), which bounds the running total inside.
     """
     d = daily.copy()
     alt_model = lookup(tunes["alternative_model_id"], d["tune_id"])
@@ -73,7 +99,7 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
     has_own = own.notna().all(axis=1)
     tune_price = own.where(has_own, base)
 
-    needs_price = (d[_USAGE] > 0).any(axis=1)
+    needs_price = d["priced_from"].notna()
     alt_input = d["input_tokens"] + extra * d["queries"]
     d["alternative_cost"] = (
         alt_input * alt["input_per_mtok"] + d["output_tokens"] * alt["output_per_mtok"]
@@ -84,6 +110,11 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
     ) / TOKENS_PER_PRICE_UNIT
     d["alternative_missing"] = needs_price & d["alternative_cost"].isna()
     d["tune_missing"] = needs_price & d["tune_cost"].isna()
+    d["net_never_negative"] = (
+        (extra * alt["input_per_mtok"] >= 0)
+        & (alt["input_per_mtok"] >= tune_price["input_per_mtok"])
+        & (alt["output_per_mtok"] >= tune_price["output_per_mtok"])
+    )
     # A day with nothing to price costs nothing on either side.
     d.loc[~needs_price, ["alternative_cost", "tune_cost"]] = 0.0
     return d
@@ -91,27 +122,46 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
 
 def usage_days(daily: pd.DataFrame, tune_ids: pd.Index) -> pd.DataFrame:
     """First and last day with queries, per tune (NaT when none yet)."""
-    used = daily[daily["queries"] > 0].groupby("tune_id")["day"].agg(["min", "max"])
-    used = used.reindex(tune_ids)
+    grouped = daily.groupby("tune_id")
     return pd.DataFrame(
-        {"first_usage_on": used["min"], "last_usage_on": used["max"]}, index=tune_ids
+        {
+            "first_usage_on": grouped["used_from"].min().reindex(tune_ids),
+            "last_usage_on": grouped["used_until"].max().reindex(tune_ids),
+        },
+        index=tune_ids,
     ).astype("datetime64[ns]")
 
 
 def sums_from(priced: pd.DataFrame, start: pd.Series, tune_ids: pd.Index) -> pd.DataFrame:
-    """Per-tune sums of priced usage from each tune's ``start`` day (inclusive) onwards."""
+    """Per-tune sums of priced usage from each tune's ``start`` day (inclusive) onwards.
+
+    Days without a price are counted one per row: a span with a missing price and more than one
+    day to price is read day by day (:func:`spans_to_split`)."""
     rows = priced[priced["day"] >= lookup(start, priced["tune_id"])]
     grouped = rows.groupby("tune_id")
     sums = grouped[[*_USAGE, "alternative_cost", "tune_cost"]].sum()
     sums["alternative_missing_days"] = grouped["alternative_missing"].sum()
     sums["tune_missing_days"] = grouped["tune_missing"].sum()
-    missing = rows[rows["alternative_missing"] | rows["tune_missing"]].groupby("tune_id")["day"]
-    sums["first_missing_price_on"] = missing.min()
-    sums["last_missing_price_on"] = missing.max()
+    missing = rows[rows["alternative_missing"] | rows["tune_missing"]].groupby("tune_id")
+    sums["first_missing_price_on"] = missing["priced_from"].min()
+    sums["last_missing_price_on"] = missing["priced_until"].max()
     sums = sums.reindex(tune_ids)
     counts = [*_USAGE, "alternative_cost", "tune_cost", "alternative_missing_days"]
     sums[[*counts, "tune_missing_days"]] = sums[[*counts, "tune_missing_days"]].fillna(0.0)
     return sums
+
+
+def spans_to_split(priced: pd.DataFrame, tunes: pd.DataFrame) -> pd.DataFrame:
+    """Spans whose single days a price gap needs: a tune with a gap that counts (on its own
+    side, or on the alternative's when it has one) has every span with a gap and more than one
+    day to price read day by day, so the gap's days are counted exactly."""
+    has_alternative = lookup(tunes["alternative_model_id"], priced["tune_id"]).notna()
+    gap = priced["tune_missing"] | (priced["alternative_missing"] & has_alternative.to_numpy())
+    gap_tunes = priced.loc[gap, "tune_id"].unique()
+    several = priced["priced_from"] < priced["priced_until"]
+    missing = priced["alternative_missing"] | priced["tune_missing"]
+    split = priced["tune_id"].isin(gap_tunes) & several & missing
+    return priced.loc[split, ["tune_id", "day", "last_day"]]
 
 
 def lookback_window(
@@ -208,8 +258,9 @@ def recovery(
     monthly_fixed_cost: pd.Series,
     saving: pd.Series,
     as_of: pd.Timestamp,
-) -> pd.DataFrame:
-    """Cumulative net saving since the last training, recovery and the break-even day.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cumulative net saving since the last training, recovery and the break-even day, and the
+    spans whose single days the break-even day needs (``tune_id``, ``day``, ``last_day``).
 
     The cumulative figure uses the actual daily usage at each day's prices, minus the fixed cost
     for every day since training. The break-even day is the first day from which the running
@@ -235,26 +286,57 @@ def recovery(
     # which no stretch ends below the cost.
     done = recovered.fillna(False).astype(bool)
     start_rows = pd.DataFrame(
-        {"tune_id": tune_ids[done], "day": last_trained_on[done].to_numpy(), "net": 0.0}
+        {
+            "tune_id": tune_ids[done],
+            "day": last_trained_on[done].to_numpy(),
+            "last_day": last_trained_on[done].to_numpy(),
+            "net": 0.0,
+            "net_never_negative": True,
+        }
     )
-    steps = pd.concat(
-        [rows.loc[lookup(done, rows["tune_id"]), ["tune_id", "day", "net"]], start_rows]
+    columns = ["tune_id", "day", "last_day", "net", "net_never_negative"]
+    steps = pd.concat([rows.loc[lookup(done, rows["tune_id"]), columns], start_rows])
+    steps = steps.groupby(["tune_id", "day"], as_index=False).agg(
+        net=("net", "sum"),
+        last_day=("last_day", "max"),
+        net_never_negative=("net_never_negative", "min"),
     )
-    steps = steps.groupby(["tune_id", "day"], as_index=False)[["net"]].sum()
     by_tune = steps.groupby("tune_id")
+    trained = lookup(last_trained_on, steps["tune_id"])
+    per_day = lookup(fixed_per_day, steps["tune_id"])
+    cost = lookup(training_cost, steps["tune_id"])
     stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
-    elapsed = (stretch_end - lookup(last_trained_on, steps["tune_id"])).dt.days + 1
-    running = by_tune["net"].cumsum() - lookup(fixed_per_day, steps["tune_id"]) * elapsed
+    elapsed = (stretch_end - trained).dt.days + 1
+    total_so_far = by_tune["net"].cumsum()
+    running = total_so_far - per_day * elapsed
     lowest_after = tidy(running, 6)[::-1].groupby(steps["tune_id"][::-1]).cummin()[::-1]
-    holds = lowest_after >= lookup(training_cost, steps["tune_id"])
+    holds = lowest_after >= cost
     reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
+
+    # A span hides the running total at its own days. While every day's net saving is ≥ 0, the
+    # total inside stays above what came before less the fixed cost to the span's last day; a
+    # span after the break-even day where that bound could fall below the cost is read day by
+    # day (the break-even day could lie inside it). Spans before it cannot move it.
+    before = total_so_far - steps["net"]
+    bound = before - pd.concat(
+        [
+            per_day * ((steps["day"] - trained).dt.days + 1),
+            per_day * (steps["last_day"] - trained).dt.days,
+        ],
+        axis=1,
+    ).max(axis=1)
+    clear = (steps["last_day"] == steps["day"]) | (
+        steps["net_never_negative"].astype(bool) & (bound - _BOUND_MARGIN >= cost)
+    )
+    split = ~clear & (steps["day"] >= lookup(reached_on, steps["tune_id"]))
+    to_split = steps.loc[split, ["tune_id", "day", "last_day"]]
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
     days_to_go = (to_go / (saving / DAYS_PER_MONTH).where(saving > 0)).apply(np.ceil)
     days_to_go = days_to_go.where(days_to_go <= MAX_PROJECTION_DAYS)  # beyond that: "never"
     projected = as_of + pd.to_timedelta(days_to_go, unit="D")
     break_even_on = reached_on.where(done, projected.where(~done & known))
-    return pd.DataFrame(
+    figures = pd.DataFrame(
         {
             "cumulative_net_saving": cumulative,
             "recovered": recovered,
@@ -262,10 +344,11 @@ def recovery(
             "unrecovered_cost": tidy(to_go, 6),
         }
     )
+    return figures, to_split
 
 
 def billed_versus_computed(
-    usage: pd.DataFrame,
+    daily: pd.DataFrame,
     tunes: pd.DataFrame,
     portfolio: Portfolio,
     start: pd.Series,
@@ -274,27 +357,29 @@ def billed_versus_computed(
     """Over each tune's lookback window: what the sources billed, what the same tokens cost at
     the catalog (or serving) price, and how many queries were estimated rather than counted.
 
-    ``computed_cost`` is NaN when nothing was billed or a billed day has no price.
+    ``daily`` is the usage as spans (:func:`usage_spans`). ``computed_cost`` is NaN when
+    nothing was billed or a billed day has no price.
     """
     ids = tunes.index
     # The lookback window: its complete days, before the as-of day.
-    rows = usage[usage["tune_id"].isin(ids) & (usage["day"] < as_of)]
+    rows = daily[daily["day"] < as_of]
     rows = rows[rows["day"] >= lookup(start, rows["tune_id"])]
     grouped = rows.groupby("tune_id")
     out = pd.DataFrame(index=ids)
     out["estimated_queries"] = grouped["estimated_queries"].sum().reindex(ids).fillna(0.0)
     out["window_queries"] = grouped["queries"].sum().reindex(ids).fillna(0.0)
     billed = rows[rows["billed_cost"].notna()]
-    daily = (
+    tokens = billed[["billed_input_tokens", "billed_output_tokens"]]
+    priced = price_usage(
         billed.assign(
             input_tokens=billed["billed_input_tokens"],
             output_tokens=billed["billed_output_tokens"],
             queries=0.0,
-        )
-        .groupby(["tune_id", "day"], as_index=False)[[*_USAGE, "billed_cost"]]
-        .sum()
+            priced_from=billed["day"].where((tokens > 0).any(axis=1)),
+        ),
+        tunes,
+        portfolio,
     )
-    priced = price_usage(daily, tunes, portfolio)
     by_tune = priced.groupby("tune_id")
     out["billed_cost"] = by_tune["billed_cost"].sum().reindex(ids)
     computed = by_tune["tune_cost"].sum().reindex(ids)

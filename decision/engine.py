@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -92,10 +94,113 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(FRAME_COLUMNS)]
 
 
-def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
-    """All figures plus the working columns the rules need, one row per non-retired tune."""
+#: Reads the single days of the given spans (``tune_id``, ``day``, ``last_day``: every usage
+#: row of that tune from ``day`` to ``last_day``) as ``usage`` rows.
+DaysReader = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def build_frame(
+    portfolio: Portfolio, policy: Policy, as_of: date, read_days: DaysReader | None = None
+) -> pd.DataFrame:
+    """All figures plus the working columns the rules need, one row per non-retired tune.
+
+    With ``usage_spans``, the days the figures need (:func:`days_needed`) are read through
+    ``read_days``; without it they must already be given as ``usage`` (ValueError otherwise).
+    """
     day = as_day(as_of)
     normalised = normalise(portfolio)
+    frame, break_even, other = _figures_and_splits(normalised, policy, day)
+    needed = _needed(pd.concat([break_even, other]))
+    if needed.empty:
+        return frame
+    if read_days is None:
+        raise ValueError(f"usage spans need their single days: {len(needed)} spans")
+    days = normalise(Portfolio(usage=read_days(needed))).usage
+    read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
+    spans = normalised.usage_spans
+    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
+    refined = replace(
+        normalised,
+        usage=pd.concat([normalised.usage, days], ignore_index=True),
+        usage_spans=spans[kept],
+    )
+    if not _needed(other).empty:
+        return _figures_and_splits(refined, policy, day)[0]
+    # Only break-even days were missing: every other figure already stands.
+    ids = pd.Index(needed["tune_id"].unique())
+    tunes = refined.tunes.loc[ids]
+    priced = economics.price_usage(
+        economics.usage_spans(refined.usage, refined.usage_spans, ids, day), tunes, refined
+    )
+    rows = frame.loc[ids]
+    recovery, _ = economics.recovery(
+        priced,
+        rows["last_trained_on"],
+        rows["training_cost"],
+        rows["monthly_fixed_cost"],
+        rows["monthly_net_saving"],
+        day,
+    )
+    frame.loc[ids, "break_even_on"] = recovery["break_even_on"]
+    return frame
+
+
+def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
+    """The spans of ``portfolio.usage_spans`` whose single days a figure needs, one row per span
+    (``tune_id``, ``day``, ``last_day``), sorted. Give those days as ``usage`` instead of the
+    spans and the figures are what the same usage given day by day yields; when this is empty,
+    they already are.
+
+    A span is needed when the break-even day could lie inside it, when it hides how many days a
+    price was missing, or when it holds a young tune's first usage day (where its lookback
+    window starts).
+    """
+    _, break_even, other = _figures_and_splits(normalise(portfolio), policy, as_day(as_of))
+    return _needed(pd.concat([break_even, other]))
+
+
+def _needed(splits: pd.DataFrame) -> pd.DataFrame:
+    splits = splits[splits["last_day"] > splits["day"]].drop_duplicates(["tune_id", "day"])
+    return splits.sort_values(["tune_id", "day"]).reset_index(drop=True)
+
+
+def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DatetimeIndex:
+    """The days where a span of usage must start, sorted: usage summed from one of these days up
+    to the day before the next (``usage_spans``) never hides a day the figures treat apart.
+
+    They are every day a price takes effect, every tune's last training, the as-of day, the
+    starts of the lookback and volume windows, and the first of every month (so a span the
+    engine needs day by day is at most a month long). ``portfolio.usage`` is not read.
+    """
+    day = as_day(as_of)
+    p = normalise(replace(portfolio, usage=Portfolio().usage, usage_spans=Portfolio().usage_spans))
+    trained = stability.last_training(p.tunes, p.changes, day)["last_trained_on"]
+    recent_from = day - pd.Timedelta(days=lifecycle.RECENT_DAYS - 1)
+    fixed = [
+        day,
+        day - pd.Timedelta(days=policy.lookback_days),
+        recent_from,
+        recent_from - pd.Timedelta(days=lifecycle.EARLIER_DAYS),
+    ]
+    days = pd.concat(
+        [
+            pd.Series(fixed, dtype="datetime64[ns]"),
+            trained,
+            p.model_prices["effective_from"],
+            p.tune_prices["effective_from"],
+        ],
+        ignore_index=True,
+    ).dropna()
+    days = days[days <= day]
+    months = pd.date_range(days.min().to_period("M").to_timestamp(), day, freq="MS")
+    return pd.DatetimeIndex(pd.concat([days, pd.Series(months)]).unique()).sort_values()
+
+
+def _figures_and_splits(
+    normalised: Portfolio, policy: Policy, day: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The figures frame, the spans the break-even day needs day by day, and those other
+    figures need."""
     tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
@@ -103,12 +208,17 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     # --- economics ------------------------------------------------------------------------
     # History (cumulative saving, break-even) prices each day at that day's price; the figures
     # about the future price the lookback window's volume and tokens at today's prices.
-    daily = economics.daily_usage(normalised.usage, ids, day)
+    daily = economics.usage_spans(normalised.usage, normalised.usage_spans, ids, day)
     priced = economics.price_usage(daily, tunes, normalised)
     used = economics.usage_days(daily, ids)
     complete_days = priced[priced["day"] < day]
     first_complete = economics.usage_days(complete_days, ids)["first_usage_on"]
     window = economics.lookback_window(first_complete, day, policy.lookback_days)
+    # A young tune's window starts on its first usage day: a span holding it must start there.
+    starts_window = lookup(window["lookback_start"], complete_days["tune_id"])
+    holds_start = (complete_days["used_from"] == starts_window) & (
+        complete_days["day"] < starts_window
+    )
     in_window = economics.sums_from(complete_days, window["lookback_start"], ids)
     past = economics.window_volume(window, in_window)
     monthly_queries = past["monthly_queries"].where(~proposed, tunes["expected_monthly_queries"])
@@ -127,7 +237,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
         }
     )
     billing = economics.billed_versus_computed(
-        normalised.usage, tunes, normalised, window["lookback_start"], day
+        daily, tunes, normalised, window["lookback_start"], day
     )
 
     # --- stability ------------------------------------------------------------------------
@@ -195,7 +305,7 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ).where(~proposed)
 
     deployed_ids = ids[~proposed]
-    recovery = economics.recovery(
+    recovery, break_even_spans = economics.recovery(
         priced[priced["tune_id"].isin(deployed_ids)],
         frame.loc[~proposed, "last_trained_on"],
         frame.loc[~proposed, "training_cost"],
@@ -238,13 +348,21 @@ def build_frame(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     ]
     frame[not_for_proposals] = frame[not_for_proposals].where(~proposed)
     frame["recovered"] = frame["recovered"].astype("boolean")
-    return check_frame(frame.sort_index())
+    other = pd.concat(
+        [
+            economics.spans_to_split(priced, tunes),
+            complete_days.loc[holds_start, ["tune_id", "day", "last_day"]],
+        ]
+    )
+    return check_frame(frame.sort_index()), break_even_spans, other
 
 
-def compute_figures(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
+def compute_figures(
+    portfolio: Portfolio, policy: Policy, as_of: date, read_days: DaysReader | None = None
+) -> pd.DataFrame:
     """Every figure for every non-retired tune on ``as_of``, one row per tune (index tune_id).
 
     Columns are :data:`FIGURE_KEYS`. Payback is ``inf`` when the net saving is ≤ 0; unknown
     figures (missing data) are NaN/NaT/<NA>. Nothing here reads today's date.
     """
-    return build_frame(portfolio, policy, as_of).loc[:, list(FIGURE_KEYS)]
+    return build_frame(portfolio, policy, as_of, read_days).loc[:, list(FIGURE_KEYS)]

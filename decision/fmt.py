@@ -16,9 +16,11 @@ import pandas as pd
 
 def is_missing(value: object) -> bool:
     """True for None, NaN, NaT and pandas <NA>."""
+    if isinstance(value, float):  # the common case first (numpy's float64 too)
+        return value != value
     if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float | np.floating):
+    if isinstance(value, np.floating):
         return math.isnan(value)
     return False
 
@@ -112,6 +114,11 @@ def day(value: Any) -> str:
 
 def json_safe(value: object) -> object:
     """Figures as JSON-safe values: finite floats or None, ISO dates, bools, ints, strings."""
+    kind = type(value)  # plain values first: a portfolio's results pass through here
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type]
+    if kind is str or kind is int or kind is bool:
+        return value
     if is_missing(value):
         return None
     if isinstance(value, bool | np.bool_):
@@ -121,7 +128,9 @@ def json_safe(value: object) -> object:
     if isinstance(value, float | np.floating):
         value = float(value)
         return value if math.isfinite(value) else None
-    if isinstance(value, pd.Timestamp | datetime | date | np.datetime64):
+    if isinstance(value, datetime):  # pd.Timestamp too
+        return value.date().isoformat()
+    if isinstance(value, date | np.datetime64):
         return pd.Timestamp(value).date().isoformat()
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}

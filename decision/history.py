@@ -23,7 +23,7 @@ def daily_savings(portfolio: Portfolio, as_of: date) -> pd.DataFrame:
     """
     day = as_day(as_of)
     p = normalise(portfolio)
-    daily = economics.daily_usage(p.usage, p.tunes.index, day)
+    daily = economics.usage_spans(p.usage, p.usage_spans, p.tunes.index, day)
     priced = economics.price_usage(daily, p.tunes, p)
     priced["net_saving"] = priced["alternative_cost"] - priced["tune_cost"]
     return priced.loc[:, DAILY_COLUMNS].reset_index(drop=True)

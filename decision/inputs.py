@@ -83,6 +83,28 @@ OPTIONAL_USAGE_COLUMNS = (
     "estimated_queries",
 )
 
+#: Usage summed over a stretch of days, for history read in bulk (``Portfolio.usage_spans``). A span
+#: lies within one bucket of :func:`decision.span_starts` (so one price holds on all its days)
+#: and shares no day with ``usage``. Where a figure needs a span's single days, the engine names
+#: the span in :func:`decision.days_needed`; the caller then gives those days as ``usage``.
+SPAN_COLUMNS: dict[str, str] = {
+    "tune_id": "int",
+    "day": "datetime64 (day): the span's first day with a usage row",
+    "last_day": "datetime64 (day): its last day with a usage row",
+    "queries": "float, summed over the span",
+    "input_tokens": "float, summed",
+    "output_tokens": "float, summed",
+    "billed_cost": "float USD or NaN: summed over the rows that report a cost (NaN: none did)",
+    "billed_input_tokens": "float: the input tokens of those rows",
+    "billed_output_tokens": "float: the output tokens of those rows",
+    "estimated_queries": "float: queries estimated from tokens",
+    "used_from": "datetime64 (day) or NaT: first day with queries",
+    "used_until": "datetime64 (day) or NaT: last day with queries",
+    "priced_from": "datetime64 (day) or NaT: first day with queries or tokens (a day to price)",
+    "priced_until": "datetime64 (day) or NaT: last such day",
+}
+SPAN_DATES = ("day", "last_day", "used_from", "used_until", "priced_from", "priced_until")
+
 CHANGE_COLUMNS: dict[str, str] = {
     "tune_id": "int",
     "day": "datetime64 (day)",
@@ -121,6 +143,7 @@ class Portfolio:
     models: pd.DataFrame = field(default_factory=lambda: _frame(list(MODEL_COLUMNS), "model_id"))
     model_prices: pd.DataFrame = field(default_factory=lambda: _frame(["model_id", *PRICE_COLUMNS]))
     tune_prices: pd.DataFrame = field(default_factory=lambda: _frame(["tune_id", *PRICE_COLUMNS]))
+    usage_spans: pd.DataFrame = field(default_factory=lambda: _frame(list(SPAN_COLUMNS)))
 
 
 # --- Normalisation -------------------------------------------------------------------------------
@@ -251,9 +274,26 @@ def normalise(portfolio: Portfolio) -> Portfolio:
     m["successor_id"] = _ids(_column(models, "successor_id")).set_axis(m.index)
     m = m.sort_index()
 
+    spans = portfolio.usage_spans
+    s = pd.DataFrame(
+        {
+            name: _dates(_column(spans, name))
+            if name in SPAN_DATES
+            else _ids(_column(spans, name))
+            if name == "tune_id"
+            else _floats(_column(spans, name))
+            for name in SPAN_COLUMNS
+        }
+    ).dropna(subset=["tune_id", "day"])
+    s["tune_id"] = s["tune_id"].astype("int64")
+    s["last_day"] = s["last_day"].fillna(s["day"])
+    for name in ("queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS[1:]):
+        s[name] = s[name].fillna(0.0)
+
     return Portfolio(
         tunes=t,
         usage=_sorted(u),
+        usage_spans=s.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True),
         changes=_sorted(c),
         models=m,
         model_prices=_sorted(_prices(portfolio.model_prices, "model_id")),

@@ -126,14 +126,32 @@ def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) 
 def decide(frame: pd.DataFrame, policy: Policy) -> list[TuneResult]:
     """One result per row of the figures frame, sorted by tune id."""
     flags = rule_flags(frame, policy)
-    rows: dict[int, dict[str, Any]] = frame.assign(tune_id=frame.index).to_dict("index")  # type: ignore[assignment]
-    marks: dict[int, dict[str, Any]] = flags.to_dict("index")  # type: ignore[assignment]
+    rows = _records(frame.assign(tune_id=frame.index))
+    marks = _records(flags)
     results = []
     for tune_id in sorted(rows):
-        row = {k: _plain(v) for k, v in rows[tune_id].items()}
+        row = rows[tune_id]
         build = proposal_result if row["status"] == "proposed" else deployed_result
         results.append(build(row, marks[tune_id], policy))
     return results
+
+
+def _records(frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Each row as a dict of plain Python values, by index (column lists are far cheaper than
+    ``to_dict``). Only columns that can hold <NA> or NaT go through :func:`_plain`."""
+    names = [str(name) for name in frame.columns]
+    columns = []
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        values = frame[name].tolist()
+        # numpy floats, ints and bools come out plain; masked ones ("Int64") can hold <NA>.
+        if not (isinstance(dtype, np.dtype) and dtype.kind in "fiub"):
+            values = [_plain(value) for value in values]
+        columns.append(values)
+    return {
+        int(key): dict(zip(names, row, strict=True))
+        for key, row in zip(frame.index.tolist(), zip(*columns, strict=True), strict=True)
+    }
 
 
 def _plain(value: object) -> object:

@@ -261,3 +261,62 @@ def test_a_chunk_looks_only_at_its_own_tunes():
         assert jobs.evaluate_tunes(ids[4:6], AS_OF, only_due=True) == 2
     assert len(large.captured_queries) == len(small.captured_queries)
     assert jobs.evaluate_tunes(ids[:6], AS_OF, only_due=True) == 0  # all done: nothing again
+
+
+def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():
+    """On PostgreSQL the evaluation sums usage into spans on the server and reads single days
+    only where the engine asks; its results are those of the day-by-day read."""
+    tunes = portfolio(3)
+    young, priced_late, billed = tunes
+    FineTune.objects.filter(pk__in=[t.pk for t in tunes]).update(
+        last_trained_on=AS_OF - timedelta(days=400), upfront_cost=300
+    )
+    FineTune.objects.filter(pk=young.pk).update(
+        last_trained_on=AS_OF - timedelta(days=30), deployed_on=AS_OF - timedelta(days=30)
+    )
+    UsageRecord.objects.filter(tune=young, day__lt=AS_OF - timedelta(days=20)).update(queries=0)
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            tune=t,
+            day=AS_OF - timedelta(days=d),
+            source="billing",
+            queries=1_000 + d,
+            input_tokens=800_000,
+            output_tokens=150_000,
+            cost_usd=Decimal("0.1234") if t == billed else None,
+            estimated=d % 3 == 0,
+        )
+        for t in tunes
+        for d in range(0, 400, 2)
+    )
+    ModelPriceFactory(
+        model=billed.alternative,
+        effective_from=AS_OF - timedelta(days=200),
+        input_usd_per_mtok=Decimal("1.25"),
+        output_usd_per_mtok=5,
+    )
+    TunePrice.objects.filter(tune=priced_late).update(effective_from=AS_OF - timedelta(days=50))
+    policy = selectors.engine_policy(selectors.current_policy())
+    spans = selectors.evaluation_inputs(AS_OF, policy)
+    days = selectors.portfolio_inputs(AS_OF, policy)
+    asked = []
+
+    def read_days(needed):
+        asked.append(needed)
+        return selectors.usage_days(needed)
+
+    expected = {r.tune_id: r.as_dict() for r in decision.evaluate(days, policy, AS_OF)}
+    got = {r.tune_id: r.as_dict() for r in decision.evaluate(spans, policy, AS_OF, read_days)}
+    if connection.vendor == "postgresql":
+        assert len(spans.usage_spans) < len(days.usage) / 2
+        assert 0 < len(asked[0]) < len(spans.usage_spans) / 2  # the days around break-even
+    assert got.keys() == expected.keys()
+    for tune_id, result in expected.items():
+        assert got[tune_id]["verdict"] == result["verdict"]
+        assert [f["code"] for f in got[tune_id]["findings"]] == [
+            f["code"] for f in result["findings"]
+        ]
+        for key, value in result["figures"].items():
+            assert got[tune_id]["figures"][key] == (
+                pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+            ), key

@@ -9,9 +9,11 @@ from .portfolio import (
     current_policy,
     engine_policy,
     evaluable_tunes,
+    evaluation_inputs,
     portfolio_inputs,
     tunes_due_for_evaluation,
     tunes_with_latest_verdict,
+    usage_days,
 )
 from .summary import portfolio_summary
 from .usage import usage_by_period
@@ -22,9 +24,11 @@ __all__ = [
     "current_policy",
     "engine_policy",
     "evaluable_tunes",
+    "evaluation_inputs",
     "portfolio_inputs",
     "portfolio_summary",
     "tunes_due_for_evaluation",
     "tunes_with_latest_verdict",
     "usage_by_period",
+    "usage_days",
 ]

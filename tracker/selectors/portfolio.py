@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
@@ -24,8 +25,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Least
 
+import decision
 from decision import vocabulary
-from decision.inputs import Policy, Portfolio
+from decision.inputs import SPAN_COLUMNS, SPAN_DATES, Policy, Portfolio
 from tracker.models import (
     ENGINE_TUNE_FIELDS,
     CatalogModel,
@@ -108,12 +110,19 @@ def any_tune_due(as_of: date) -> bool:
 def _frame(
     queryset: QuerySet, columns: list[str], dates=(), floats=(), bools=(), texts=()
 ) -> pd.DataFrame:
-    """A ``values_list`` queryset read straight into a DataFrame named by ``columns``.
+    """A ``values_list`` queryset read straight into a DataFrame named by ``columns``."""
+    sql, params = queryset.query.sql_with_params()
+    return _sql_frame(sql, params, columns, dates, floats, bools, texts)
+
+
+def _sql_frame(
+    sql: str, params, columns: list[str], dates=(), floats=(), bools=(), texts=()
+) -> pd.DataFrame:
+    """A SELECT's rows read straight into a DataFrame named by ``columns``.
 
     On PostgreSQL the rows come as ``COPY … TO STDOUT`` text parsed by pandas, skipping the
     per-row, per-field converters of a cursor or the ORM (most of the cost of a large read).
     """
-    sql, params = queryset.query.sql_with_params()
     if connection.vendor == "postgresql":
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
@@ -210,12 +219,120 @@ def portfolio_inputs(
     tune_ids: Iterable[int] | None = None,
     usage_since: date | None = None,
 ) -> Portfolio:
-    """The engine's input for the given tunes (all that are not retired when ``None``).
+    """The engine's input for the given tunes (all that are not retired when ``None``), with
+    their usage day by day (charts and what-if scenarios, which move prices and trainings).
 
-    A fixed number of queries whatever the portfolio's size: tunes, usage summed per day, change
-    log, catalog, and the two price tables. ``usage_since`` reaches further back than the rules
-    need (for charts of the whole history).
+    A fixed number of queries whatever the portfolio's size: tunes, usage, change log, catalog,
+    and the two price tables. ``usage_since`` reaches further back than the rules need (for
+    charts of the whole history).
     """
+    inputs, ids = _inputs_without_usage(as_of, tune_ids)
+    # Each tune's usage back to the earliest day a rule needs for it: its last training (or
+    # deployment), or the windows. Rows go as stored: the engine sums sources per day itself.
+    start = _usage_start(as_of, policy, usage_since)
+    trained = Coalesce(
+        F("tune__last_trained_on"), F("tune__deployed_on"), Value(start, output_field=DateField())
+    )
+    usage = _frame(
+        UsageRecord.objects.filter(
+            tune_id__in=ids,
+            day__gte=Least(trained, Value(start, output_field=DateField())),
+            day__lte=as_of,
+        )
+        .order_by()
+        .values_list(*USAGE_FIELDS),
+        list(USAGE_FIELDS),
+        dates=["day"],
+        floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
+        bools=["estimated"],
+    )
+    return replace(inputs, usage=_engine_usage(usage))
+
+
+def evaluation_inputs(
+    as_of: date, policy: Policy, tune_ids: Iterable[int] | None = None
+) -> Portfolio:
+    """The engine's input for evaluating the given tunes: as :func:`portfolio_inputs`, but on
+    PostgreSQL the usage is summed by the server into spans that one price holds over
+    (``decision.span_starts``); pass :func:`usage_days` to ``decision.evaluate`` for the days
+    the engine needs one by one (around a break-even day, a price gap, a young tune's first
+    day). The figures are the same; far fewer rows cross the wire and the engine works on far
+    fewer. A fixed number of queries.
+    """
+    if connection.vendor != "postgresql":
+        return portfolio_inputs(as_of, policy, tune_ids)
+    inputs, _ = _inputs_without_usage(as_of, tune_ids)
+    starts = decision.span_starts(inputs, policy, as_of)
+    # From the earliest day any of these tunes needs: reading further back for the others only
+    # adds spans before their training, which no figure sums, and spares a join per row.
+    window = pd.Timestamp(_usage_start(as_of, policy, None))
+    trained = inputs.tunes["last_trained_on"].fillna(inputs.tunes["deployed_on"])
+    since = min(trained.min(), window) if trained.notna().any() else window
+    # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric.
+    spans = _sql_frame(
+        f"""
+        SELECT tune_id, min(day), max(day),
+            sum(queries::float8), sum(input_tokens::float8), sum(output_tokens::float8),
+            sum(cost_usd::float8),
+            coalesce(sum(input_tokens::float8) FILTER (WHERE cost_usd IS NOT NULL), 0),
+            coalesce(sum(output_tokens::float8) FILTER (WHERE cost_usd IS NOT NULL), 0),
+            coalesce(sum(queries::float8) FILTER (WHERE estimated), 0),
+            min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
+            min(day) FILTER (WHERE queries + input_tokens + output_tokens > 0),
+            max(day) FILTER (WHERE queries + input_tokens + output_tokens > 0)
+        FROM {UsageRecord._meta.db_table}
+        WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s
+        GROUP BY tune_id, width_bucket(day, %s::date[])
+        """,
+        [
+            [int(i) for i in inputs.tunes.index],
+            since.date(),
+            as_of,
+            [d.date() for d in starts],
+        ],
+        list(SPAN_COLUMNS),
+        dates=[name for name in SPAN_COLUMNS if name in SPAN_DATES],
+        floats=[name for name in SPAN_COLUMNS if name not in SPAN_DATES and name != "tune_id"],
+    )
+    return replace(inputs, usage_spans=spans)
+
+
+def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
+    """The usage rows of the given spans (``tune_id``, ``day``, ``last_day``) day by day, in
+    the engine's columns: what ``decision.evaluate`` asks for beside
+    :func:`evaluation_inputs`. One query however many spans."""
+    days = _sql_frame(
+        f"""
+        SELECT u.tune_id, u.day, u.queries, u.input_tokens, u.output_tokens, u.cost_usd,
+            u.estimated
+        FROM {UsageRecord._meta.db_table} u
+        JOIN unnest(%s::bigint[], %s::date[], %s::date[]) AS s(tune_id, first_day, last_day)
+            ON u.tune_id = s.tune_id AND u.day BETWEEN s.first_day AND s.last_day
+        """,
+        [
+            [int(i) for i in spans["tune_id"]],
+            [d.date() for d in spans["day"]],
+            [d.date() for d in spans["last_day"]],
+        ],
+        list(USAGE_FIELDS),
+        dates=["day"],
+        floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
+        bools=["estimated"],
+    )
+    return _engine_usage(days)
+
+
+def _usage_start(as_of: date, policy: Policy, usage_since: date | None) -> date:
+    """The earliest day the rule windows need (a tune's history reaches back to its training)."""
+    window = as_of - timedelta(days=max(VOLUME_TREND_DAYS, policy.lookback_days))
+    return window if usage_since is None else min(window, usage_since)
+
+
+def _inputs_without_usage(
+    as_of: date, tune_ids: Iterable[int] | None
+) -> tuple[Portfolio, QuerySet]:
+    """Tunes, change log, catalog and prices: everything but the usage; and the tunes' ids as
+    a subquery."""
     tunes_qs = FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
     if tune_ids is not None:
         tunes_qs = tunes_qs.filter(pk__in=list(tune_ids))
@@ -231,30 +348,6 @@ def portfolio_inputs(
         tunes[column] = tunes[column].astype("Int64")
     tunes = tunes.set_index("tune_id")
     ids = tunes_qs.values("pk")  # a subquery, so a large portfolio is no long IN list
-
-    # Each tune's usage back to the earliest day a rule needs for it: its last training (or
-    # deployment), or the windows. Rows go as stored: the engine sums sources per day itself, and
-    # a GROUP BY on the server measured slower than the transfer it saves (bench/).
-    window = as_of - timedelta(days=max(VOLUME_TREND_DAYS, policy.lookback_days))
-    if usage_since is not None:
-        window = min(window, usage_since)
-    trained = Coalesce(
-        F("tune__last_trained_on"), F("tune__deployed_on"), Value(window, output_field=DateField())
-    )
-    usage = _frame(
-        UsageRecord.objects.filter(
-            tune_id__in=ids,
-            day__gte=Least(trained, Value(window, output_field=DateField())),
-            day__lte=as_of,
-        )
-        .order_by()
-        .values_list(*USAGE_FIELDS),
-        list(USAGE_FIELDS),
-        dates=["day"],
-        floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
-        bools=["estimated"],
-    )
-    usage = _engine_usage(usage)
     changes = _frame(
         ChangeLogEntry.objects.filter(tune_id__in=ids, day__lte=as_of)
         .order_by()
@@ -292,11 +385,11 @@ def portfolio_inputs(
         dates=["effective_from"],
         floats=PRICE_COLUMNS[1:],
     )
-    return Portfolio(
+    inputs = Portfolio(
         tunes=tunes,
-        usage=usage,
         changes=changes,
         models=models,
         model_prices=model_prices,
         tune_prices=tune_prices,
     )
+    return inputs, ids

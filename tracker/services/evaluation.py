@@ -57,8 +57,8 @@ def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> Ev
     """
     policy = selectors.engine_policy(selectors.current_policy())
     version = policy_version(policy)
-    inputs = selectors.portfolio_inputs(as_of, policy, tune_ids)
-    results = decision.evaluate(inputs, policy, as_of)
+    inputs = selectors.evaluation_inputs(as_of, policy, tune_ids)
+    results = decision.evaluate(inputs, policy, as_of, read_days=selectors.usage_days)
     evaluations = [_evaluation(result, as_of, version) for result in results]
     evaluations.sort(key=lambda e: e.tune_id)  # rows written in key order: no deadlock cycles
     if connection.vendor == "postgresql":
