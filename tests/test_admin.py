@@ -14,9 +14,16 @@ pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 3, 2)
 
 
+@pytest.fixture(scope="module")
+def demo_rows(module_transaction, django_db_blocker):
+    """The demo portfolio, loaded once for the module."""
+    with django_db_blocker.unblock():
+        call_command("load_demo", as_of=AS_OF, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
 @pytest.fixture
-def demo(db):
-    call_command("load_demo", as_of=AS_OF, stdout=open("/dev/null", "w"))  # noqa: SIM115
+def demo(demo_rows, db):
+    """The demo portfolio; what the test changes in it is rolled back after the test."""
 
 
 def registered():

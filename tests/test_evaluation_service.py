@@ -136,9 +136,12 @@ def test_admin_shows_the_verdict_badge_and_findings(staff_client):
     assert evaluation.findings[0]["message"].encode() in page.content.replace(b"&#x27;", b"'")
 
 
+@pytest.mark.slow
 class EvaluatingAgainReplaces(HypothesisTestCase):
     """Property: however a day is evaluated — whole portfolio, single tunes, overlapping chunks,
-    repeated — each tune ends with exactly one evaluation for it, the same as one clean run."""
+    repeated — each tune ends with exactly one evaluation for it, the same as one clean run.
+
+    Slow (up to a hundred evaluations): the quick loop keeps the plain re-evaluation tests."""
 
     @classmethod
     def setUpTestData(cls):

@@ -46,12 +46,13 @@ class Server:
         return self.request(("\r\n".join(lines) + "\r\n\r\n").encode())
 
 
-@pytest.fixture(params=["config.settings.production", "config.settings.local"])
-def server(request, tmp_path) -> Iterator[Server]:
+# One server per settings module for the whole file: no test here writes anything the server keeps.
+@pytest.fixture(scope="module", params=["config.settings.production", "config.settings.local"])
+def server(request, tmp_path_factory) -> Iterator[Server]:
     if not GUNICORN.exists():
         pytest.fail(f"gunicorn is a dependency but {GUNICORN} is missing")
     port, dead_db_port = free_port(), free_port()
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": request.param,

@@ -5,6 +5,7 @@ Each operation gets the examples, coverage and fuzzing phases (positive and nega
 Path parameters are pinned to seeded objects (a tune of the key's team, a catalog model) so the
 nested routes are exercised on real data; 404s for unknown or other teams' objects are tested
 in ``test_access.py``. A fixed seed keeps CI deterministic; set SCHEMATHESIS_SEED to explore.
+Marked slow (about a minute): the quick loop keeps ``test_endpoints.py``'s schema test.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ def _pytest9_node_id(request):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @schema.parametrize()
 @hypothesis_settings(

@@ -31,8 +31,9 @@ def demo_portfolio(transactional_db):
         yield user
 
 
-@pytest.fixture
-def browser(tmp_path):
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One browser for the module: starting Chromium costs more than most of these tests."""
     require(
         "Chromium", os.path.exists(CHROMIUM), f"no browser at {CHROMIUM} (apt-get install chromium)"
     )
@@ -56,7 +57,7 @@ def browser(tmp_path):
         "--disable-sync",
         "--no-first-run",
         "--window-size=1360,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
@@ -65,6 +66,15 @@ def browser(tmp_path):
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The module's browser, signed out: each test starts without the last one's cookies."""
+    chromium.delete_all_cookies()
+    chromium.set_window_size(1360, 1000)
+    yield chromium
+    chromium.delete_all_cookies()
 
 
 def screenshot(driver, name: str, full_page: bool = True) -> Path:

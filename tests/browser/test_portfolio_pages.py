@@ -16,6 +16,8 @@ from tracker.models import Evaluation, Flag
 
 from .conftest import PASSWORD, screenshot
 
+# The what-if test stays in the quick loop (``-m "not slow"``) for the whole path: sign in,
+# a page, its script calling the server; the others run in the full suite.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MS_PER_DAY = 86_400_000
@@ -62,6 +64,7 @@ def chart(driver, canvas_id: str) -> dict:
     )
 
 
+@pytest.mark.slow
 def test_overview_lists_what_needs_action_and_draws_monthly_savings(
     demo_portfolio, browser, live_server, frozen
 ):
@@ -83,6 +86,7 @@ def test_overview_lists_what_needs_action_and_draws_monthly_savings(
     screenshot(browser, "overview")
 
 
+@pytest.mark.slow
 def test_tune_page_draws_break_even_with_the_engines_figures(
     demo_portfolio, browser, live_server, frozen
 ):
@@ -114,6 +118,7 @@ def test_tune_page_draws_break_even_with_the_engines_figures(
     screenshot(browser, "tune-churn-email-classifier")
 
 
+@pytest.mark.slow
 def test_break_even_marks_the_day_and_restarts_at_a_retraining(
     demo_portfolio, browser, live_server, frozen
 ):
@@ -155,6 +160,7 @@ def test_what_if_recomputes_the_verdict_and_saves_nothing(
     assert Evaluation.objects.count() == before
 
 
+@pytest.mark.slow
 def test_acknowledge_a_flag_on_the_tune_page(demo_portfolio, browser, live_server, frozen):
     flag = (
         Flag.objects.filter(resolved_on__isnull=True, kind="RETRAIN").select_related("tune").first()
@@ -174,6 +180,7 @@ def test_acknowledge_a_flag_on_the_tune_page(demo_portfolio, browser, live_serve
     screenshot(browser, f"flag-acknowledged-{flag.tune.slug}")
 
 
+@pytest.mark.slow
 def test_the_admin_reads_like_the_reasons(demo_portfolio, browser, live_server, frozen):
     evaluation = Evaluation.objects.get(tune__slug="support-triage")
     sign_in(browser, live_server, f"/admin/tracker/evaluation/{evaluation.pk}/change/")

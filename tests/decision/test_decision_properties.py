@@ -1,9 +1,14 @@
-"""Hypothesis properties over random small portfolios."""
+"""Hypothesis properties over random small portfolios.
+
+Each example runs the engine once or twice, so a property costs seconds: the quick loop
+(``-m "not slow"``) keeps the broadest one, that any portfolio gets JSON-safe results with a
+reason; the full suite runs them all."""
 
 import json
 import random
 
 import pandas as pd
+import pytest
 from decision_builders import (
     AS_OF,
     FRONTIER,
@@ -121,6 +126,7 @@ def by_id(p: Portfolio):
     return {r.tune_id: r for r in evaluate(p, POLICY, AS_OF)}
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(p=portfolios(), factor=st.floats(min_value=1.0, max_value=10.0))
 def test_higher_alternative_price_never_stops_a_tune_paying_off(p, factor):
@@ -141,6 +147,7 @@ def test_higher_alternative_price_never_stops_a_tune_paying_off(p, factor):
             assert new_saving >= old_saving
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     p=portfolios(),
@@ -171,6 +178,7 @@ def shuffled(frame: pd.DataFrame, rnd: random.Random) -> pd.DataFrame:
     return frame.iloc[order]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(p=portfolios(complete_prices=False), rnd=st.randoms(use_true_random=False))
 def test_row_order_never_changes_a_result(p, rnd):

@@ -3,6 +3,7 @@ SMTP server that refuses or defers, the one-click unsubscribe, the command and t
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -34,29 +35,37 @@ def set_fixed_cost(tune: FineTune, amount: int) -> None:
     FineTune.objects.filter(pk=tune.pk).update(monthly_fixed_cost=Decimal(amount))
 
 
-@pytest.fixture
-def scene(db, settings):
+@pytest.fixture(scope="module")
+def scene_rows(module_transaction, django_db_blocker):
     """Alice owns a bit of everything; Bob only a tune that pays; Carol opted out; a lead.
 
     A week ago Alice's "keep" tune still paid and "keep-2" did not; now it is the other way
-    round.
+    round. Built once for the module (two evaluations of the portfolio).
     """
-    settings.TUNEFOLIO_PORTFOLIO_LEADS = ["Lead@Example.com"]
-    alice = UserFactory(username="alice", email="alice@example.com", first_name="Alice")
-    bob = UserFactory(username="bob", email="bob@example.com")
-    carol = UserFactory(username="carol", email="carol@example.com")
-    lead = UserFactory(username="lead", email="lead@example.com")
-    kinds = ("keep", "keep-2", "retire", "retrain", "watch", "ready", "brand")
-    a = portfolio.build(DAY, kinds, owner=alice)
-    b = portfolio.build(DAY, ("keep",), owner=bob)
-    c = portfolio.build(DAY, ("retire",), owner=carol)
-    DigestPreference.objects.create(user=carol, weekly_digest=False)
-    set_fixed_cost(a["keep-2"], 5000)
-    evaluate_portfolio(LAST_WEEK)
-    set_fixed_cost(a["keep"], 5000)
-    set_fixed_cost(a["keep-2"], 500)
-    evaluate_portfolio(DAY)
+    with django_db_blocker.unblock():
+        alice = UserFactory(username="alice", email="alice@example.com", first_name="Alice")
+        bob = UserFactory(username="bob", email="bob@example.com")
+        carol = UserFactory(username="carol", email="carol@example.com")
+        lead = UserFactory(username="lead", email="lead@example.com")
+        kinds = ("keep", "keep-2", "retire", "retrain", "watch", "ready", "brand")
+        a = portfolio.build(DAY, kinds, owner=alice)
+        b = portfolio.build(DAY, ("keep",), owner=bob)
+        c = portfolio.build(DAY, ("retire",), owner=carol)
+        DigestPreference.objects.create(user=carol, weekly_digest=False)
+        set_fixed_cost(a["keep-2"], 5000)
+        evaluate_portfolio(LAST_WEEK)
+        set_fixed_cost(a["keep"], 5000)
+        set_fixed_cost(a["keep-2"], 500)
+        evaluate_portfolio(DAY)
     return SimpleNamespace(alice=alice, bob=bob, carol=carol, lead=lead, a=a, b=b, c=c)
+
+
+@pytest.fixture
+def scene(scene_rows, db, settings):
+    """The module's scene, its rows as built (each test's changes are rolled back) and its
+    objects copied, so no test sees another's changes to them in memory."""
+    settings.TUNEFOLIO_PORTFOLIO_LEADS = ["Lead@Example.com"]
+    return copy.deepcopy(scene_rows)
 
 
 def only_message_to(address: str):
@@ -368,22 +377,3 @@ def test_the_admin_shows_a_failed_delivery_with_its_error_and_can_release_it(sce
     assert failed.status == "pending"
     assert digest_services.deliver_digest(scene.alice.pk, *WEEK) == "sent"
     assert len(mail.outbox) == 1
-
-
-def test_a_digest_takes_the_same_number_of_queries_for_any_portfolio_size(
-    db, settings, django_assert_max_num_queries
-):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    settings.TUNEFOLIO_PORTFOLIO_LEADS = ["lead@example.com"]
-    lead = UserFactory(username="lead", email="lead@example.com")
-    counts = []
-    for size in (1, 6):
-        portfolio.build(DAY, tuple(f"retire-{n}" for n in range(size)))
-        evaluate_portfolio(DAY)
-        with CaptureQueriesContext(connection) as queries:
-            digest = digest_selectors.digest_for(lead)
-        counts.append(len(queries))
-    assert len(digest.items) == 7
-    assert counts[0] == counts[1], counts
