@@ -146,7 +146,7 @@ def test_retiring_in_the_admin_resolves_the_open_flags(staff_client, demo):
     from tracker.models import Flag
 
     with time_machine.travel(AS_OF, tick=False):
-        services.evaluate_portfolio(AS_OF)
+        services.evaluate_portfolio(as_of=AS_OF)
         tune = FineTune.objects.get(slug="refund-policy-assistant")  # RETIRE: changes monthly
         assert Flag.objects.filter(tune=tune, resolved_on__isnull=True).count() == 1
         url = reverse("admin:tracker_finetune_change", args=[tune.pk])

@@ -61,7 +61,7 @@ def portfolio(size: int) -> list[FineTune]:
 
 def queries_to_evaluate(as_of=AS_OF) -> int:
     with CaptureQueriesContext(connection) as captured:
-        services.evaluate_portfolio(as_of)
+        services.evaluate_portfolio(as_of=as_of)
     return len(captured.captured_queries)
 
 
@@ -79,8 +79,8 @@ def test_query_count_does_not_grow_with_the_portfolio():
 
 def test_evaluating_twice_leaves_one_evaluation_per_tune():
     tunes = portfolio(5)
-    first = services.evaluate_portfolio(AS_OF)
-    second = services.evaluate_portfolio(AS_OF)
+    first = services.evaluate_portfolio(as_of=AS_OF)
+    second = services.evaluate_portfolio(as_of=AS_OF)
     assert Evaluation.objects.count() == len(tunes)
     assert [e.pk for e in first.evaluations] == [e.pk for e in second.evaluations]
     assert {e.verdict for e in second.evaluations} == {"KEEP"}
@@ -88,7 +88,7 @@ def test_evaluating_twice_leaves_one_evaluation_per_tune():
 
 def test_evaluation_records_figures_policy_and_engine_version():
     (_tune,) = portfolio(1)
-    (evaluation,) = services.evaluate_portfolio(AS_OF).evaluations
+    (evaluation,) = services.evaluate_portfolio(as_of=AS_OF).evaluations
     # 20,000 queries a day over the 90-day lookback.
     assert evaluation.figures["monthly_queries"] == pytest.approx(20_000 * 30.4375)
     alternative = (800 + 1000) * 2.5e-6 + 150 * 10e-6
@@ -103,7 +103,7 @@ def test_evaluation_records_figures_policy_and_engine_version():
 def test_retired_tunes_are_not_evaluated():
     tunes = portfolio(3)
     services.retire_tune(tune=tunes[0], on=AS_OF)
-    services.evaluate_portfolio(AS_OF)
+    services.evaluate_portfolio(as_of=AS_OF)
     assert not Evaluation.objects.filter(tune=tunes[0]).exists()
     assert Evaluation.objects.count() == 2
 
@@ -128,7 +128,7 @@ def test_reevaluate_one_tune_by_slug():
 
 def test_admin_shows_the_verdict_badge_and_findings(staff_client):
     (tune,) = portfolio(1)
-    services.evaluate_portfolio(AS_OF)
+    services.evaluate_portfolio(as_of=AS_OF)
     listing = staff_client.get(reverse("admin:tracker_finetune_changelist"))
     assert b">Keep</span>" in listing.content
     page = staff_client.get(reverse("admin:tracker_finetune_change", args=[tune.pk]))
@@ -157,12 +157,12 @@ class EvaluatingAgainReplaces(HypothesisTestCase):
         evaluated: set[int] = set()
         for subset in calls:
             ids = None if subset is None else [self.ids[i] for i in subset]
-            services.evaluate_portfolio(as_of, ids)
+            services.evaluate_portfolio(as_of=as_of, tune_ids=ids)
             evaluated |= set(self.ids if ids is None else ids)
         rows = list(Evaluation.objects.values_list("tune_id", "as_of", "verdict"))
         assert sorted(tune for tune, _, _ in rows) == sorted(evaluated)
         assert {day for _, day, _ in rows} == {as_of}
-        once = {e.tune_id: e.verdict for e in services.evaluate_portfolio(as_of).evaluations}
+        once = {e.tune_id: e.verdict for e in services.evaluate_portfolio(as_of=as_of).evaluations}
         assert {tune: verdict for tune, _, verdict in rows} == {
             tune: once[tune] for tune in evaluated
         }
@@ -170,14 +170,14 @@ class EvaluatingAgainReplaces(HypothesisTestCase):
 
 def test_the_policy_is_stored_once_and_a_change_makes_a_new_version():
     portfolio(3)
-    services.evaluate_portfolio(AS_OF)
-    services.evaluate_portfolio(AS_OF - timedelta(days=1))
+    services.evaluate_portfolio(as_of=AS_OF)
+    services.evaluate_portfolio(as_of=AS_OF - timedelta(days=1))
     assert PolicyVersion.objects.count() == 1
     assert Evaluation.objects.values("policy").distinct().count() == 1
     policy = selectors.current_policy()
     policy.lookback_days = 60
     policy.save()
-    services.evaluate_portfolio(AS_OF)
+    services.evaluate_portfolio(as_of=AS_OF)
     assert PolicyVersion.objects.count() == 2
     today = Evaluation.objects.filter(as_of=AS_OF).select_related("policy")
     assert {e.policy.values["lookback_days"] for e in today} == {60}
@@ -187,7 +187,7 @@ def test_the_policy_is_stored_once_and_a_change_makes_a_new_version():
 
 def test_stored_figures_are_compact_and_read_back_as_written():
     portfolio(2)
-    run = services.evaluate_portfolio(AS_OF)
+    run = services.evaluate_portfolio(as_of=AS_OF)
     for written in run.evaluations:
         stored = Evaluation.objects.get(pk=written.pk)
         assert stored.figures == written.figures and stored.findings == written.findings
@@ -203,7 +203,7 @@ def test_stored_findings_read_back_in_the_engines_own_words():
     tunes = portfolio(3)
     FineTune.objects.filter(pk=tunes[0].pk).update(target_score=None)  # a data gap
     FineTune.objects.filter(pk=tunes[1].pk).update(status="proposed")  # the four questions
-    services.evaluate_portfolio(AS_OF)
+    services.evaluate_portfolio(as_of=AS_OF)
     policy = selectors.engine_policy(selectors.current_policy())
     engine = {
         r.tune_id: r
@@ -254,16 +254,18 @@ def test_usage_is_read_from_each_tunes_own_window_with_every_source():
 def test_a_chunk_looks_only_at_its_own_tunes():
     tunes = portfolio(6)
     ids = [t.pk for t in tunes]
-    services.evaluate_portfolio(AS_OF, ids[:2])
+    services.evaluate_portfolio(as_of=AS_OF, tune_ids=ids[:2])
     assert selectors.tunes_due_for_evaluation(AS_OF, ids[1:4]) == ids[2:4]
     assert selectors.tunes_due_for_evaluation(AS_OF) == ids[2:]
     with CaptureQueriesContext(connection) as small:
-        assert jobs.evaluate_tunes(ids[2:4], AS_OF, only_due=True) == 2
+        assert jobs.evaluate_tunes(tune_ids=ids[2:4], as_of=AS_OF, only_due=True) == 2
     portfolio(40)
     with CaptureQueriesContext(connection) as large:
-        assert jobs.evaluate_tunes(ids[4:6], AS_OF, only_due=True) == 2
+        assert jobs.evaluate_tunes(tune_ids=ids[4:6], as_of=AS_OF, only_due=True) == 2
     assert len(large.captured_queries) == len(small.captured_queries)
-    assert jobs.evaluate_tunes(ids[:6], AS_OF, only_due=True) == 0  # all done: nothing again
+    assert (
+        jobs.evaluate_tunes(tune_ids=ids[:6], as_of=AS_OF, only_due=True) == 0
+    )  # all done: nothing again
 
 
 def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():

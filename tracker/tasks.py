@@ -76,7 +76,7 @@ def catch_up_evaluations(as_of: str | None = None) -> int:
 @shared_task(**RELIABLE)
 def evaluate_tunes(tune_ids: list[int], as_of: str | None = None, only_due: bool = False) -> int:
     """Evaluate one chunk of tunes (one evaluation per tune and day; a rerun replaces it)."""
-    return jobs.evaluate_tunes(tune_ids, _day(as_of), only_due=only_due)
+    return jobs.evaluate_tunes(tune_ids=tune_ids, as_of=_day(as_of), only_due=only_due)
 
 
 @shared_task(**RELIABLE)

@@ -63,7 +63,7 @@ def lived_in(world):
     for tune in (world.tune_a, world.tune_b):
         UsageRecordFactory(tune=tune, day=date(2025, 6, 1))
         ChangeLogEntryFactory(tune=tune, day=date(2025, 5, 1))
-    evaluate_portfolio(date(2025, 6, 30))
+    evaluate_portfolio(as_of=date(2025, 6, 30))
     return world
 
 

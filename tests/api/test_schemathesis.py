@@ -88,8 +88,8 @@ def seeded(world, settings):
     world.base.successor = world.frontier
     world.base.save()
     ModelPriceFactory(model=world.frontier, effective_from=date(2025, 1, 1))
-    evaluate_portfolio(date(2025, 6, 1))
-    evaluate_portfolio(date(2025, 6, 30))
+    evaluate_portfolio(as_of=date(2025, 6, 1))
+    evaluate_portfolio(as_of=date(2025, 6, 30))
     assert FineTune.objects.count() == 2
     assert Flag.objects.filter(tune=world.tune_a).exists()  # the flag routes get a real flag
     return world

@@ -129,11 +129,11 @@ def test_synced_price_is_appended_when_the_catalog_changes(db, tmp_path):
 
 
 def test_a_synced_shutdown_shows_in_the_next_evaluation(world, map_file):
-    evaluate_portfolio(date(2025, 7, 1))
+    evaluate_portfolio(as_of=date(2025, 7, 1))
     before = world.tune_a.evaluations.get(as_of=date(2025, 7, 1))
     assert "2025-09-15" not in json.dumps(before.findings)
     catalog_sync(location=map_file, today=date(2025, 7, 1))
-    evaluate_portfolio(date(2025, 7, 2))
+    evaluate_portfolio(as_of=date(2025, 7, 2))
     after = world.tune_a.evaluations.get(as_of=date(2025, 7, 2))
     assert "2025-09-15" in json.dumps(after.findings, default=str)
 

@@ -232,7 +232,7 @@ def test_evaluation_says_the_volume_is_estimated_and_the_bill_differs(aliased):
     # 1,000,000 in + 100,000 out tokens at $0.30 / $1.20 per 1M: $0.42 computed; billed $0.84.
     langfuse = p.langfuse_page({D2: [p.langfuse_usage(p.TRIAGE, 1_000_000, 100_000, 1000, 0.84)]})
     usage_import(format="langfuse", payload=langfuse)
-    evaluate_portfolio(date(2025, 7, 1))
+    evaluate_portfolio(as_of=date(2025, 7, 1))
     evaluation = aliased.tune_a.evaluations.get()
     codes = {f["code"]: f for f in evaluation.findings}
     assert codes["volume_estimated"]["figures"]["estimated_queries"] == 1000

@@ -53,10 +53,10 @@ def scene_rows(module_transaction, django_db_blocker):
         c = portfolio.build(DAY, ("retire",), owner=carol)
         DigestPreference.objects.create(user=carol, weekly_digest=False)
         set_fixed_cost(a["keep-2"], 5000)
-        evaluate_portfolio(LAST_WEEK)
+        evaluate_portfolio(as_of=LAST_WEEK)
         set_fixed_cost(a["keep"], 5000)
         set_fixed_cost(a["keep-2"], 500)
-        evaluate_portfolio(DAY)
+        evaluate_portfolio(as_of=DAY)
     return SimpleNamespace(alice=alice, bob=bob, carol=carol, lead=lead, a=a, b=b, c=c)
 
 

@@ -24,7 +24,7 @@ def test_a_digest_takes_the_same_number_of_queries_for_any_portfolio_size(
     counts = []
     for size in (1, 6):
         portfolio.build(DAY, tuple(f"retire-{n}" for n in range(size)))
-        evaluate_portfolio(DAY)
+        evaluate_portfolio(as_of=DAY)
         with CaptureQueriesContext(connection) as queries:
             digest = digest_selectors.digest_for(lead)
         counts.append(len(queries))

@@ -166,7 +166,7 @@ def digest_scene():
     portfolio.build(DAY, ("keep",), owner=users["dan"])
     portfolio.build(DAY, ("retire",), owner=users["erin"])
     DigestPreference.objects.create(user=users["erin"], weekly_digest=False)
-    evaluate_portfolio(DAY)
+    evaluate_portfolio(as_of=DAY)
     return users
 
 

@@ -29,7 +29,7 @@ def read(response) -> list[dict]:
 @pytest.fixture
 def evaluated(db, staff_user):
     p = portfolio.build(DAY, ("keep", "retire", "retrain", "ready"))
-    evaluate_portfolio(DAY, p.ids)
+    evaluate_portfolio(as_of=DAY, tune_ids=p.ids)
     for tune in p.tunes.values():
         tune.team.members.add(staff_user)
     return p

@@ -134,7 +134,7 @@ def test_flags_open_and_resolve_across_a_sequence_of_nights(django_capture_on_co
 
     # Backfilling an older day (when the verdict was different) moves no flag.
     before = flags(tune)
-    evaluate_portfolio(days[3], [tune.pk])
+    evaluate_portfolio(as_of=days[3], tune_ids=[tune.pk])
     assert verdict(tune, days[3]) == "RETRAIN"  # today's data, an old date
     assert flags(tune) == before
     assert_flags_follow_latest_verdicts()
@@ -188,7 +188,7 @@ def test_a_ready_proposal_is_flagged_until_it_is_deployed(django_capture_on_comm
 
 def test_the_database_refuses_a_second_open_flag_of_a_kind():
     p = portfolio.build(DAY, ("retire",))
-    run = evaluate_portfolio(DAY)
+    run = evaluate_portfolio(as_of=DAY)
     assert run.opened_flags == 1
     evaluation = run.evaluations[0]
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -102,7 +102,7 @@ def test_the_hourly_catch_up_queues_only_what_the_nightly_run_left_and_only_afte
     assert not Evaluation.objects.exists()
 
     # The nightly run evaluated one tune before its worker died.
-    jobs.evaluate_tunes([p["keep"].pk], DAY)
+    jobs.evaluate_tunes(tune_ids=[p["keep"].pk], as_of=DAY)
     kept = Evaluation.objects.get(tune=p["keep"])
     with frozen(DAY, hour=2), django_capture_on_commit_callbacks(execute=True):
         assert tasks.catch_up_evaluations.delay().get() == 1
@@ -152,11 +152,11 @@ def test_a_transient_database_error_is_retried(monkeypatch):
     real = jobs.evaluate_portfolio
     attempts = []
 
-    def flaky(as_of, ids):
+    def flaky(*, as_of, tune_ids):
         attempts.append(as_of)
         if len(attempts) == 1:
             raise OperationalError("database is locked")
-        return real(as_of, ids)
+        return real(as_of=as_of, tune_ids=tune_ids)
 
     monkeypatch.setattr(jobs, "evaluate_portfolio", flaky)
     # throw=False: eager mode would otherwise re-raise the Retry instead of retrying.

@@ -50,7 +50,7 @@ def endpoint(team, url, kind="generic", events=None, **extra) -> WebhookEndpoint
 
 def evaluate(as_of: date, ids, capture) -> None:
     with capture(execute=True):
-        evaluate_portfolio(as_of, ids)
+        evaluate_portfolio(as_of=as_of, tune_ids=ids)
 
 
 def verify(received: HookRequest) -> dict:
@@ -245,7 +245,9 @@ def test_events_recorded_while_the_broker_is_down_go_out_later(hook, own_redis, 
     endpoint(p["retrain"].team, hook.url + "/later", events=["flag.opened"])
     own_redis.stop()
     with web_app_on(own_redis.url, settings):
-        run = evaluate_portfolio(DAY, p.ids)  # commits; publishing fails and is logged
+        run = evaluate_portfolio(
+            as_of=DAY, tune_ids=p.ids
+        )  # commits; publishing fails and is logged
     assert len(run.evaluations) == 1  # the evaluation is not held up by the queue
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 0)

@@ -14,4 +14,4 @@ def load_evaluated_demo() -> None:
     from tracker.services import evaluate_portfolio
 
     call_command("load_demo", as_of=DEMO_DAY, verbosity=0)
-    evaluate_portfolio(DEMO_DAY)
+    evaluate_portfolio(as_of=DEMO_DAY)

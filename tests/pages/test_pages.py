@@ -247,5 +247,5 @@ def test_the_overview_takes_as_many_queries_for_a_bigger_portfolio(demo):
         UsageRecordFactory(tune=template, day=DEMO_DAY)
     from tracker.services import evaluate_portfolio
 
-    evaluate_portfolio(DEMO_DAY)
+    evaluate_portfolio(as_of=DEMO_DAY)
     assert queries() == before

@@ -49,7 +49,7 @@ class EvaluationRun:
 
 
 @transaction.atomic
-def evaluate_portfolio(as_of: date, tune_ids: Iterable[int] | None = None) -> EvaluationRun:
+def evaluate_portfolio(*, as_of: date, tune_ids: Iterable[int] | None = None) -> EvaluationRun:
     """Evaluate the given tunes (every tune not retired when ``None``) as of ``as_of``.
 
     Writes one evaluation per tune and day: running it again for the same day replaces it.

@@ -60,16 +60,16 @@ def enqueue_evaluation(
     return publish_after_commit("evaluate_tunes", calls)
 
 
-def evaluate_tunes(tune_ids: Iterable[int], as_of: date, *, only_due: bool = False) -> int:
+def evaluate_tunes(*, tune_ids: Iterable[int], as_of: date, only_due: bool = False) -> int:
     """Evaluate the given tunes as of ``as_of`` (idempotent: one evaluation per tune and day).
     With ``only_due``, tunes already evaluated for the day are skipped. Returns how many were
     evaluated."""
     ids = {int(i) for i in tune_ids}
     if only_due:
         ids = set(selectors.tunes_due_for_evaluation(as_of, ids))
-    evaluated = len(evaluate_portfolio(as_of, sorted(ids)).evaluations) if ids else 0
+    evaluated = len(evaluate_portfolio(as_of=as_of, tune_ids=sorted(ids)).evaluations) if ids else 0
     if only_due:
-        complete_nightly_run(as_of)
+        complete_nightly_run(as_of=as_of)
     return evaluated
 
 
@@ -79,11 +79,11 @@ def start_nightly_run(*, as_of: date) -> int:
     Returns how many tasks were queued."""
     due = selectors.tunes_due_for_evaluation(as_of)
     if not due:
-        complete_nightly_run(as_of)
+        complete_nightly_run(as_of=as_of)
     return enqueue_evaluation(due, as_of, only_due=True)
 
 
-def complete_nightly_run(as_of: date) -> bool:
+def complete_nightly_run(*, as_of: date) -> bool:
     """Record the night's run as completed once no tune is left due for the day (the last chunk
     to finish does it, once). True when this call recorded it."""
     if selectors.any_tune_due(as_of):

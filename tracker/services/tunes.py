@@ -81,4 +81,4 @@ def evaluate_tune(*, tune: FineTune, as_of: date) -> Evaluation:
     """
     if tune.status == FineTune.Status.RETIRED:
         raise TuneRetired("Retired tunes are not evaluated.")
-    return evaluate_portfolio(as_of, [tune.pk]).evaluations[0]
+    return evaluate_portfolio(as_of=as_of, tune_ids=[tune.pk]).evaluations[0]

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
             self.print_header(as_of, names)
             for chunk in jobs.chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE):
-                evaluations = services.evaluate_portfolio(as_of, chunk).evaluations
+                evaluations = services.evaluate_portfolio(as_of=as_of, tune_ids=chunk).evaluations
                 self.print_lines(names, evaluations)
                 bar.update(len(chunk))
 
