@@ -46,6 +46,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from tracker import stored
 from tracker.models import (
     CatalogModel,
     ChangeLogEntry,
@@ -60,7 +61,8 @@ from tracker.models import (
 #: Latest verdicts in about these shares; the earlier weeks are drawn from the same mix.
 VERDICT_SHARES = {"KEEP": 0.6, "WATCH": 0.15, "RETRAIN": 0.1, "RETIRE": 0.1, "ITERATE": 0.05}
 FIGURES = {"payback_months": 4.2, "break_even_on": "2026-09-01", "monthly_net_saving": 812.5}
-FINDINGS = [{"severity": "info", "source": "economics", "message": "Pays back in 4.2 months."}]
+#: Stored the way evaluations store them (``tracker/stored.py``): findings by code, short keys.
+FINDINGS = ["pays_off!", "training_not_yet_recovered"]
 
 
 def seed_history(weeks: int, seed: int = 11) -> None:
@@ -82,8 +84,8 @@ def seed_history(weeks: int, seed: int = 11) -> None:
             "reason": "Saves $812.50 a month against the alternative; pays back in 4.2 months.",
             "monthly_net_saving": rng.integers(-500, 5000, len(verdicts)),
             "unrecovered_cost": rng.integers(0, 20_000, len(verdicts)),
-            "figures": json.dumps(FIGURES),
-            "findings": json.dumps(FINDINGS),
+            "figures": json.dumps(stored.pack_figures(FIGURES)),
+            "stored_findings": json.dumps(FINDINGS),
             "policy_id": policy.pk,
             "engine_version": "bench",
             "created_at": "2026-07-01 00:00:00+00",
