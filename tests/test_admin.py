@@ -336,3 +336,16 @@ def test_removing_a_provider_model_id_in_the_admin(staff_client, demo):
     response = staff_client.post(reverse("admin:tracker_finetune_change", args=[tune.pk]), form)
     assert response.status_code == 302
     assert not TuneAlias.objects.filter(tune=tune).exists()
+
+
+def test_a_change_log_entry_stays_with_its_tune(staff_client, demo):
+    tune = FineTune.objects.get(slug="ticket-summarizer")
+    other = FineTune.objects.exclude(pk=tune.pk).first()
+    entry = ChangeLogEntry.objects.create(
+        tune=tune, day=date(2026, 2, 27), kind="note", summary="x"
+    )
+    url = reverse("admin:tracker_changelogentry_change", args=[entry.pk])
+    form = {"tune": other.pk, "day": "2026-02-27", "kind": "note", "summary": "y"}
+    assert staff_client.post(url, form).status_code == 302
+    entry.refresh_from_db()
+    assert (entry.tune_id, entry.summary) == (tune.pk, "y")

@@ -114,3 +114,9 @@ def test_a_figure_that_rounds_onto_a_tie_is_kept_exact():
     packed = json.loads(json.dumps(stored.pack_findings([finding], row_figures, proposal=False)))
     (read,) = stored.unpack_findings(packed, row_figures, Policy(), proposal=False)
     assert read["message"] == finding.message
+
+
+def test_a_finding_code_no_rule_carries_any_more_still_reads():
+    (read,) = stored.unpack_findings(["dropped_rule!"], {}, Policy(), proposal=False)
+    assert read["code"] == "dropped_rule" and read["decisive"] is True
+    assert "dropped rule" in read["message"]

@@ -657,6 +657,9 @@ class ChangeLogEntryAdmin(admin.ModelAdmin):
     def cost_usd(self, obj):
         return display.money(obj.cost) if obj.cost is not None else "—"
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["tune"] if obj is not None else []  # an entry belongs to its tune for good
+
     def save_model(self, request, obj, form, change):
         if change:
             services.change_update(entry=obj, **changed_fields(form))
