@@ -1044,7 +1044,7 @@ def rule_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     and the verdict they add up to under :data:`PRECEDENCE`."""
     helpers = helper_flags(frame, policy)
     deployed = helpers["deployed"]
-    tunes = {"deployed": deployed, "proposed": ~deployed, "all": deployed | True}
+    tunes = {"deployed": deployed, "proposed": ~deployed, "all": pd.Series(True, index=frame.index)}
     held = {}
     for rule in RULES:
         holds = rule.holds(frame, helpers, policy).astype("boolean").fillna(False).astype(bool)

@@ -38,18 +38,15 @@ def _with_decisive(findings: list[Finding], decisive: list[Finding]) -> tuple[Fi
 
 
 def _holding(
-    row: dict[str, Any], flags: dict[str, Any], policy: Policy, applies_to: str
+    row: dict[str, Any], flags: dict[str, Any], policy: Policy
 ) -> list[tuple[Rule, Finding]]:
-    """The rules for this kind of tune that hold, each with its finding, in table order."""
-    return [
-        (rule, rule.finding(row, flags, policy))
-        for rule in RULES
-        if rule.applies_to in (applies_to, "all") and flags[rule.code]
-    ]
+    """The rules that hold for this tune, each with its finding, in table order (``rule_flags``
+    already kept each rule to the tunes it applies to)."""
+    return [(rule, rule.finding(row, flags, policy)) for rule in RULES if flags[rule.code]]
 
 
 def deployed_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
-    findings = [finding for _, finding in _holding(row, flags, policy, "deployed")]
+    findings = [finding for _, finding in _holding(row, flags, policy)]
     verdict = Verdict(flags["verdict"])
     deciding_codes = {rule.code for rule in RULES if rule.verdict is verdict}
     decisive = [f for f in findings if f.code in deciding_codes]
@@ -99,7 +96,7 @@ def _keep_reason(row: dict[str, Any]) -> str:
 
 def proposal_result(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> TuneResult:
     """FINE_TUNE with every question's answer, or ITERATE with the ones that fail."""
-    held = _holding(row, flags, policy, "proposed")
+    held = _holding(row, flags, policy)
     verdict = Verdict(flags["verdict"])
     answers = [
         (rule, finding, rule.short(row, policy)) for rule, finding in held if rule.short is not None
