@@ -34,6 +34,7 @@ from common import (
     bench_database,
     copy_in,
     median,
+    point_tunes_at_latest_evaluations,
     seed_portfolio,
     timed,
 )
@@ -92,6 +93,7 @@ def seed_history(weeks: int, seed: int = 11) -> None:
         }
     )
     copy_in("tracker_evaluation", list(frame.columns), frame.to_csv(header=False, index=False))
+    point_tunes_at_latest_evaluations()
 
     evaluations = pd.DataFrame(
         Evaluation.objects.values_list("pk", "tune_id", "as_of", "verdict"),

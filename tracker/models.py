@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 from decision import vocabulary
@@ -362,6 +362,16 @@ class FineTune(models.Model):
     expected_output_tokens = models.PositiveIntegerField(
         "expected output tokens / query", null=True, blank=True, help_text="For proposals."
     )
+    latest_evaluation = models.ForeignKey(
+        "Evaluation",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The evaluation of the latest day: lists and the summary read the latest "
+        "verdict through it. Moves only forward (evaluating an older day leaves it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -663,6 +673,16 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tune} {self.as_of}: {self.verdict}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Saved on its own (evaluations are written in bulk by the evaluation service, which
+        moves the pointer itself), the tune's ``latest_evaluation`` follows when no later day
+        is evaluated."""
+        super().save(*args, **kwargs)
+        later = Evaluation.objects.filter(tune_id=self.tune_id, as_of__gt=self.as_of)
+        FineTune.objects.filter(pk=self.tune_id).exclude(Exists(later)).update(
+            latest_evaluation=self
+        )
 
     @property
     def policy_values(self) -> dict:

@@ -81,39 +81,26 @@ class ActionItem:
 def needs_action(team_ids: TeamIds) -> list[ActionItem]:
     """Tunes whose latest verdict is RETIRE, RETRAIN, FINE_TUNE or WATCH, or with an open flag:
     owner, deciding reason and open flags (acknowledged or snoozed ones say so)."""
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     open_flag = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
     tunes = list(
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
-        .annotate(
-            latest_evaluation_id=latest.values("pk")[:1],
-            latest_verdict=latest.values("verdict")[:1],
-            has_open_flag=Exists(open_flag),
-        )
-        .filter(latest_evaluation_id__isnull=False)
-        .filter(Q(latest_verdict__in=NEEDS_ACTION_VERDICTS) | Q(has_open_flag=True))
-        .only("pk")
+        .filter(latest_evaluation__isnull=False)
+        .filter(Q(latest_evaluation__verdict__in=NEEDS_ACTION_VERDICTS) | Exists(open_flag))
+        .select_related("team", "owner", "latest_evaluation")
+        .defer("latest_evaluation__figures", "latest_evaluation__stored_findings")
     )
-    evaluations = {
-        e.tune_id: e
-        for e in Evaluation.objects.filter(pk__in=[t.latest_evaluation_id for t in tunes]).only(
-            "tune_id", "verdict", "reason", "as_of"
-        )
-    }
     flags: dict[int, list[Flag]] = {}
     for flag in (
-        Flag.objects.filter(tune_id__in=evaluations, resolved_on__isnull=True)
+        Flag.objects.filter(tune_id__in=[t.pk for t in tunes], resolved_on__isnull=True)
         .select_related("acknowledged_by", "snoozed_by")
         .order_by("opened_on")
     ):
         flags.setdefault(flag.tune_id, []).append(flag)
-    owners = {
-        t.pk: t for t in FineTune.objects.filter(pk__in=evaluations).select_related("team", "owner")
-    }
     items = []
-    for tune_id, evaluation in evaluations.items():
-        tune = owners[tune_id]
+    for tune in tunes:
+        evaluation = tune.latest_evaluation
+        assert evaluation is not None  # filtered above
         items.append(
             ActionItem(
                 name=tune.name,
@@ -123,7 +110,7 @@ def needs_action(team_ids: TeamIds) -> list[ActionItem]:
                 verdict=evaluation.verdict,
                 reason=evaluation.reason,
                 as_of=evaluation.as_of,
-                flags=tuple(flags.get(tune_id, ())),
+                flags=tuple(flags.get(tune.pk, ())),
             )
         )
     items.sort(key=lambda i: (ACTION_ORDER.get(i.verdict, 9), i.name))
@@ -203,16 +190,14 @@ def monthly_chart(savings: pd.DataFrame, today: date) -> dict:
 def overview(team_ids: TeamIds, today: date) -> dict:
     summary = portfolio_summary(team_ids, today)
     items = needs_action(team_ids)
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     at_risk = (
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
-        .annotate(
-            latest_verdict=latest.values("verdict")[:1],
-            latest_unrecovered=latest.values("unrecovered_cost")[:1],
+        .filter(latest_evaluation__verdict__in=AT_RISK_VERDICTS)
+        .aggregate(
+            capital=Sum("latest_evaluation__unrecovered_cost"),
+            tunes=Count("latest_evaluation__unrecovered_cost"),
         )
-        .filter(latest_verdict__in=AT_RISK_VERDICTS)
-        .aggregate(capital=Sum("latest_unrecovered"), tunes=Count("latest_unrecovered"))
     )
     savings = monthly_savings(team_ids, today)
     this_month = savings[savings["month"] == pd.Period(today, freq="M")]["net_saving"].sum()

@@ -9,9 +9,9 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, F, OuterRef
 
-from tracker.models import CatalogModel, Evaluation, FineTune, Flag, Verdict
+from tracker.models import CatalogModel, FineTune, Flag, Verdict
 
 from .portfolio import current_policy, tunes_with_latest_verdict
 
@@ -29,11 +29,9 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
     if team_ids is not None:
         tunes = tunes.filter(team_id__in=list(team_ids))
     active = tunes.exclude(status=FineTune.Status.RETIRED)
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
-    money = DecimalField(max_digits=16, decimal_places=2)
     annotated = tunes_with_latest_verdict(active).annotate(
-        latest_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
-        latest_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
+        latest_saving=F("latest_evaluation__monthly_net_saving"),
+        latest_unrecovered=F("latest_evaluation__unrecovered_cost"),
         flagged=Exists(Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)),
     )
 
