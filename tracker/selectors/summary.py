@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef
 
 from tracker.models import CatalogModel, FineTune, Flag, Verdict
 
@@ -35,17 +35,18 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
         flagged=Exists(Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)),
     )
 
+    # One pass over the tunes: the latest verdict, saving and unrecovered cost come with each.
     by_verdict = {verdict.value: 0 for verdict in Verdict} | {UNEVALUATED: 0}
-    for verdict, count in (
-        annotated.order_by().values_list("latest_verdict").annotate(n=Count("pk"))
+    deployed_savings: list[Decimal] = []
+    flagged: list[Decimal | None] = []
+    for verdict, status, saving, is_flagged, unrecovered in annotated.order_by().values_list(
+        "latest_verdict", "status", "latest_saving", "flagged", "latest_unrecovered"
     ):
-        by_verdict[verdict or UNEVALUATED] += count
-
-    rows = list(annotated.values_list("status", "latest_saving", "flagged", "latest_unrecovered"))
-    deployed_savings = [
-        saving for status, saving, _, _ in rows if status == "deployed" and saving is not None
-    ]
-    flagged = [unrecovered for _, _, is_flagged, unrecovered in rows if is_flagged]
+        by_verdict[verdict or UNEVALUATED] += 1
+        if status == "deployed" and saving is not None:
+            deployed_savings.append(saving)
+        if is_flagged:
+            flagged.append(unrecovered)
 
     window = current_policy().shutdown_watch_days
     horizon = today + timedelta(days=window)
