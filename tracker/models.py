@@ -701,6 +701,33 @@ class Evaluation(models.Model):
         )
 
 
+class TuneMonthSaving(models.Model):
+    """A deployed tune's realised net saving in one calendar month: every day's queries priced
+    as the engine prices them, less the fixed cost of the days deployed. Written for every
+    deployed tune after each nightly run (``services.savings``); the overview sums these rows
+    instead of pricing every tune's history on each request."""
+
+    # No index of its own: the one-a-month constraint's (tune, month) index serves it.
+    tune = models.ForeignKey(
+        FineTune, on_delete=models.CASCADE, related_name="month_savings", db_index=False
+    )
+    month = models.DateField(help_text="The month's first day.")
+    net_saving = models.FloatField(help_text="USD; negative when the tune cost more.")
+    as_of = models.DateField(help_text="Usage up to this day is counted.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "realised monthly saving"
+        ordering = ["tune_id", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["tune", "month"], name="tracker_one_saving_a_month")
+        ]
+        indexes = [models.Index(fields=["month"], name="tracker_saving_by_month")]
+
+    def __str__(self) -> str:
+        return f"{self.tune} {self.month:%Y-%m}: {self.net_saving:,.2f}"
+
+
 class Flag(models.Model):
     """A tune that needs action, open from the evaluation that raised it until one no longer
     supports it."""
