@@ -149,6 +149,19 @@ WHOLE_CENTS_FROM = 100_000
 def stored(value: object, exact: bool = False) -> object:
     """A figure as it is stored and cited: JSON-safe (:func:`json_safe`), but an infinite payback
     stays infinite; floats without float noise (``0.30000000000000004``) unless ``exact``."""
+    # Plain values first: every figure of every finding of a portfolio passes through here.
+    if type(value) is float:
+        if value != value:  # NaN
+            return None
+        if exact or math.isinf(value):
+            return value
+        if abs(value) >= WHOLE_CENTS_FROM:
+            return round(value, 2)
+        return float(f"{value:.{FIGURE_DIGITS}g}")
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if type(value) is pd.Timestamp:
+        return value.date().isoformat()
     if isinstance(value, float | np.floating) and math.isinf(value):
         return float(value)
     value = json_safe(value)
