@@ -117,8 +117,10 @@ def json_safe(value: object) -> object:
     kind = type(value)  # plain values first: a portfolio's results pass through here
     if kind is float:
         return value if math.isfinite(value) else None  # type: ignore[arg-type]
-    if kind is str or kind is int or kind is bool:
+    if value is None or kind is str or kind is int or kind is bool:
         return value
+    if kind is pd.Timestamp:
+        return value.date().isoformat()  # type: ignore[attr-defined]
     if is_missing(value):
         return None
     if isinstance(value, bool | np.bool_):
@@ -162,6 +164,8 @@ def stored(value: object, exact: bool = False) -> object:
         return value
     if type(value) is pd.Timestamp:
         return value.date().isoformat()
+    if type(value) is list:
+        return [stored(v, exact) for v in value]
     if isinstance(value, float | np.floating) and math.isinf(value):
         return float(value)
     value = json_safe(value)
