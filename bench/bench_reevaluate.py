@@ -10,15 +10,18 @@ tune and day, catalog models used both as base and as alternative):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
-* ``manage.py reevaluate`` in a child process: its time, of which storing the realised savings
-  at its end (``savings``; ``eval ÷ read`` leaves it out), queries (total and per chunk of
-  ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average stored evaluation
-  row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's whole size per row
-  (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the row count);
+* ``manage.py reevaluate --processes 1`` in a child process: its time, of which storing the
+  realised savings at its end (``savings``; ``eval ÷ read`` leaves it out), queries (total and
+  per chunk of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average
+  stored evaluation row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's
+  whole size per row (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the
+  row count);
+* ``manage.py reevaluate --processes N`` (``--processes``, one per CPU by default): its time, and
+  the largest peak RSS of its processes (the ``peak RSS`` column is the larger of the two runs);
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
-Prints one row per size; ``reevaluate ÷ read`` is the ratio against the baseline measured in
-the same run, and ``µs/row`` shows whether the time grows faster than the data.
+Prints one row per size; each ``÷ read`` is a run's time over the baseline measured in the
+same run, and ``µs/row`` shows whether the time grows faster than the data.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +77,9 @@ def own_peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-def child() -> None:
-    """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory, and the
+def child(processes: int) -> None:
+    """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory (the
+    largest of this process and the ones it forked; queries are this process's own), and the
     part of its time that stores the realised savings at its end."""
     from tracker.services import savings
 
@@ -88,23 +93,35 @@ def child() -> None:
 
     savings.refresh_savings = timed_refresh
     with open(os.devnull, "w") as devnull, CaptureQueriesContext(connection) as queries:
-        seconds, _ = timed(call_command, "reevaluate", as_of=AS_OF, stdout=devnull, verbosity=0)
+        seconds, _ = timed(
+            call_command,
+            "reevaluate",
+            as_of=AS_OF,
+            processes=processes,
+            stdout=devnull,
+            verbosity=0,
+        )
+    forked_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "savings_seconds": sum(spent),
                 "queries": len(queries),
-                "rss_mb": own_peak_rss_mb(),
+                "rss_mb": max(own_peak_rss_mb(), forked_mb),
             }
         )
     )
 
 
-def reevaluate(database: str) -> dict:
+def reevaluate(database: str, processes: int) -> dict:
     env = {**os.environ, "DATABASE_URL": database_url(database)}
     out = subprocess.run(
-        [sys.executable, __file__, "--child"], env=env, check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", str(processes)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -157,10 +174,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000", help="tunes, comma-separated (1000)")
     parser.add_argument("--days", type=int, default=730, help="days of usage per tune (730)")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the second reevaluate run (one per CPU)",
+    )
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        return child()
+    if args.child is not None:
+        return child(args.child)
 
     rows_out = []
     with bench_database() as database:
@@ -168,7 +191,8 @@ def main() -> None:
             clear()
             usage_rows = seed_portfolio(size, args.days)
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
-            run = reevaluate(database)
+            run = reevaluate(database, 1)  # queries and memory per chunk, in one process
+            spread = reevaluate(database, args.processes)
             with connection.cursor() as cursor:
                 # The row as stored (compressed values count compressed), and the table's whole
                 # footprint (heap, TOAST and indexes) per row.
@@ -179,30 +203,35 @@ def main() -> None:
                 )
                 run["row_bytes"], run["table_bytes"] = map(float, cursor.fetchone())
             api = api_calls()
-            rows_out.append((size, usage_rows, read, run, api))
+            rows_out.append((size, usage_rows, read, run, spread, api))
             print(f"  measured {size:,} tunes", file=sys.stderr)
 
     print(
         f"Re-evaluation on PostgreSQL, {args.days} days of usage per tune "
-        f"(chunks of {CHUNK} tunes; API times are medians of 3):"
+        f"(chunks of at most {CHUNK} tunes; API times are medians of 3). ``1 process`` runs the "
+        f"chunks one after the other; ``{args.processes} processes`` runs them side by side "
+        "(``reevaluate --processes``, one chunk per process at least):"
     )
     header = (
-        f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'reevaluate':>11} "
-        f"{'÷ read':>7} {'savings':>8} {'eval ÷ read':>12} "
+        f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'1 process':>10} "
+        f"{'÷ read':>7} {f'{args.processes} processes':>12} {'÷ read':>7} "
+        f"{'savings':>8} {'eval ÷ read':>12} "
         f"{'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} {'eval row':>9} "
         f"{'table/row':>10} "
         f"{'catalog list':>13} {'detail':>12} {'tune create':>12} {'tune edit':>12}"
     )
     print(header)
-    for size, usage_rows, read, run, api in rows_out:
+    for size, usage_rows, read, run, spread, api in rows_out:
         chunks = -(-size // CHUNK)
         cells = " ".join(f"{ms:>7.1f}ms/{q:<3}" for ms, q in api.values())
         print(
-            f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>10.2f}s "
-            f"{run['seconds'] / read:>6.2f}x {run['savings_seconds']:>7.2f}s "
+            f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>9.2f}s "
+            f"{run['seconds'] / read:>6.2f}x {spread['seconds']:>11.2f}s "
+            f"{spread['seconds'] / read:>6.2f}x {run['savings_seconds']:>7.2f}s "
             f"{(run['seconds'] - run['savings_seconds']) / read:>11.2f}x "
             f"{run['seconds'] / usage_rows * 1e6:>7.2f} "
-            f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} {run['rss_mb']:>7.0f}MB "
+            f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} "
+            f"{max(run['rss_mb'], spread['rss_mb']):>7.0f}MB "
             f"{run['row_bytes']:>8.0f}B {run['table_bytes']:>9.0f}B "
             f"{cells}"
         )

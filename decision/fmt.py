@@ -117,8 +117,10 @@ def json_safe(value: object) -> object:
     kind = type(value)  # plain values first: a portfolio's results pass through here
     if kind is float:
         return value if math.isfinite(value) else None  # type: ignore[arg-type]
-    if kind is str or kind is int or kind is bool:
+    if value is None or kind is str or kind is int or kind is bool:
         return value
+    if kind is pd.Timestamp:
+        return value.date().isoformat()  # type: ignore[attr-defined]
     if is_missing(value):
         return None
     if isinstance(value, bool | np.bool_):
@@ -149,6 +151,21 @@ WHOLE_CENTS_FROM = 100_000
 def stored(value: object, exact: bool = False) -> object:
     """A figure as it is stored and cited: JSON-safe (:func:`json_safe`), but an infinite payback
     stays infinite; floats without float noise (``0.30000000000000004``) unless ``exact``."""
+    # Plain values first: every figure of every finding of a portfolio passes through here.
+    if type(value) is float:
+        if value != value:  # NaN
+            return None
+        if exact or math.isinf(value):
+            return value
+        if abs(value) >= WHOLE_CENTS_FROM:
+            return round(value, 2)
+        return float(f"{value:.{FIGURE_DIGITS}g}")
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if type(value) is pd.Timestamp:
+        return value.date().isoformat()
+    if type(value) is list:
+        return [stored(v, exact) for v in value]
     if isinstance(value, float | np.floating) and math.isinf(value):
         return float(value)
     value = json_safe(value)

@@ -98,10 +98,12 @@ class Wording:
         155,434.5000001 queries, rounds onto it): then exact, so the message worded again from
         them reads the same."""
         words = words or {}
-        given = {**figures, **words}
-        exact = Cited({key: stored(value, exact=True) for key, value in given.items()})
+        exact, rounded = Cited(), Cited()
+        for values in (figures, words):
+            for key, value in values.items():
+                exact[key] = stored(value, exact=True)
+                rounded[key] = stored(value)
         message = self.says(exact, policy)
-        rounded = Cited({key: stored(value) for key, value in given.items()})
         kept = rounded if rounded == exact or self.says(rounded, policy) == message else exact
         return Finding(
             self.code,

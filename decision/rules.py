@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -77,7 +78,7 @@ class Rule:
     hints: Notes | None = None
     short: Message | None = None
 
-    @property
+    @cached_property
     def wording(self) -> Wording:
         return Wording(self.code, self.source, self.severity, self.says, self.cites, self.uses)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -21,6 +22,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Least
 
 import decision
@@ -267,7 +269,50 @@ def evaluation_inputs(
     trained = inputs.tunes["last_trained_on"].fillna(inputs.tunes["deployed_on"])
     since = min(trained.min(), window) if trained.notna().any() else window
     # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric.
-    spans = _sql_frame(
+    with _planner(SPAN_READ_PLANNER):
+        spans = _span_frame(inputs, since, as_of, starts)
+    return replace(inputs, usage_spans=spans)
+
+
+#: How PostgreSQL plans the span sums, which read every usage row of a chunk. Its planner can't
+#: foresee from an id list how many rows that is, so it never splits the scan between parallel
+#: workers; told that workers cost nothing to start, it does, and the server sums the rows on
+#: every core while this process waits. The rows arrive sorted by tune and day, not by span, so
+#: a hash of the spans beats sorting them; one chunk's spans fit in ``work_mem`` many times over.
+SPAN_READ_PLANNER = {
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+    "min_parallel_index_scan_size": "0",
+    "enable_incremental_sort": "off",
+    "jit": "off",
+    "work_mem": "64MB",
+}
+
+
+@contextmanager
+def _planner(settings: dict[str, str]) -> Iterator[None]:
+    """PostgreSQL planner settings for the statements inside, for the current transaction only
+    (outside one they have no effect), back to the session's own after them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
+            [list(settings), list(settings.values())],
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(%s)",
+                [list(settings)],
+            )
+
+
+def _span_frame(
+    inputs: Portfolio, since: pd.Timestamp, as_of: date, starts: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """Each tune's usage summed per span between consecutive ``starts`` (PostgreSQL)."""
+    return _sql_frame(
         f"""
         SELECT tune_id, min(day), max(day),
             sum(queries::float8), sum(input_tokens::float8), sum(output_tokens::float8),
@@ -292,7 +337,6 @@ def evaluation_inputs(
         dates=[name for name in SPAN_COLUMNS if name in SPAN_DATES],
         floats=[name for name in SPAN_COLUMNS if name not in SPAN_DATES and name != "tune_id"],
     )
-    return replace(inputs, usage_spans=spans)
 
 
 def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
@@ -326,6 +370,16 @@ def _usage_start(as_of: date, policy: Policy, usage_since: date | None) -> date:
     return window if usage_since is None else min(window, usage_since)
 
 
+def _ids(tune_ids: Iterable[int]) -> list[int] | RawSQL:
+    """Ids for an ``__in`` filter: on PostgreSQL one array parameter (``COPY`` takes no
+    parameters, so a chunk's 5,000 ids would otherwise be spelled into each statement one by
+    one, several times a chunk), elsewhere the list."""
+    ids = [int(i) for i in tune_ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
 def _inputs_without_usage(
     as_of: date, tune_ids: Iterable[int] | None
 ) -> tuple[Portfolio, QuerySet]:
@@ -333,7 +387,7 @@ def _inputs_without_usage(
     a subquery."""
     tunes_qs = FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
     if tune_ids is not None:
-        tunes_qs = tunes_qs.filter(pk__in=list(tune_ids))
+        tunes_qs = tunes_qs.filter(pk__in=_ids(tune_ids))
     tunes = _frame(
         tunes_qs.values_list(*TUNE_FIELDS.values()),
         list(TUNE_FIELDS),

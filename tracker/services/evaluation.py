@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import orjson
 from django.db import connection, transaction
 
 import decision
@@ -29,7 +32,9 @@ def _money(value) -> Decimal | None:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON; the stored figures and findings hold no NaN or infinity (``tracker.stored``
+    leaves them out or spells them), so orjson's writing them as null never comes into play."""
+    return orjson.dumps(value).decode()
 
 
 def policy_version(policy: decision.Policy) -> PolicyVersion:
@@ -58,8 +63,9 @@ def evaluate_portfolio(*, as_of: date, tune_ids: Iterable[int] | None = None) ->
     policy = selectors.engine_policy(selectors.current_policy())
     version = policy_version(policy)
     inputs = selectors.evaluation_inputs(as_of, policy, tune_ids)
-    results = decision.evaluate(inputs, policy, as_of, read_days=selectors.usage_days)
-    evaluations = [_evaluation(result, as_of, version) for result in results]
+    with _cycle_collector_paused():
+        results = decision.evaluate(inputs, policy, as_of, read_days=selectors.usage_days)
+        evaluations = [_evaluation(result, as_of, version) for result in results]
     evaluations.sort(key=lambda e: e.tune_id)  # rows written in key order: no deadlock cycles
     if connection.vendor == "postgresql":
         _copy_evaluations(evaluations)
@@ -68,6 +74,21 @@ def evaluate_portfolio(*, as_of: date, tune_ids: Iterable[int] | None = None) ->
     opened, resolved = _sync_flags(evaluations)
     webhooks.record_evaluation_events(evaluations=evaluations)
     return EvaluationRun(as_of, evaluations, opened, resolved)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A chunk's results are tens of thousands of small dicts and findings, none in a reference
+    cycle: reference counting frees them, while the cycle collector, set off by their number,
+    would walk every live object again and again (a fifth of the engine's time)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _evaluation(result: decision.TuneResult, as_of: date, version: PolicyVersion) -> Evaluation:

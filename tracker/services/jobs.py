@@ -6,18 +6,20 @@ The tasks in ``tracker.tasks`` are thin; the decisions live here. Publishing goe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import multiprocessing
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
+from django.db import connection, connections
 from django.utils import timezone
 
 from tracker import selectors
-from tracker.models import NightlyRun
+from tracker.models import Evaluation, NightlyRun
 from tracker.publish import QueueUnavailable, publish_after_commit
 from tracker.selectors import savings as savings_selectors
 
-from .evaluation import evaluate_portfolio
+from .evaluation import evaluate_portfolio, policy_version
 
 __all__ = [
     "QueueUnavailable",
@@ -25,6 +27,7 @@ __all__ = [
     "complete_nightly_run",
     "enqueue_evaluation",
     "enqueue_savings_refresh",
+    "evaluate_in_chunks",
     "evaluate_tunes",
     "start_nightly_run",
 ]
@@ -41,6 +44,45 @@ def chunked(ids: Iterable[int], size: int) -> list[list[int]]:
     unique = sorted({int(i) for i in ids})
     size = max(1, int(size))
     return [unique[start : start + size] for start in range(0, len(unique), size)]
+
+
+def evaluate_in_chunks(
+    *, tune_ids: Iterable[int], as_of: date, processes: int = 1
+) -> Iterator[list[Evaluation]]:
+    """Evaluate the tunes as of ``as_of`` in the nightly run's chunks, here instead of queued,
+    and yield each chunk's evaluations in order (memory stays flat however many tunes).
+
+    With ``processes`` above 1, on PostgreSQL and outside a transaction, the chunks run in that
+    many processes forked from this one, each on its own connection: while one chunk waits for
+    the database another computes, and the chunks are the same independent units the nightly
+    tasks are (disjoint tunes, one transaction each). The portfolio is then cut into at least
+    one chunk per process.
+    """
+    ids = sorted({int(i) for i in tune_ids})
+    size = settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE
+    forked = processes > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    if forked:
+        size = min(size, -(-len(ids) // processes))
+    chunks = chunked(ids, size)
+    if not forked or len(chunks) < 2:
+        for chunk in chunks:
+            yield evaluate_portfolio(as_of=as_of, tune_ids=chunk).evaluations
+        return
+    # The thresholds' stored copy is made once here, not raced for by every process.
+    policy_version(selectors.engine_policy(selectors.current_policy()))
+    connections.close_all()  # a forked process must not share this process's connection
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(processes, len(chunks))) as pool:
+        yield from pool.imap(_evaluate_chunk, [(chunk, as_of) for chunk in chunks])
+
+
+def _evaluate_chunk(job: tuple[list[int], date]) -> list[Evaluation]:
+    """One chunk in a forked process, on a connection of its own, closed when done."""
+    chunk, as_of = job
+    try:
+        return evaluate_portfolio(as_of=as_of, tune_ids=chunk).evaluations
+    finally:
+        connections.close_all()
 
 
 def enqueue_evaluation(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import date
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
@@ -13,6 +13,9 @@ from tqdm import tqdm
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, TuneMonthSaving
 from tracker.services import jobs, savings
+
+# The bar's monitor thread would be running when the command forks its evaluating processes.
+tqdm.monitor_interval = 0
 
 
 class Command(BaseCommand):
@@ -24,8 +27,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", type=date.fromisoformat, default=None)
         parser.add_argument("--tune", metavar="SLUG", default=None)
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="evaluate chunks in this many processes on PostgreSQL (default: one per CPU)",
+        )
 
-    def handle(self, *args, as_of=None, tune=None, verbosity=1, **options):
+    def handle(self, *args, as_of=None, tune=None, processes=1, verbosity=1, **options):
         as_of = as_of or timezone.localdate()
         if tune:
             found = FineTune.objects.filter(slug=tune).first()
@@ -40,13 +49,12 @@ class Command(BaseCommand):
         # The same tunes and chunks as the nightly run, evaluated here instead of queued, and
         # printed chunk by chunk (sorted within a chunk) so memory stays flat however many tunes.
         names = dict(selectors.evaluable_tunes().values_list("pk", "slug"))
-        ids = list(names)
-        with tqdm(total=len(ids), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
-            self.print_header(as_of, names)
-            for chunk in jobs.chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE):
-                evaluations = services.evaluate_portfolio(as_of=as_of, tune_ids=chunk).evaluations
+        chunks = jobs.evaluate_in_chunks(tune_ids=names, as_of=as_of, processes=processes)
+        self.print_header(as_of, names)
+        with tqdm(total=len(names), unit="tune", disable=verbosity < 1, file=self.stderr) as bar:
+            for evaluations in chunks:
                 self.print_lines(names, evaluations)
-                bar.update(len(chunk))
+                bar.update(len(evaluations))
         self.refresh_savings(as_of)
 
     def refresh_savings(self, as_of):
