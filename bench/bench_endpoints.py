@@ -34,6 +34,7 @@ from common import (
     bench_database,
     copy_in,
     median,
+    point_tunes_at_latest_evaluations,
     seed_portfolio,
     timed,
 )
@@ -44,6 +45,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tracker import stored
@@ -57,6 +59,7 @@ from tracker.models import (
     TeamAPIKey,
     TuneAlias,
 )
+from tracker.services.savings import refresh_savings
 
 #: Latest verdicts in about these shares; the earlier weeks are drawn from the same mix.
 VERDICT_SHARES = {"KEEP": 0.6, "WATCH": 0.15, "RETRAIN": 0.1, "RETIRE": 0.1, "ITERATE": 0.05}
@@ -92,6 +95,7 @@ def seed_history(weeks: int, seed: int = 11) -> None:
         }
     )
     copy_in("tracker_evaluation", list(frame.columns), frame.to_csv(header=False, index=False))
+    point_tunes_at_latest_evaluations()
 
     evaluations = pd.DataFrame(
         Evaluation.objects.values_list("pk", "tune_id", "as_of", "verdict"),
@@ -248,8 +252,10 @@ def main() -> None:
             databases[size] = stack.enter_context(bench_database(f"_{size}"))
             seed_portfolio(size, args.days)
             seed_history(args.evaluations)
+            # What the nightly run stores after evaluating: the overview reads it.
+            seconds, _ = timed(refresh_savings, as_of=timezone.localdate())
             calls[size] = endpoints(*clients())
-            print(f"  seeded {size:,} tunes", file=sys.stderr)
+            print(f"  seeded {size:,} tunes, savings stored in {seconds:.2f} s", file=sys.stderr)
         # Rounds alternate between the sizes, so whatever else loads the machine falls on
         # every size alike.
         for name in calls[sizes[0]]:

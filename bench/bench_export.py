@@ -39,6 +39,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import OuterRef, Subquery  # noqa: E402
 from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
 
 from tracker.models import CatalogModel, Evaluation, FineTune, Team  # noqa: E402
@@ -70,6 +71,9 @@ def seed(tunes: int) -> None:
         )
         for pk in FineTune.objects.values_list("pk", flat=True)
     )  # fmt: skip
+    FineTune.objects.update(  # as the evaluation service keeps it
+        latest_evaluation_id=Subquery(Evaluation.objects.filter(tune=OuterRef("pk")).values("pk"))
+    )
 
 
 def baseline() -> int:

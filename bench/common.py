@@ -201,3 +201,13 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
+
+
+def point_tunes_at_latest_evaluations() -> None:
+    """``FineTune.latest_evaluation`` for evaluations written straight into the table, as the
+    evaluation service keeps it (the migration's own backfill)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("tracker.migrations.0010_latest_evaluation_on_tune").point_at_latest(apps, None)

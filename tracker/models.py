@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 from decision import vocabulary
@@ -362,6 +362,16 @@ class FineTune(models.Model):
     expected_output_tokens = models.PositiveIntegerField(
         "expected output tokens / query", null=True, blank=True, help_text="For proposals."
     )
+    latest_evaluation = models.ForeignKey(
+        "Evaluation",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The evaluation of the latest day: lists and the summary read the latest "
+        "verdict through it. Moves only forward (evaluating an older day leaves it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -664,6 +674,16 @@ class Evaluation(models.Model):
     def __str__(self) -> str:
         return f"{self.tune} {self.as_of}: {self.verdict}"
 
+    def save(self, *args, **kwargs) -> None:
+        """Saved on its own (evaluations are written in bulk by the evaluation service, which
+        moves the pointer itself), the tune's ``latest_evaluation`` follows when no later day
+        is evaluated."""
+        super().save(*args, **kwargs)
+        later = Evaluation.objects.filter(tune_id=self.tune_id, as_of__gt=self.as_of)
+        FineTune.objects.filter(pk=self.tune_id).exclude(Exists(later)).update(
+            latest_evaluation=self
+        )
+
     @property
     def policy_values(self) -> dict:
         """The thresholds in force, by name (empty when not recorded)."""
@@ -679,6 +699,33 @@ class Evaluation(models.Model):
             stored.policy_of(self.policy_values),
             proposal=self.verdict in stored.PROPOSAL_VERDICTS,
         )
+
+
+class TuneMonthSaving(models.Model):
+    """A deployed tune's realised net saving in one calendar month: every day's queries priced
+    as the engine prices them, less the fixed cost of the days deployed. Written for every
+    deployed tune after each nightly run (``services.savings``); the overview sums these rows
+    instead of pricing every tune's history on each request."""
+
+    # No index of its own: the one-a-month constraint's (tune, month) index serves it.
+    tune = models.ForeignKey(
+        FineTune, on_delete=models.CASCADE, related_name="month_savings", db_index=False
+    )
+    month = models.DateField(help_text="The month's first day.")
+    net_saving = models.FloatField(help_text="USD; negative when the tune cost more.")
+    as_of = models.DateField(help_text="Usage up to this day is counted.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "realised monthly saving"
+        ordering = ["tune_id", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["tune", "month"], name="tracker_one_saving_a_month")
+        ]
+        indexes = [models.Index(fields=["month"], name="tracker_saving_by_month")]
+
+    def __str__(self) -> str:
+        return f"{self.tune} {self.month:%Y-%m}: {self.net_saving:,.2f}"
 
 
 class Flag(models.Model):

@@ -10,7 +10,8 @@ given one.
 Schedule (``CELERY_BEAT_SCHEDULE`` in settings): ``reevaluate_portfolio`` nightly,
 ``catch_up_evaluations`` hourly, ``send_weekly_digests`` every Monday morning,
 ``purge_idempotency_records`` hourly, ``prune_evaluations`` weekly, ``send_shutdown_notices``
-daily, ``requeue_webhook_deliveries`` every ten minutes.
+daily, ``requeue_webhook_deliveries`` every ten minutes. ``refresh_savings`` follows each
+completed nightly run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tracker.services import (
     jobs,
     pulls,
     retention,
+    savings,
     shutdowns,
     webhooks,
 )
@@ -77,6 +79,13 @@ def catch_up_evaluations(as_of: str | None = None) -> int:
 def evaluate_tunes(tune_ids: list[int], as_of: str | None = None, only_due: bool = False) -> int:
     """Evaluate one chunk of tunes (one evaluation per tune and day; a rerun replaces it)."""
     return jobs.evaluate_tunes(tune_ids=tune_ids, as_of=_day(as_of), only_due=only_due)
+
+
+@shared_task(**RELIABLE)
+def refresh_savings(tune_ids: list[int], as_of: str | None = None) -> int:
+    """Store one chunk of tunes' realised net saving per month (queued when a nightly run
+    completes); returns the rows written."""
+    return savings.refresh_savings(tune_ids=tune_ids, as_of=_day(as_of)).rows
 
 
 @shared_task(**RELIABLE)

@@ -286,3 +286,36 @@ def test_reevaluate_now_says_so_when_the_queue_is_down(staff_client, monkeypatch
     text = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("Nothing was queued" in m and "Connection refused" in m for m in text), text
     assert not Evaluation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_completed_night_stores_the_realised_savings_once(
+    django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    from tracker.models import TuneMonthSaving
+
+    settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2
+    p = portfolio.build(DAY, ("keep", "retire", "watch"))
+    refreshes: list[dict] = []
+    original = tasks.refresh_savings.apply_async
+
+    def record(*args, **kwargs):
+        refreshes.append(kwargs["kwargs"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.refresh_savings, "apply_async", record)
+    with frozen(DAY), django_capture_on_commit_callbacks(execute=True):
+        tasks.reevaluate_portfolio.delay()
+    deployed = sorted(FineTune.objects.filter(status="deployed").values_list("pk", flat=True))
+    assert deployed and set(deployed) <= set(p.ids)
+    # Queued once, when the last chunk completed the night, in the evaluation's chunks.
+    chunks = [deployed[i : i + 2] for i in range(0, len(deployed), 2)]
+    assert [c["tune_ids"] for c in refreshes] == chunks
+    assert {c["as_of"] for c in refreshes} == {DAY.isoformat()}
+    assert set(TuneMonthSaving.objects.values_list("tune_id", flat=True)) == set(deployed)
+    assert set(TuneMonthSaving.objects.values_list("as_of", flat=True)) == {DAY}
+
+    refreshes.clear()
+    with frozen(DAY, hour=9), django_capture_on_commit_callbacks(execute=True):
+        tasks.catch_up_evaluations.delay()
+    assert refreshes == []  # the night was already complete

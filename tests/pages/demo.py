@@ -12,6 +12,8 @@ DEMO_DAY = dt.date(2026, 11, 27)
 
 def load_evaluated_demo() -> None:
     from tracker.services import evaluate_portfolio
+    from tracker.services.savings import refresh_savings
 
     call_command("load_demo", as_of=DEMO_DAY, verbosity=0)
     evaluate_portfolio(as_of=DEMO_DAY)
+    refresh_savings(as_of=DEMO_DAY)  # what the nightly run does after evaluating

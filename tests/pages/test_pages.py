@@ -97,14 +97,32 @@ def test_a_retraining_restarts_the_break_even_line(demo):
     assert abs(after) < abs(before) / 10
 
 
-def test_the_monthly_chart_stays_readable_with_200_tunes():
+def test_the_monthly_chart_stays_readable_with_200_tunes(db):
+    from django.utils import timezone
+
+    from tests.factories import FineTuneFactory
+    from tracker.models import TuneMonthSaving
+
     months = pd.period_range("2025-12", "2026-11", freq="M")
-    rows = [
-        {"tune_id": i, "name": f"tune {i:03d}", "month": m, "net_saving": float(i * 10 + j)}
-        for i in range(200)
+    tunes = [FineTuneFactory.build(name=f"tune {i:03d}") for i in range(200)]
+    for tune in tunes:
+        tune.team, tune.owner = tunes[0].team, tunes[0].owner
+        tune.base_model, tune.alternative = tunes[0].base_model, tunes[0].alternative
+    for related in (tunes[0].team, tunes[0].owner, tunes[0].base_model, tunes[0].alternative):
+        related.save()
+    FineTune.objects.bulk_create(tunes)
+    TuneMonthSaving.objects.bulk_create(
+        TuneMonthSaving(
+            tune=tune,
+            month=m.start_time.date(),
+            net_saving=float(i * 10 + j),
+            as_of=DEMO_DAY,
+            computed_at=timezone.now(),
+        )
+        for i, tune in enumerate(tunes)
         for j, m in enumerate(months)
-    ]
-    chart = pages.monthly_chart(pd.DataFrame(rows), DEMO_DAY)
+    )
+    chart = pages.monthly_chart({tunes[0].team.pk}, DEMO_DAY)  # this team's alone
     assert len(chart["series"]) == pages.CHART_TOP_TUNES + 1
     assert chart["series"][0]["label"] == "tune 199"
     assert chart["series"][-1]["label"] == "190 other tunes"

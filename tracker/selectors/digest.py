@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -235,11 +235,8 @@ def is_portfolio_lead(user) -> bool:
 
 
 def _latest(tunes: QuerySet[FineTune]) -> QuerySet[FineTune]:
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
-    return tunes.annotate(
-        latest_evaluation_id=Subquery(latest.values("pk")[:1]),
-        latest_verdict=Subquery(latest.values("verdict")[:1]),
-    )
+    """With ``latest_verdict``, read through ``FineTune.latest_evaluation``."""
+    return tunes.annotate(latest_verdict=F("latest_evaluation__verdict"))
 
 
 def _snoozed(today: date) -> Q:
@@ -359,11 +356,12 @@ def digest_for(user) -> Digest:
             "status",
             "deployed_on",
             "monthly_fixed_cost",
+            "latest_evaluation",
             "team__name",
             "owner__email",
         )
     )
-    latest_ids = [id_ for id_ in (cast(Any, t).latest_evaluation_id for t in tunes) if id_]
+    latest_ids = [t.latest_evaluation_id for t in tunes if t.latest_evaluation_id]
     evaluations = {
         e.tune_id: e
         # The policy words the findings the digest cites from (``Evaluation.findings``).

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, TextField
+from django.db.models import F, QuerySet
 
-from tracker.models import Evaluation, FiguresField, FineTune
+from tracker.models import FineTune
 
 from .shutdowns import retrain_by
 
@@ -44,16 +44,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _export_queryset(queryset: QuerySet[FineTune]) -> QuerySet[FineTune, tuple[Any, ...]]:
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
-    money = DecimalField(max_digits=16, decimal_places=2)
     return (
         queryset.annotate(
-            export_verdict=Subquery(latest.values("verdict")[:1]),
-            export_as_of=Subquery(latest.values("as_of")[:1]),
-            export_reason=Subquery(latest.values("reason")[:1], output_field=TextField()),
-            export_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
-            export_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
-            export_figures=Subquery(latest.values("figures")[:1], output_field=FiguresField()),
+            export_verdict=F("latest_evaluation__verdict"),
+            export_as_of=F("latest_evaluation__as_of"),
+            export_reason=F("latest_evaluation__reason"),
+            export_saving=F("latest_evaluation__monthly_net_saving"),
+            export_unrecovered=F("latest_evaluation__unrecovered_cost"),
+            export_figures=F("latest_evaluation__figures"),
         )
         .order_by("pk")
         .values_list(

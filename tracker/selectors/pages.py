@@ -1,13 +1,14 @@
 """What the portfolio pages show: the overview, a tune's charts and history, what-if runs and
 retrain-versus-retire. Every number comes from the decision engine (``decision``): stored
-evaluations, its day-by-day pricing, or a fresh run on a changed copy of the inputs that is never
-saved. A fixed number of queries per page whatever the portfolio's size.
+evaluations, the realised savings it priced at the last refresh (``services.savings``), its
+day-by-day pricing, or a fresh run on a changed copy of the inputs that is never saved. A fixed
+number of queries per page whatever the portfolio's size.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Hashable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import cast
@@ -22,6 +23,7 @@ from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
 
 from .digest import is_portfolio_lead
 from .portfolio import current_policy, engine_policy, portfolio_inputs
+from .savings import chart_rows, realised_monthly_savings, savings_totals
 from .shutdowns import retrain_by
 from .summary import portfolio_summary
 from .values import as_day as _day
@@ -81,39 +83,26 @@ class ActionItem:
 def needs_action(team_ids: TeamIds) -> list[ActionItem]:
     """Tunes whose latest verdict is RETIRE, RETRAIN, FINE_TUNE or WATCH, or with an open flag:
     owner, deciding reason and open flags (acknowledged or snoozed ones say so)."""
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     open_flag = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
     tunes = list(
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
-        .annotate(
-            latest_evaluation_id=latest.values("pk")[:1],
-            latest_verdict=latest.values("verdict")[:1],
-            has_open_flag=Exists(open_flag),
-        )
-        .filter(latest_evaluation_id__isnull=False)
-        .filter(Q(latest_verdict__in=NEEDS_ACTION_VERDICTS) | Q(has_open_flag=True))
-        .only("pk")
+        .filter(latest_evaluation__isnull=False)
+        .filter(Q(latest_evaluation__verdict__in=NEEDS_ACTION_VERDICTS) | Exists(open_flag))
+        .select_related("team", "owner", "latest_evaluation")
+        .defer("latest_evaluation__figures", "latest_evaluation__stored_findings")
     )
-    evaluations = {
-        e.tune_id: e
-        for e in Evaluation.objects.filter(pk__in=[t.latest_evaluation_id for t in tunes]).only(
-            "tune_id", "verdict", "reason", "as_of"
-        )
-    }
     flags: dict[int, list[Flag]] = {}
     for flag in (
-        Flag.objects.filter(tune_id__in=evaluations, resolved_on__isnull=True)
+        Flag.objects.filter(tune_id__in=[t.pk for t in tunes], resolved_on__isnull=True)
         .select_related("acknowledged_by", "snoozed_by")
         .order_by("opened_on")
     ):
         flags.setdefault(flag.tune_id, []).append(flag)
-    owners = {
-        t.pk: t for t in FineTune.objects.filter(pk__in=evaluations).select_related("team", "owner")
-    }
     items = []
-    for tune_id, evaluation in evaluations.items():
-        tune = owners[tune_id]
+    for tune in tunes:
+        evaluation = tune.latest_evaluation
+        assert evaluation is not None  # filtered above
         items.append(
             ActionItem(
                 name=tune.name,
@@ -123,78 +112,50 @@ def needs_action(team_ids: TeamIds) -> list[ActionItem]:
                 verdict=evaluation.verdict,
                 reason=evaluation.reason,
                 as_of=evaluation.as_of,
-                flags=tuple(flags.get(tune_id, ())),
+                flags=tuple(flags.get(tune.pk, ())),
             )
         )
     items.sort(key=lambda i: (ACTION_ORDER.get(i.verdict, 9), i.name))
     return items
 
 
-def _fixed_cost_days(tunes: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
-    """Per tune and month: days deployed in that month between ``start`` and ``end``."""
-    rows: list[tuple[Hashable, Hashable, int]] = []
-    for tune_id, deployed_on in tunes["deployed_on"].items():
-        first = max(deployed_on.date(), start) if pd.notna(deployed_on) else None
-        if first is None or first > end:
-            continue
-        days = pd.date_range(first, end, freq="D")
-        counts = pd.Series(1, index=days).groupby(days.to_period("M")).sum()
-        rows.extend((tune_id, month, count) for month, count in counts.items())
-    return pd.DataFrame(rows, columns=["tune_id", "month", "days"])
-
-
 def monthly_savings(team_ids: TeamIds, today: date) -> pd.DataFrame:
-    """Realised net saving per deployed tune and calendar month, since each tune's deployment up
-    to ``today``: every day's queries priced as the engine prices them, less the fixed cost of
-    the days deployed. Columns: tune_id, name, month (Period), net_saving."""
-    ids = list(
-        _visible(team_ids)
-        .filter(status=FineTune.Status.DEPLOYED, deployed_on__lte=today)
-        .values_list("pk", flat=True)
+    """Realised net saving per deployed tune and calendar month, computed by the engine now
+    (what the stored rows the overview reads hold, as of their refresh): columns tune_id,
+    name, month (Period), net_saving."""
+    ids = list(_visible(team_ids).values_list("pk", flat=True))
+    frame = realised_monthly_savings(ids, today)
+    names = dict(
+        FineTune.objects.filter(pk__in=[int(i) for i in frame["tune_id"].unique()]).values_list(
+            "pk", "name"
+        )
     )
-    if not ids:
-        return pd.DataFrame(columns=["tune_id", "name", "month", "net_saving"])
-    policy = engine_policy(current_policy())
-    deployed = FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True)
-    first = min((day for day in deployed if day is not None), default=today)  # never None
-    inputs = portfolio_inputs(today, policy, ids, usage_since=first)
-    daily = decision.daily_savings(inputs, today)
-    tunes = inputs.tunes
-    daily = daily[daily["day"] >= daily["tune_id"].map(tunes["deployed_on"])]
-    daily = daily.assign(month=daily["day"].dt.to_period("M"))
-    variable = daily.groupby(["tune_id", "month"])["net_saving"].sum(min_count=1)
-    days = _fixed_cost_days(tunes, first, today).set_index(["tune_id", "month"])["days"]
-    fixed = days * days.index.get_level_values("tune_id").map(
-        tunes["monthly_fixed_cost"] / DAYS_PER_MONTH  # type: ignore[arg-type]  # a Series maps
-    )
-    net = variable.reindex(days.index.union(variable.index)).fillna(0.0) - fixed.reindex(
-        days.index.union(variable.index)
-    ).fillna(0.0)
-    names = dict(FineTune.objects.filter(pk__in=ids).values_list("pk", "name"))
-    frame = net.rename("net_saving").reset_index()
     frame["name"] = frame["tune_id"].map(names)
     return frame[["tune_id", "name", "month", "net_saving"]]
 
 
-def monthly_chart(savings: pd.DataFrame, today: date) -> dict:
-    """The last months of net saving, stacked by tune: the biggest tunes one by one, every other
-    tune in one "other tunes" series, so the chart stays readable with hundreds of tunes."""
+def _month_start(month: pd.Period) -> date:
+    return month.start_time.date()
+
+
+def monthly_chart(team_ids: TeamIds, today: date) -> dict:
+    """The last months of stored net saving, stacked by tune: the biggest tunes (by the sum of
+    their months' absolute savings) one by one, every other tune in one "other tunes" series,
+    so the chart stays readable with hundreds of tunes. SQL sums; four queries."""
     end = pd.Period(today, freq="M")
-    months = pd.period_range(end - (CHART_MONTHS - 1), end, freq="M")
-    recent = savings[savings["month"].isin(months)]
-    table = recent.pivot_table(
-        index="name", columns="month", values="net_saving", aggfunc="sum", fill_value=0.0
-    ).reindex(columns=months, fill_value=0.0)
-    order = table.abs().sum(axis=1).sort_values(ascending=False).index
-    top, rest = list(order[:CHART_TOP_TUNES]), list(order[CHART_TOP_TUNES:])
+    months = list(pd.period_range(end - (CHART_MONTHS - 1), end, freq="M"))
+    firsts = [_month_start(m) for m in months]
+    totals, top, tunes = chart_rows(team_ids, firsts, CHART_TOP_TUNES)
     series = [
-        {"label": name, "data": [round(float(v), 2) for v in table.loc[name]]} for name in top
+        {"label": name, "data": [round(float(saving.get(m, 0.0)), 2) for m in firsts]}
+        for _, name, saving in top
     ]
-    if rest:
+    if tunes > len(top):
+        shown = {m: sum(saving.get(m, 0.0) for _, _, saving in top) for m in firsts}
         series.append(
             {
-                "label": f"{len(rest)} other tunes",
-                "data": [round(float(v), 2) for v in table.loc[rest].sum()],
+                "label": f"{tunes - len(top)} other tunes",
+                "data": [round(totals.get(m, 0.0) - shown[m], 2) for m in firsts],
             }
         )
     return {"labels": [m.strftime("%b %Y") for m in months], "series": series}
@@ -203,19 +164,16 @@ def monthly_chart(savings: pd.DataFrame, today: date) -> dict:
 def overview(team_ids: TeamIds, today: date) -> dict:
     summary = portfolio_summary(team_ids, today)
     items = needs_action(team_ids)
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
     at_risk = (
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
-        .annotate(
-            latest_verdict=latest.values("verdict")[:1],
-            latest_unrecovered=latest.values("unrecovered_cost")[:1],
+        .filter(latest_evaluation__verdict__in=AT_RISK_VERDICTS)
+        .aggregate(
+            capital=Sum("latest_evaluation__unrecovered_cost"),
+            tunes=Count("latest_evaluation__unrecovered_cost"),
         )
-        .filter(latest_verdict__in=AT_RISK_VERDICTS)
-        .aggregate(capital=Sum("latest_unrecovered"), tunes=Count("latest_unrecovered"))
     )
-    savings = monthly_savings(team_ids, today)
-    this_month = savings[savings["month"] == pd.Period(today, freq="M")]["net_saving"].sum()
+    realised = savings_totals(team_ids, _month_start(pd.Period(today, freq="M")))
     return {
         "today": today,
         "summary": summary,
@@ -224,11 +182,13 @@ def overview(team_ids: TeamIds, today: date) -> dict:
             for v, n in summary["by_verdict"].items()
         ],
         "needs_action": items,
-        "realised_this_month": float(this_month),
-        "realised_to_date": float(savings["net_saving"].sum()),
+        "realised_this_month": realised["this_month"],
+        "realised_to_date": realised["to_date"],
+        "savings_as_of": realised["as_of"],
+        "savings_computed_at": realised["computed_at"],
         "capital_at_risk": float(at_risk["capital"] or 0),
         "at_risk_tunes": at_risk["tunes"],
-        "chart": monthly_chart(savings, today),
+        "chart": monthly_chart(team_ids, today),
     }
 
 

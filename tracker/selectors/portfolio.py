@@ -19,9 +19,7 @@ from django.db.models import (
     Field,
     FloatField,
     IntegerField,
-    OuterRef,
     QuerySet,
-    Subquery,
     Value,
 )
 from django.db.models.expressions import RawSQL
@@ -71,12 +69,12 @@ def engine_policy(policy: DecisionPolicy) -> Policy:
 def tunes_with_latest_verdict(
     queryset: QuerySet[FineTune] | None = None,
 ) -> QuerySet[WithAnnotations[FineTune, LatestVerdict]]:
-    """Tunes annotated with ``latest_verdict`` and ``latest_as_of``, in one query."""
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
+    """Tunes annotated with ``latest_verdict`` and ``latest_as_of``, in one query: a join
+    through ``FineTune.latest_evaluation``."""
     queryset = FineTune.objects.all() if queryset is None else queryset
     return queryset.annotate(
-        latest_verdict=Subquery(latest.values("verdict")[:1]),
-        latest_as_of=Subquery(latest.values("as_of")[:1]),
+        latest_verdict=F("latest_evaluation__verdict"),
+        latest_as_of=F("latest_evaluation__as_of"),
     )
 
 

@@ -9,9 +9,9 @@ from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef
 
-from tracker.models import CatalogModel, Evaluation, FineTune, Flag, Verdict
+from tracker.models import CatalogModel, FineTune, Flag, Verdict
 
 from .portfolio import current_policy, tunes_with_latest_verdict
 
@@ -29,25 +29,24 @@ def portfolio_summary(team_ids: Collection[int] | None, today: date) -> dict:
     if team_ids is not None:
         tunes = tunes.filter(team_id__in=list(team_ids))
     active = tunes.exclude(status=FineTune.Status.RETIRED)
-    latest = Evaluation.objects.filter(tune=OuterRef("pk")).order_by("-as_of")
-    money = DecimalField(max_digits=16, decimal_places=2)
     annotated = tunes_with_latest_verdict(active).annotate(
-        latest_saving=Subquery(latest.values("monthly_net_saving")[:1], output_field=money),
-        latest_unrecovered=Subquery(latest.values("unrecovered_cost")[:1], output_field=money),
+        latest_saving=F("latest_evaluation__monthly_net_saving"),
+        latest_unrecovered=F("latest_evaluation__unrecovered_cost"),
         flagged=Exists(Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)),
     )
 
+    # One pass over the tunes: the latest verdict, saving and unrecovered cost come with each.
     by_verdict = {verdict.value: 0 for verdict in Verdict} | {UNEVALUATED: 0}
-    for verdict, count in (
-        annotated.order_by().values_list("latest_verdict").annotate(n=Count("pk"))
+    deployed_savings: list[Decimal] = []
+    flagged: list[Decimal | None] = []
+    for verdict, status, saving, is_flagged, unrecovered in annotated.order_by().values_list(
+        "latest_verdict", "status", "latest_saving", "flagged", "latest_unrecovered"
     ):
-        by_verdict[verdict or UNEVALUATED] += count
-
-    rows = list(annotated.values_list("status", "latest_saving", "flagged", "latest_unrecovered"))
-    deployed_savings = [
-        saving for status, saving, _, _ in rows if status == "deployed" and saving is not None
-    ]
-    flagged = [unrecovered for _, _, is_flagged, unrecovered in rows if is_flagged]
+        by_verdict[verdict or UNEVALUATED] += 1
+        if status == "deployed" and saving is not None:
+            deployed_savings.append(saving)
+        if is_flagged:
+            flagged.append(unrecovered)
 
     window = current_policy().shutdown_watch_days
     horizon = today + timedelta(days=window)

@@ -201,6 +201,8 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
       verdict supports again is reopened, keeping its original opening and age.
     - At most one open flag per tune and kind (a database constraint); runs on the same tunes are
       serialised by locking the tune rows (PostgreSQL; SQLite serialises writers anyway).
+
+    The tunes whose latest evaluation this is get it as ``FineTune.latest_evaluation`` here.
     """
     if not evaluations:
         return 0, 0
@@ -212,12 +214,7 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    superseded = set(
-        Evaluation.objects.filter(tune_id__in=by_tune, as_of__gt=as_of).values_list(
-            "tune_id", flat=True
-        )
-    )
-    latest = {tune_id: e for tune_id, e in by_tune.items() if tune_id not in superseded}
+    latest = {tune_id: by_tune[tune_id] for tune_id in _point_at_latest(evaluations)}
     if not latest:
         return 0, 0
     open_flags: dict[int, list[Flag]] = {}
@@ -260,3 +257,32 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
     Flag.objects.bulk_update(to_reopen, ["resolved_by", "resolved_on"])
     Flag.objects.bulk_create(to_open)
     return len(to_open) + len(to_reopen), len(to_resolve)
+
+
+def _point_at_latest(evaluations: list[Evaluation]) -> list[int]:
+    """Point each tune at its evaluation when no later day of it is evaluated, in one UPDATE;
+    return those tunes. The tune rows are locked already, and this statement sees every run
+    that held them before: a concurrent run of a later day is never overtaken."""
+    as_of = evaluations[0].as_of
+    tunes = FineTune._meta.db_table
+    later = (
+        f"NOT EXISTS (SELECT 1 FROM {Evaluation._meta.db_table} e "
+        f"WHERE e.tune_id = {tunes}.id AND e.as_of > %s)"
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {tunes} SET latest_evaluation_id = s.evaluation_id "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS s(tune_id, evaluation_id) "
+                f"WHERE {tunes}.id = s.tune_id AND {later} RETURNING {tunes}.id",
+                [[e.tune_id for e in evaluations], [e.pk for e in evaluations], as_of],
+            )
+        else:
+            ids = [e.tune_id for e in evaluations]
+            cursor.execute(
+                f"UPDATE {tunes} SET latest_evaluation_id = (SELECT e.id FROM "
+                f"{Evaluation._meta.db_table} e WHERE e.tune_id = {tunes}.id AND e.as_of = %s) "
+                f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND {later} RETURNING id",
+                [as_of, *ids, as_of],
+            )
+        return [row[0] for row in cursor.fetchall()]

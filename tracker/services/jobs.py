@@ -17,6 +17,7 @@ from django.utils import timezone
 from tracker import selectors
 from tracker.models import Evaluation, NightlyRun
 from tracker.publish import QueueUnavailable, publish_after_commit
+from tracker.selectors import savings as savings_selectors
 
 from .evaluation import evaluate_portfolio, policy_version
 
@@ -25,6 +26,7 @@ __all__ = [
     "chunked",
     "complete_nightly_run",
     "enqueue_evaluation",
+    "enqueue_savings_refresh",
     "evaluate_in_chunks",
     "evaluate_tunes",
     "start_nightly_run",
@@ -133,4 +135,17 @@ def complete_nightly_run(*, as_of: date) -> bool:
     _, created = NightlyRun.objects.get_or_create(
         as_of=as_of, defaults={"completed_at": timezone.now()}
     )
+    if created:
+        enqueue_savings_refresh(as_of)
     return created
+
+
+def enqueue_savings_refresh(as_of: date) -> int:
+    """Queue ``refresh_savings`` for the stored monthly savings as of ``as_of``, in the
+    evaluation's chunks of tunes. A broker that can't be reached is logged, not raised: the
+    night's evaluations are done, and the next night refreshes the savings again (the overview
+    says when they were computed)."""
+    ids = savings_selectors.savings_tune_ids(as_of)
+    chunks = chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
+    calls = [{"tune_ids": chunk, "as_of": as_of.isoformat()} for chunk in chunks]
+    return publish_after_commit("refresh_savings", calls, robust=True)
