@@ -10,14 +10,15 @@ tune and day, catalog models used both as base and as alternative):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
-* ``manage.py reevaluate --processes 1`` in a child process: its time, of which storing the
-  realised savings at its end (``savings``; ``eval ÷ read`` leaves it out), queries (total and
-  per chunk of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average
-  stored evaluation row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's
-  whole size per row (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the
-  row count);
+* ``manage.py reevaluate --processes 1`` in a child process: its time, queries (total and per
+  chunk of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average stored
+  evaluation row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's whole
+  size per row (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the row
+  count);
 * ``manage.py reevaluate --processes N`` (``--processes``, one per CPU by default): its time, and
   the largest peak RSS of its processes (the ``peak RSS`` column is the larger of the two runs);
+* ``manage.py refresh_savings``, the nightly run's next step (every deployed tune's history
+  priced day by day, in chunks of ``TUNEFOLIO_SAVINGS_CHUNK_SIZE``): its time and peak RSS;
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
 Prints one row per size; each ``÷ read`` is a run's time over the baseline measured in the
@@ -79,34 +80,20 @@ def own_peak_rss_mb() -> float:
 
 def child(processes: int) -> None:
     """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory (the
-    largest of this process and the ones it forked; queries are this process's own), and the
-    part of its time that stores the realised savings at its end."""
-    from tracker.services import savings
-
-    refresh = savings.refresh_savings
-    spent: list[float] = []
-
-    def timed_refresh(**kwargs):
-        seconds, result = timed(refresh, **kwargs)
-        spent.append(seconds)
-        return result
-
-    savings.refresh_savings = timed_refresh
+    largest of this process and the ones it forked; queries are this process's own). With
+    ``processes`` 0, ``refresh_savings`` instead."""
+    command = (
+        ("refresh_savings", {}) if processes == 0 else ("reevaluate", {"processes": processes})
+    )
     with open(os.devnull, "w") as devnull, CaptureQueriesContext(connection) as queries:
         seconds, _ = timed(
-            call_command,
-            "reevaluate",
-            as_of=AS_OF,
-            processes=processes,
-            stdout=devnull,
-            verbosity=0,
+            call_command, command[0], as_of=AS_OF, stdout=devnull, verbosity=0, **command[1]
         )
     forked_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
-                "savings_seconds": sum(spent),
                 "queries": len(queries),
                 "rss_mb": max(own_peak_rss_mb(), forked_mb),
             }
@@ -193,6 +180,7 @@ def main() -> None:
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
             run = reevaluate(database, 1)  # queries and memory per chunk, in one process
             spread = reevaluate(database, args.processes)
+            savings = reevaluate(database, 0)
             with connection.cursor() as cursor:
                 # The row as stored (compressed values count compressed), and the table's whole
                 # footprint (heap, TOAST and indexes) per row.
@@ -203,7 +191,7 @@ def main() -> None:
                 )
                 run["row_bytes"], run["table_bytes"] = map(float, cursor.fetchone())
             api = api_calls()
-            rows_out.append((size, usage_rows, read, run, spread, api))
+            rows_out.append((size, usage_rows, read, run, spread, savings, api))
             print(f"  measured {size:,} tunes", file=sys.stderr)
 
     print(
@@ -215,24 +203,22 @@ def main() -> None:
     header = (
         f"{'tunes':>8} {'usage rows':>11} {'bare read':>10} {'1 process':>10} "
         f"{'÷ read':>7} {f'{args.processes} processes':>12} {'÷ read':>7} "
-        f"{'savings':>8} {'eval ÷ read':>12} "
         f"{'µs/row':>7} {'queries':>8} {'/chunk':>7} {'peak RSS':>9} {'eval row':>9} "
-        f"{'table/row':>10} "
+        f"{'table/row':>10} {'savings':>8} {'its RSS':>8} "
         f"{'catalog list':>13} {'detail':>12} {'tune create':>12} {'tune edit':>12}"
     )
     print(header)
-    for size, usage_rows, read, run, spread, api in rows_out:
+    for size, usage_rows, read, run, spread, savings, api in rows_out:
         chunks = -(-size // CHUNK)
         cells = " ".join(f"{ms:>7.1f}ms/{q:<3}" for ms, q in api.values())
         print(
             f"{size:>8,} {usage_rows:>11,} {read:>9.2f}s {run['seconds']:>9.2f}s "
             f"{run['seconds'] / read:>6.2f}x {spread['seconds']:>11.2f}s "
-            f"{spread['seconds'] / read:>6.2f}x {run['savings_seconds']:>7.2f}s "
-            f"{(run['seconds'] - run['savings_seconds']) / read:>11.2f}x "
-            f"{run['seconds'] / usage_rows * 1e6:>7.2f} "
+            f"{spread['seconds'] / read:>6.2f}x {run['seconds'] / usage_rows * 1e6:>7.2f} "
             f"{run['queries']:>8} {run['queries'] / chunks:>7.1f} "
             f"{max(run['rss_mb'], spread['rss_mb']):>7.0f}MB "
             f"{run['row_bytes']:>8.0f}B {run['table_bytes']:>9.0f}B "
+            f"{savings['seconds']:>7.2f}s {savings['rss_mb']:>6.0f}MB "
             f"{cells}"
         )
 

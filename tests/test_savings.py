@@ -69,7 +69,7 @@ def test_the_stored_months_are_the_engines():
 
 
 def test_a_second_refresh_changes_nothing_and_a_retired_tune_loses_its_rows(settings):
-    settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2  # two chunks, a transaction each
+    settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE = 2  # two chunks, a transaction each
     tunes = portfolio(3)
     refresh_savings(as_of=AS_OF)
     first = stored()
@@ -105,16 +105,16 @@ def test_the_overview_reads_the_stored_months_and_says_when_they_were_computed()
     ]
 
 
-def test_reevaluate_stores_the_savings_and_a_backfill_leaves_them():
+def test_the_command_stores_the_savings_and_a_backfill_leaves_them():
     portfolio(2)
     out = StringIO()
-    call_command("reevaluate", as_of=AS_OF, stdout=out, stderr=StringIO())
+    call_command("refresh_savings", as_of=AS_OF, stdout=out, stderr=StringIO())
     assert f"Realised savings as of {AS_OF}" in out.getvalue()
     first = stored()
     assert first and set(TuneMonthSaving.objects.values_list("as_of", flat=True)) == {AS_OF}
 
     out = StringIO()
-    call_command("reevaluate", as_of=AS_OF - timedelta(days=40), stdout=out, stderr=StringIO())
+    call_command("refresh_savings", as_of=AS_OF - timedelta(days=40), stdout=out, stderr=StringIO())
     assert "Realised savings left as they are" in out.getvalue()
     assert stored() == first
 

@@ -2,7 +2,7 @@
 
 Computed by the engine exactly as the overview used to on every request
 (``selectors.savings.realised_monthly_savings``), chunk by chunk of tunes, after each nightly
-run and at the end of ``manage.py reevaluate``. A tune's rows are replaced as a whole, so a
+run and by ``manage.py refresh_savings``. A tune's rows are replaced as a whole, so a
 refresh is idempotent; a tune no longer deployed loses its rows.
 """
 
@@ -30,10 +30,10 @@ class SavingsRefresh:
 def refresh_savings(*, as_of: date, tune_ids: Iterable[int] | None = None) -> SavingsRefresh:
     """Recompute the stored months of the given tunes (every deployed tune, and every tune that
     still has rows, when ``None``) with usage up to ``as_of``: one transaction per chunk of
-    ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes, computed before it opens. Returns how many tunes
+    ``TUNEFOLIO_SAVINGS_CHUNK_SIZE`` tunes, computed before it opens. Returns how many tunes
     and rows were written."""
     ids = selectors.savings_tune_ids(as_of, tune_ids)
-    size = max(1, int(settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE))
+    size = max(1, int(settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE))
     written = 0
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]

@@ -11,18 +11,15 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from tracker import selectors, services
-from tracker.models import Evaluation, FineTune, TuneMonthSaving
-from tracker.services import jobs, savings
+from tracker.models import Evaluation, FineTune
+from tracker.services import jobs
 
 # The bar's monitor thread would be running when the command forks its evaluating processes.
 tqdm.monitor_interval = 0
 
 
 class Command(BaseCommand):
-    help = (
-        "Re-evaluate every tune that is not retired (or --tune SLUG) as of --as-of (today), "
-        "then store the overview's realised savings (not for --tune)."
-    )
+    help = "Re-evaluate every tune that is not retired (or --tune SLUG) as of --as-of (today)."
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", type=date.fromisoformat, default=None)
@@ -55,18 +52,6 @@ class Command(BaseCommand):
             for evaluations in chunks:
                 self.print_lines(names, evaluations)
                 bar.update(len(evaluations))
-        self.refresh_savings(as_of)
-
-    def refresh_savings(self, as_of):
-        """The overview's realised savings, as after a nightly run; never moved back to an
-        older day than stored (a backfill of past days leaves them)."""
-        if TuneMonthSaving.objects.filter(as_of__gt=as_of).exists():
-            self.stdout.write("Realised savings left as they are: stored as of a later day.")
-            return
-        refresh = savings.refresh_savings(as_of=as_of)
-        self.stdout.write(
-            f"Realised savings as of {as_of}: {refresh.rows} months of {refresh.tunes} tunes."
-        )
 
     def print_rows(self, as_of, names, evaluations):
         self.print_header(as_of, names)
