@@ -18,7 +18,7 @@ tune and day, catalog models used both as base and as alternative):
 * ``manage.py reevaluate --processes N`` (``--processes``, one per CPU by default): its time, and
   the largest peak RSS of its processes (the ``peak RSS`` column is the larger of the two runs);
 * ``manage.py refresh_savings``, the nightly run's next step (every deployed tune's history
-  priced day by day, in chunks of ``TUNEFOLIO_SAVINGS_CHUNK_SIZE``): its time and peak RSS;
+  priced month by month, in the same chunks): its time and peak RSS;
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
 
 Prints one row per size; each ``÷ read`` is a run's time over the baseline measured in the

@@ -2,6 +2,7 @@
 overview; a second refresh changes nothing, and a backfill never moves them back."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 from io import StringIO
 from typing import cast
 
@@ -12,7 +13,7 @@ from django.core.management import call_command
 import decision
 from decision import DAYS_PER_MONTH
 from tracker import selectors, services
-from tracker.models import FineTune, TuneMonthSaving
+from tracker.models import FineTune, TuneMonthSaving, TunePrice, UsageRecord
 from tracker.selectors import pages
 from tracker.services.savings import refresh_savings
 
@@ -54,6 +55,25 @@ def test_the_stored_months_are_the_engines():
     tunes = portfolio(3)
     FineTune.objects.filter(pk=tunes[2].pk).update(deployed_on=date(2025, 6, 15))
     tunes[2].refresh_from_db()
+    # A serving price that changes mid-month, and a second source on some days: on PostgreSQL
+    # the usage arrives summed into spans, which must split there and still add up per month.
+    TunePrice.objects.create(
+        tune=tunes[1],
+        effective_from=date(2025, 7, 17),
+        input_usd_per_mtok=Decimal("0.2"),
+        output_usd_per_mtok=Decimal("0.9"),
+    )
+    UsageRecord.objects.bulk_create(
+        UsageRecord(
+            tune=tunes[1],
+            day=date(2025, 7, 10) + timedelta(days=d),
+            source="batch",
+            queries=1_000 * d,
+            input_tokens=900_000 * d,
+            output_tokens=100_000 * d,
+        )
+        for d in range(14)
+    )
     result = refresh_savings(as_of=AS_OF)
     expected = {k: v for t in tunes for k, v in engine_months(t, AS_OF).items()}
     assert result.tunes == 3 and result.rows == len(expected)
@@ -69,7 +89,7 @@ def test_the_stored_months_are_the_engines():
 
 
 def test_a_second_refresh_changes_nothing_and_a_retired_tune_loses_its_rows(settings):
-    settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE = 2  # two chunks, a transaction each
+    settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2  # two chunks, a transaction each
     tunes = portfolio(3)
     refresh_savings(as_of=AS_OF)
     first = stored()

@@ -252,9 +252,6 @@ if _visibility is not None and _visibility <= CELERY_TASK_TIME_LIMIT:
 #: inside the time limit. The engine's cost per call is mostly fixed (whole-column operations),
 #: so a chunk of 5,000 costs far less than 50 of 100 (bench/bench_reevaluate.py).
 TUNEFOLIO_EVALUATION_CHUNK_SIZE = env.int("TUNEFOLIO_EVALUATION_CHUNK_SIZE", default=5000)
-#: Tunes per realised-savings refresh: it prices each tune's whole history day by day, so a
-#: chunk holds far more usage than an evaluation's (500 tunes × two years stay near 200 MB).
-TUNEFOLIO_SAVINGS_CHUNK_SIZE = env.int("TUNEFOLIO_SAVINGS_CHUNK_SIZE", default=500)
 #: Seconds before the first retry of a digest the mail server deferred (4xx); doubles each time,
 #: five retries, at most ten minutes apart.
 TUNEFOLIO_DIGEST_RETRY_BACKOFF = env.int("TUNEFOLIO_DIGEST_RETRY_BACKOFF", default=60)

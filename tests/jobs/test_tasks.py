@@ -294,7 +294,7 @@ def test_a_completed_night_stores_the_realised_savings_once(
 ):
     from tracker.models import TuneMonthSaving
 
-    settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE = 2
+    settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2
     p = portfolio.build(DAY, ("keep", "retire", "watch"))
     refreshes: list[dict] = []
     original = tasks.refresh_savings.apply_async
@@ -308,7 +308,7 @@ def test_a_completed_night_stores_the_realised_savings_once(
         tasks.reevaluate_portfolio.delay()
     deployed = sorted(FineTune.objects.filter(status="deployed").values_list("pk", flat=True))
     assert deployed and set(deployed) <= set(p.ids)
-    # Queued once, when the last chunk completed the night, in chunks of its own size.
+    # Queued once, when the last chunk completed the night, in the evaluation's chunks.
     chunks = [deployed[i : i + 2] for i in range(0, len(deployed), 2)]
     assert [c["tune_ids"] for c in refreshes] == chunks
     assert {c["as_of"] for c in refreshes} == {DAY.isoformat()}

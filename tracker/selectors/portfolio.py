@@ -308,10 +308,41 @@ def _planner(settings: dict[str, str]) -> Iterator[None]:
             )
 
 
+def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: date) -> Portfolio:
+    """The engine's input for pricing the given tunes' usage from each one's deployment (on or
+    after ``since``) up to ``as_of``, for ``decision.daily_savings``: as :func:`portfolio_inputs`,
+    but on PostgreSQL summed by the server into spans over which one price holds and that never
+    cross a month (:func:`evaluation_inputs`' spans, with every month start back to ``since``).
+    A span's saving is then the sum of its days', and the month of its first day is theirs.
+    """
+    if connection.vendor != "postgresql":
+        return portfolio_inputs(as_of, policy, tune_ids, usage_since=since)
+    inputs, _ = _inputs_without_usage(as_of, tune_ids)
+    first = pd.Timestamp(since)
+    months = pd.date_range(first.to_period("M").to_timestamp(), as_of, freq="MS")
+    starts = decision.span_starts(inputs, policy, as_of).union(months)
+    with _planner(SPAN_READ_PLANNER):
+        spans = _span_frame(inputs, first, as_of, starts, from_deployment=True)
+    return replace(inputs, usage_spans=spans)
+
+
 def _span_frame(
-    inputs: Portfolio, since: pd.Timestamp, as_of: date, starts: pd.DatetimeIndex
+    inputs: Portfolio,
+    since: pd.Timestamp,
+    as_of: date,
+    starts: pd.DatetimeIndex,
+    *,
+    from_deployment: bool = False,
 ) -> pd.DataFrame:
-    """Each tune's usage summed per span between consecutive ``starts`` (PostgreSQL)."""
+    """Each tune's usage summed per span between consecutive ``starts`` (PostgreSQL), from
+    ``since``, or with ``from_deployment`` from each tune's deployment day."""
+    deployed = inputs.tunes["deployed_on"]
+    first_days = (
+        "JOIN unnest(%s::bigint[], %s::date[]) AS t(id, deployed_on) "
+        "ON tune_id = t.id AND day >= t.deployed_on"
+        if from_deployment
+        else ""
+    )
     return _sql_frame(
         f"""
         SELECT tune_id, min(day), max(day),
@@ -323,11 +354,19 @@ def _span_frame(
             min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
             min(day) FILTER (WHERE queries + input_tokens + output_tokens > 0),
             max(day) FILTER (WHERE queries + input_tokens + output_tokens > 0)
-        FROM {UsageRecord._meta.db_table}
+        FROM {UsageRecord._meta.db_table} {first_days}
         WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s
         GROUP BY tune_id, width_bucket(day, %s::date[])
         """,
         [
+            *(
+                [
+                    [int(i) for i in deployed.index],
+                    [None if pd.isna(d) else d.date() for d in deployed],
+                ]
+                if from_deployment
+                else []
+            ),
             [int(i) for i in inputs.tunes.index],
             since.date(),
             as_of,

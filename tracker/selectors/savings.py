@@ -5,9 +5,10 @@ with SQL sums, so a page never prices the whole portfolio's history.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Abs
@@ -16,7 +17,7 @@ import decision
 from decision import DAYS_PER_MONTH
 from tracker.models import FineTune, TuneMonthSaving
 
-from .portfolio import current_policy, engine_policy, portfolio_inputs
+from .portfolio import current_policy, engine_policy, savings_inputs
 
 TeamIds = Collection[int] | None
 COLUMNS = ["tune_id", "month", "net_saving"]
@@ -37,22 +38,33 @@ def savings_tune_ids(as_of: date, tune_ids: Iterable[int] | None = None) -> list
 
 
 def _fixed_cost_days(tunes: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
-    """Per tune and month: days deployed in that month between ``start`` and ``end``."""
-    rows: list[tuple[Hashable, Hashable, int]] = []
-    for tune_id, deployed_on in tunes["deployed_on"].items():
-        first = max(deployed_on.date(), start) if pd.notna(deployed_on) else None
-        if first is None or first > end:
-            continue
-        days = pd.date_range(first, end, freq="D")
-        counts = pd.Series(1, index=days).groupby(days.to_period("M")).sum()
-        rows.extend((tune_id, month, count) for month, count in counts.items())
-    return pd.DataFrame(rows, columns=["tune_id", "month", "days"])
+    """Per tune and month: days deployed in that month between ``start`` and ``end`` (every
+    tune against every month at once; months before a tune's deployment drop out)."""
+    deployed = tunes["deployed_on"].dropna()
+    months = pd.period_range(start, end, freq="M")
+    if deployed.empty or months.empty:
+        return pd.DataFrame({"tune_id": [], "month": [], "days": []})
+    first_day = months.start_time.to_numpy()  # every month against every tune, as arrays
+    last_day = months.end_time.normalize().to_numpy()
+    since = np.maximum(deployed.to_numpy()[:, None], np.datetime64(start, "ns"))
+    days = (
+        np.minimum(last_day, np.datetime64(end, "ns")) - np.maximum(first_day, since)
+    ) // np.timedelta64(1, "D") + 1
+    tune_index, month_index = np.nonzero(days > 0)
+    return pd.DataFrame(
+        {
+            "tune_id": deployed.index.to_numpy()[tune_index],
+            "month": months[month_index],
+            "days": days[tune_index, month_index],
+        }
+    )
 
 
 def realised_monthly_savings(tune_ids: Iterable[int], as_of: date) -> pd.DataFrame:
     """Realised net saving per deployed tune (of ``tune_ids``) and calendar month, from each
     tune's deployment up to ``as_of``: every day's queries priced as the engine prices them
-    (``decision.daily_savings``), less the fixed cost of the days deployed. Columns: tune_id,
+    (``decision.daily_savings``; summed into spans of one price by the server on PostgreSQL,
+    ``portfolio.savings_inputs``), less the fixed cost of the days deployed. Columns: tune_id,
     month (Period), net_saving. A fixed number of queries."""
     ids = list(
         FineTune.objects.filter(_deployed(as_of), pk__in=list(tune_ids)).values_list(
@@ -64,7 +76,7 @@ def realised_monthly_savings(tune_ids: Iterable[int], as_of: date) -> pd.DataFra
     policy = engine_policy(current_policy())
     deployed = FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True)
     first = min((day for day in deployed if day is not None), default=as_of)  # never None
-    inputs = portfolio_inputs(as_of, policy, ids, usage_since=first)
+    inputs = savings_inputs(as_of, policy, ids, first)
     daily = decision.daily_savings(inputs, as_of)
     tunes = inputs.tunes
     daily = daily[daily["day"] >= daily["tune_id"].map(tunes["deployed_on"])]

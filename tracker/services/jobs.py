@@ -141,11 +141,11 @@ def complete_nightly_run(*, as_of: date) -> bool:
 
 
 def enqueue_savings_refresh(as_of: date) -> int:
-    """Queue ``refresh_savings`` for the stored monthly savings as of ``as_of``, in chunks of
-    ``TUNEFOLIO_SAVINGS_CHUNK_SIZE`` tunes. A broker that can't be reached is logged, not
+    """Queue ``refresh_savings`` for the stored monthly savings as of ``as_of``, in the
+    evaluation's chunks of tunes. A broker that can't be reached is logged, not
     raised: the night's evaluations are done, and the next night refreshes the savings again
     (the overview says when they were computed)."""
     ids = savings_selectors.savings_tune_ids(as_of)
-    chunks = chunked(ids, settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE)
+    chunks = chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE)
     calls = [{"tune_ids": chunk, "as_of": as_of.isoformat()} for chunk in chunks]
     return publish_after_commit("refresh_savings", calls, robust=True)

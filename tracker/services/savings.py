@@ -30,10 +30,10 @@ class SavingsRefresh:
 def refresh_savings(*, as_of: date, tune_ids: Iterable[int] | None = None) -> SavingsRefresh:
     """Recompute the stored months of the given tunes (every deployed tune, and every tune that
     still has rows, when ``None``) with usage up to ``as_of``: one transaction per chunk of
-    ``TUNEFOLIO_SAVINGS_CHUNK_SIZE`` tunes, computed before it opens. Returns how many tunes
+    ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes, computed before it opens. Returns how many tunes
     and rows were written."""
     ids = selectors.savings_tune_ids(as_of, tune_ids)
-    size = max(1, int(settings.TUNEFOLIO_SAVINGS_CHUNK_SIZE))
+    size = max(1, int(settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE))
     written = 0
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
