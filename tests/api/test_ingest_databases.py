@@ -30,16 +30,23 @@ def batch(days: int, **overrides) -> dict:
 
 @pytest.mark.django_db
 def test_the_write_is_one_statement_new_days_or_sent_again(world):
-    inserts = []
+    writes = []
     for values in ({"queries": 10}, {"queries": 11}):  # new days, then the same days changed
         with CaptureQueriesContext(connection) as queries:
             response = world.client_a().post(URL, batch(300, **values), format="json")
         assert response.status_code == 200
         statements = [q["sql"].replace('"', "").upper() for q in queries]
-        usage_inserts = [sql for sql in statements if "INSERT INTO TRACKER_USAGERECORD" in sql]
-        assert len(usage_inserts) == 1
-        inserts.append(usage_inserts[0])
-    assert "ON CONFLICT" in inserts[1]
+        usage_writes = [
+            sql
+            for sql in statements
+            if sql.startswith(("INSERT INTO TRACKER_USAGERECORD", "COPY TRACKER_USAGERECORD"))
+            or (sql.startswith("WITH") and "INSERT INTO TRACKER_USAGERECORD" in sql)
+        ]
+        assert len(usage_writes) == 1
+        writes.append(usage_writes[0])
+    if connection.vendor == "postgresql":  # new days copied in, days sent again upserted
+        assert writes[0].startswith("COPY TRACKER_USAGERECORD")
+    assert "ON CONFLICT" in writes[1]
     assert response.json()["updated"] == 300
     assert set(UsageRecord.objects.values_list("queries", flat=True)) == {11}
 
@@ -94,6 +101,46 @@ def test_extreme_but_valid_values_round_trip(world):
     too_costly = {"records": [usage_row(day="2025-06-02", cost_usd=10**11)]}
     assert world.client_a().post(URL, too_costly, format="json").status_code == 400
     assert stored.day == date(2025, 6, 1)
+
+
+@pytest.mark.django_db
+def test_rows_of_every_shape_are_stored_as_sent(world):
+    """Sources of different lengths (and non-ASCII), costs and scores present or missing, in
+    one batch of new days and then sent again changed: every row reads back as sent."""
+    sources = ("gw", "passerelle-été", "s" * 64)
+    costs = (None, 0, 0.0001, 1.5, 12_345_678.9012, 99_999_999_999.9999)
+    scores = (None, 0.0, 0.25, 1)
+    rows = [
+        usage_row(
+            day=(TODAY - timedelta(days=1 + n // 3)).isoformat(),
+            source=sources[n % 3],
+            queries=n,
+            cost_usd=costs[n % len(costs)],
+            quality_score=scores[n % len(scores)],
+        )
+        for n in range(60)
+    ]
+    rows[7].pop("cost_usd")
+    rows[9].pop("source")  # the default source, on a day without one
+    for batch_rows in (rows, [{**row, "queries": row["queries"] + 100} for row in rows]):
+        response = world.client_a().post(URL, {"records": batch_rows}, format="json")
+        assert response.status_code == 200, response.content
+        stored = {
+            (tune, day.isoformat(), source): (queries, cost, score)
+            for tune, day, source, queries, cost, score in UsageRecord.objects.values_list(
+                "tune__slug", "day", "source", "queries", "cost_usd", "quality_score"
+            )
+        }
+        sent = {
+            (row["tune"], row["day"], row.get("source", "default")): (
+                row["queries"],
+                None if row.get("cost_usd") is None else Decimal(str(row["cost_usd"])),
+                None if row["quality_score"] is None else float(row["quality_score"]),
+            )
+            for row in batch_rows
+        }
+        assert stored == sent
+    assert response.json()["updated"] == 60
 
 
 def _send_concurrently(secret: str, bodies: list[dict], headers: dict | None = None) -> list:

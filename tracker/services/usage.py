@@ -13,8 +13,8 @@ values did not change are left alone, so a replayed batch changes nothing at all
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
 one or two to find sources new to a tune on days other sources report (a warning: usage from
 every source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed
-(binary, built by numpy) into a staging table, then inserted by one ``INSERT … SELECT`` when
-none of its tunes has stored rows in its days, or else merged by one ``INSERT … SELECT …
+(binary, built by numpy) in key order straight into the table when none of its tunes has stored
+rows in its days, or else into a staging table, then merged by one ``INSERT … SELECT …
 ON CONFLICT DO UPDATE … WHERE`` the values differ, in key order; elsewhere the rows it may
 replace are read, compared in pandas and upserted in bulk. The write is retried when PostgreSQL
 aborts it for a deadlock, so overlapping concurrent batches all succeed.
@@ -26,9 +26,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
@@ -481,34 +481,157 @@ def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
 
 
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then write
-    them with one ``INSERT … SELECT``. Returns (created, updated).
-
-    Rows for days no stored row of the batch's tunes has yet (the daily case) are inserted
-    plainly; otherwise, or when a concurrent batch wrote the same keys meanwhile, one
-    ``ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change untouched.
-    """
-    codes, sources = pd.factorize(part["source"])
+    """PostgreSQL: rows for days no stored row of the batch's tunes has yet (the daily case) are
+    ``COPY``-ed (binary, built by numpy) straight into the table; otherwise, or when a concurrent
+    batch wrote the same keys meanwhile, they are copied into a staging table and one ``INSERT …
+    SELECT … ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change
+    untouched. Returns (created, updated)."""
+    now = timezone.now()
     with connection.cursor() as cursor:
+        if not _stored_in_range(cursor, part):
+            try:
+                with transaction.atomic():
+                    _copy(cursor, _TABLE_COPY, _table_copy_data(part, now))
+                return len(part), 0
+            except IntegrityError:
+                pass  # a concurrent batch wrote some of these keys first: replace them
+        codes, sources = pd.factorize(part["source"])
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source int, "
             "queries bigint, input_tokens bigint, output_tokens bigint, "
             "cost_usd double precision, quality_score double precision) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_STAGE}")
-        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)") as copy:
-            copy.write(_copy_data(part, codes + 1))
-        params = ([str(s) for s in sources], timezone.now())
-        if not _stored_in_range(cursor, part):
-            try:
-                with transaction.atomic():
-                    cursor.execute(_INSERT_STAGED, params)
-                return cursor.rowcount, 0
-            except IntegrityError:
-                pass  # a concurrent batch wrote some of these keys first: replace them
-        cursor.execute(_UPSERT_STAGED, params)
+        _copy(
+            cursor,
+            f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)",
+            _copy_data(part, codes + 1),
+        )
+        cursor.execute(_UPSERT_STAGED, ([str(s) for s in sources], now))
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def _copy(cursor, sql: str, data: bytes) -> None:
+    """``COPY … FROM STDIN`` of ``data``: its errors are Django's (an ``IntegrityError`` for a
+    key written meanwhile, an ``OperationalError`` for a deadlock), and it is logged among the
+    connection's queries like any other statement."""
+    debug_sql = getattr(cursor, "debug_sql", None)  # the wrapper that logs queries, when on
+    with (
+        debug_sql(sql) if debug_sql else nullcontext(),
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        copy.write(data)
+
+
+#: The columns a batch is copied into the usage table with (``id`` and ``estimated``: defaults).
+_TABLE_COLUMNS = (*KEY_FIELDS, *VALUE_FIELDS, "updated_at")
+_TABLE_COPY = (
+    f"COPY {UsageRecord._meta.db_table} ({', '.join(_TABLE_COLUMNS)}) "
+    "FROM STDIN WITH (FORMAT binary)"
+)
+#: ``numeric`` in binary: digit count, weight of the first digit, sign, scale, then base-10,000
+#: digits. A cost (at most 11 digits before the point, 4 after) always fits in four digits of
+#: weight 2; PostgreSQL drops the leading and trailing zero digits itself.
+_NUMERIC = np.dtype(
+    [
+        ("ndigits", ">i2"),
+        ("weight", ">i2"),
+        ("sign", ">u2"),
+        ("dscale", ">u2"),
+        ("digits", ">i2", 4),
+    ]
+)
+#: Binary timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _table_row(source_bytes: int, cost: bool, score: bool) -> np.dtype:
+    """A row of the usage table in binary ``COPY``: a source of ``source_bytes`` bytes, and a
+    cost and a quality score, or ``NULL`` (size -1, no value) for those that are false."""
+    fields: list[tuple] = [
+        ("fields", ">i2"),
+        ("tune_id_size", ">i4"),
+        ("tune_id", ">i8"),
+        ("day_size", ">i4"),
+        ("day", ">i4"),
+        ("source_size", ">i4"),
+        ("source", f"S{source_bytes}"),
+    ]
+    for column in COUNT_FIELDS:
+        fields += [(f"{column}_size", ">i4"), (column, ">i8")]
+    fields.append(("cost_usd_size", ">i4"))
+    if cost:
+        fields.append(("cost_usd", _NUMERIC))
+    fields.append(("quality_score_size", ">i4"))
+    if score:
+        fields.append(("quality_score", ">f8"))
+    fields += [("updated_at_size", ">i4"), ("updated_at", ">i8")]
+    return np.dtype(fields)
+
+
+def _table_copy_data(part: pd.DataFrame, updated_at: datetime) -> bytes:
+    """The rows, in their order, in PostgreSQL's binary ``COPY`` format for the usage table.
+
+    Rows differ in width only by their source and by which of cost and quality score are
+    missing: the rows of each such shape are built by numpy in one go (a batch usually has one),
+    then laid out in order."""
+    source_codes, sources = pd.factorize(part["source"])
+    encoded = [str(source).encode() for source in sources]
+    costs = part["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    scores = part["quality_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    has_cost, has_score = ~np.isnan(costs), ~np.isnan(scores)
+    shapes = source_codes * 4 + has_cost * 2 + has_score
+    day_codes, days = pd.factorize(part["day"])
+    columns = {
+        "tune_id": part["tune_id"].to_numpy(dtype=np.int64),
+        "day": (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes],
+        **{column: part[column].to_numpy(dtype=np.int64) for column in COUNT_FIELDS},
+        "quality_score": scores,
+    }
+    units = np.rint(np.where(has_cost, costs, 0.0) * 10_000).astype(np.int64)  # 0.0001 USD
+    digits = np.stack(
+        [units // 10**12, units // 10**8 % 10**4, units // 10**4 % 10**4, units % 10**4], axis=1
+    )
+    stamp = (updated_at - _PG_EPOCH_TIME) // timedelta(microseconds=1)
+    distinct = np.unique(shapes)
+    blocks = []
+    for shape in distinct:
+        rows_of = np.flatnonzero(shapes == shape) if len(distinct) > 1 else slice(None)
+        source, cost, score = encoded[shape // 4], bool(shape & 2), bool(shape & 1)
+        rows = np.zeros(len(shapes[rows_of]), dtype=_table_row(len(source), cost, score))
+        rows["fields"] = len(_TABLE_COLUMNS)
+        for name, value in columns.items():
+            if name in rows.dtype.names:
+                rows[f"{name}_size"] = rows.dtype[name].itemsize
+                rows[name] = value[rows_of]
+        rows["source_size"] = len(source)
+        rows["source"] = source
+        rows["cost_usd_size"] = _NUMERIC.itemsize if cost else -1
+        if cost:
+            rows["cost_usd"]["ndigits"] = 4
+            rows["cost_usd"]["weight"] = 2
+            rows["cost_usd"]["dscale"] = 4
+            rows["cost_usd"]["digits"] = digits[rows_of]
+        if not score:
+            rows["quality_score_size"] = -1
+        rows["updated_at_size"] = 8
+        rows["updated_at"] = stamp
+        blocks.append((rows_of, rows))
+    if len(blocks) == 1:
+        body = blocks[0][1].tobytes()
+    else:  # each row's bytes at its place: after the rows before it, whatever their widths
+        widths = np.zeros(len(shapes), dtype=np.int64)
+        for rows_of, rows in blocks:
+            widths[rows_of] = rows.dtype.itemsize
+        starts = np.cumsum(widths) - widths
+        laid_out = np.empty(int(widths.sum()), dtype=np.uint8)
+        for rows_of, rows in blocks:
+            at = starts[rows_of][:, None] + np.arange(rows.dtype.itemsize)
+            laid_out[at.ravel()] = np.frombuffer(rows.tobytes(), dtype=np.uint8)
+        body = laid_out.tobytes()
+    return _COPY_HEADER + body + _COPY_TRAILER
 
 
 def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
@@ -551,7 +674,6 @@ def _staged_upsert() -> str:
     )
 
 
-_INSERT_STAGED = _staged_insert()
 _UPSERT_STAGED = _staged_upsert()
 
 
