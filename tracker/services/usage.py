@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
-from operator import itemgetter
 from typing import cast
 
 import numpy as np
@@ -215,10 +214,10 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
     records = list(records)
     columns: list[Sequence[object]] = []
     names = list(records[0]) if records else []
-    if len(names) > 1 and set(map(len, records)) == {len(names)}:
-        # Every record has the first one's fields (the usual batch): transposed in C.
+    if names and set(map(len, records)) == {len(names)}:
+        # Every record has the first one's fields (the usual batch): a column at a time.
         with suppress(KeyError):
-            columns = list(zip(*map(itemgetter(*names), records), strict=True))
+            columns = [[record[name] for record in records] for name in names]
     if not columns:
         names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
         columns = [[record.get(name) for record in records] for name in names]
@@ -228,6 +227,7 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
             for name, values in zip(names, columns, strict=True)
         },
         index=pd.RangeIndex(len(records)),
+        copy=False,  # the columns are new: no need to copy them into one block
     )
 
 
