@@ -39,14 +39,18 @@ def test_the_write_is_one_statement_new_days_or_sent_again(world):
         usage_writes = [
             sql
             for sql in statements
-            if sql.startswith(("INSERT INTO TRACKER_USAGERECORD", "COPY TRACKER_USAGERECORD"))
+            if sql.startswith(
+                ("INSERT INTO TRACKER_USAGERECORD", "COPY TRACKER_USAGERECORD", "MERGE INTO")
+            )
             or (sql.startswith("WITH") and "INSERT INTO TRACKER_USAGERECORD" in sql)
         ]
         assert len(usage_writes) == 1
         writes.append(usage_writes[0])
-    if connection.vendor == "postgresql":  # new days copied in, days sent again upserted
+    if connection.vendor == "postgresql":  # new days copied in, days sent again merged
         assert writes[0].startswith("COPY TRACKER_USAGERECORD")
-    assert "ON CONFLICT" in writes[1]
+        assert writes[1].startswith("MERGE INTO TRACKER_USAGERECORD")
+    else:
+        assert "ON CONFLICT" in writes[1]
     assert response.json()["updated"] == 300
     assert set(UsageRecord.objects.values_list("queries", flat=True)) == {11}
 
@@ -201,6 +205,51 @@ def test_keys_written_by_another_batch_after_the_check_are_replaced(world, monke
     assert response.status_code == 200
     assert (response.json()["created"], response.json()["updated"]) == (10, 50)
     assert set(UsageRecord.objects.values_list("queries", flat=True)) == {7}
+
+
+@pytest.mark.django_db
+def test_keys_inserted_by_another_batch_during_the_merge_are_upserted(world, monkeypatch):
+    """``MERGE`` does not wait for keys a concurrent batch inserts meanwhile (a unique
+    violation): the batch is then upserted, in the same transaction."""
+    _require_postgres()
+    from django.db import IntegrityError
+
+    from tracker.services import usage
+
+    client = world.client_a()
+    assert client.post(URL, batch(50), format="json").status_code == 200
+
+    def merge_meets_a_key(cursor, params):
+        cursor.execute(usage._MERGE_STAGED, params)  # written, then undone with its savepoint
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(usage, "_merge_staged", merge_meets_a_key)
+    response = client.post(URL, batch(60, queries=7), format="json")
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["updated"]) == (10, 50)
+    assert set(UsageRecord.objects.values_list("queries", flat=True)) == {7}
+    assert UsageRecord.objects.count() == 60
+
+
+@pytest.mark.django_db
+def test_the_merge_leaves_the_join_settings_as_they_were(world):
+    """The merge turns hash and merge joins off for itself only: the rest of the transaction
+    plans as before."""
+    _require_postgres()
+    from django.db import transaction
+
+    from tracker.services.usage import frame_from_records, ingest_usage
+
+    client = world.client_a()
+    assert client.post(URL, batch(20), format="json").status_code == 200
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        result = ingest_usage(frame_from_records(batch(30, queries=3)["records"]))
+        cursor.execute(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+        )
+        assert cursor.fetchone() == ("on", "off")
+    assert (result.created, result.updated) == (10, 20)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -569,7 +569,7 @@ def write_usage(
     ordered = clean.sort_values(list(KEY_FIELDS), kind="mergesort", ignore_index=True)
     upsert = _copy_upsert if connection.vendor == "postgresql" else _orm_upsert
     created = updated = 0
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
         for start in range(0, received, chunk_size):
             part = ordered.iloc[start : start + chunk_size]
             new, changed = upsert(part)
@@ -638,9 +638,10 @@ def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
     """PostgreSQL: rows for days no stored row of the batch's tunes has yet (the daily case) are
     ``COPY``-ed (binary, built by numpy) straight into the table; otherwise, or when a concurrent
-    batch wrote the same keys meanwhile, they are copied into a staging table and one ``INSERT …
-    SELECT … ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change
-    untouched. Returns (created, updated)."""
+    batch wrote the same keys meanwhile, they are copied into a staging table and one ``MERGE``
+    replaces them, leaving rows whose values did not change untouched (one ``INSERT … SELECT …
+    ON CONFLICT DO UPDATE`` when a concurrent batch inserted some of the keys meanwhile, which
+    ``MERGE`` does not wait for). Returns (created, updated)."""
     now = timezone.now()
     with connection.cursor() as cursor:
         if not _stored_in_range(cursor, part):
@@ -662,9 +663,34 @@ def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
             f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)",
             _copy_data(part, codes + 1),
         )
-        cursor.execute(_UPSERT_STAGED, ([str(s) for s in sources], now))
+        params: dict[str, list[str] | datetime] = {"sources": [str(s) for s in sources], "now": now}
+        try:
+            with transaction.atomic():
+                written = _merge_staged(cursor, params)
+            if written is not None:
+                return written
+        except IntegrityError:
+            pass  # a concurrent batch inserted some of these keys meanwhile: upsert them
+        cursor.execute(_UPSERT_STAGED, params)
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def _merge_staged(cursor, params: dict) -> tuple[int, int] | None:
+    """The staged rows merged in key order: (created, updated), or ``None`` (nothing written)
+    when the database does not count this transaction's inserts."""
+    table = UsageRecord._meta.db_table
+    cursor.execute(_MERGE_BEFORE, {"table": table})
+    counting, hashjoin, mergejoin, _, _, inserted_before = cursor.fetchone()
+    written = None
+    if counting:
+        cursor.execute(_MERGE_STAGED, params)
+        written = cursor.rowcount
+    cursor.execute(_MERGE_AFTER, {"hashjoin": hashjoin, "mergejoin": mergejoin, "table": table})
+    if written is None:
+        return None
+    created = int(cursor.fetchone()[2]) - int(inserted_before)
+    return created, written - created
 
 
 def _copy(cursor, sql: str, data: bytes) -> None:
@@ -800,15 +826,15 @@ def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _staged_insert() -> str:
-    """``INSERT … SELECT`` of the staged rows, in key order (concurrent batches writing the same
-    rows lock them in the same order); its ``%s`` are the batch's sources and ``updated_at``."""
-    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+def _staged_rows() -> str:
+    """The staged rows as the table's columns, in key order: every write takes its rows' locks
+    in this order, so concurrent batches writing the same rows never wait on each other in a
+    circle (sources compared as ``C`` text: in the order Python sorts them too)."""
     return (
-        f"INSERT INTO {UsageRecord._meta.db_table} ({names}, updated_at) "
-        "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
-        "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
-        f"FROM {_STAGE} ORDER BY 1, 2, 3"
+        "SELECT * FROM (SELECT tune_id, day, (%(sources)s::text[])[source] AS source, "
+        "queries, input_tokens, output_tokens, NULLIF(cost_usd, 'NaN')::numeric AS cost_usd, "
+        f"NULLIF(quality_score, 'NaN') AS quality_score FROM {_STAGE}) AS staged "
+        'ORDER BY tune_id, day, source COLLATE "C"'
     )
 
 
@@ -817,8 +843,10 @@ def _staged_upsert() -> str:
     (created, updated)."""
     table = UsageRecord._meta.db_table
     excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
     return (
-        f"WITH written AS ({_staged_insert()} "
+        f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
+        f"SELECT {names}, %(now)s FROM ({_staged_rows()}) AS rows "
         "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
         f"({', '.join(VALUE_FIELDS)}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
         f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
@@ -829,7 +857,43 @@ def _staged_upsert() -> str:
     )
 
 
+def _staged_merge() -> str:
+    """The staged rows merged, in key order: each one's stored row (found by the unique index)
+    updated when its values differ, or the row inserted."""
+    table = UsageRecord._meta.db_table
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+    stored = ", ".join(f"t.{c}" for c in VALUE_FIELDS)
+    sent = ", ".join(f"s.{c}" for c in VALUE_FIELDS)
+    return (
+        f"MERGE INTO {table} AS t USING ({_staged_rows()}) AS s "
+        "ON t.tune_id = s.tune_id AND t.day = s.day AND t.source = s.source "
+        f"WHEN MATCHED AND ({stored}) IS DISTINCT FROM ({sent}) THEN UPDATE SET "
+        + ", ".join(f"{c} = s.{c}" for c in VALUE_FIELDS)
+        + ", updated_at = %(now)s "
+        f"WHEN NOT MATCHED THEN INSERT ({names}, updated_at) "
+        f"VALUES ({', '.join(f's.{c}' for c in [*KEY_FIELDS, *VALUE_FIELDS])}, %(now)s)"
+    )
+
+
+#: Before the merge: whether the database counts this transaction's writes (then the rows it
+#: inserted are told from those it updated), the join methods as set, and the inserts so far.
+#: Only a nested loop over the staged rows visits them in key order: the others are turned off
+#: for the merge (``SET LOCAL``), and back as they were after it.
+_MERGE_BEFORE = (
+    "SELECT current_setting('track_counts')::bool, current_setting('enable_hashjoin'), "
+    "current_setting('enable_mergejoin'), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true), "
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass)"
+)
+_MERGE_AFTER = (
+    "SELECT set_config('enable_hashjoin', %(hashjoin)s, true), "
+    "set_config('enable_mergejoin', %(mergejoin)s, true), "
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass)"
+)
+
+
 _UPSERT_STAGED = _staged_upsert()
+_MERGE_STAGED = _staged_merge()
 
 
 def _orm_upsert(part: pd.DataFrame) -> tuple[int, int]:
