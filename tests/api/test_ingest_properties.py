@@ -5,7 +5,9 @@ any index is refused with that index named, and the table is left as it was."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -131,17 +133,18 @@ def test_one_invalid_row_is_named_and_nothing_is_written(client, world, batch, d
     assert usage_table() == before
 
 
+def _mixed(row: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        name: st.just(value) for name, value in row.items() if name != "source"
+    }
+    fields["queries"] = st.sampled_from([row["queries"], float(row["queries"] // 1000)])
+    fields["input_tokens"] = st.sampled_from([row["input_tokens"], np.int64(row["input_tokens"])])
+    return st.fixed_dictionaries(fields, optional={"source": st.sampled_from(SOURCES) | st.none()})
+
+
 #: Rows mixing what the quick path takes with what only the full checks take (whole floats as
-#: counts, a missing source, numbers given as NumPy scalars).
-mixed_rows = rows.flatmap(
-    lambda row: st.fixed_dictionaries(
-        {
-            **{name: st.just(value) for name, value in row.items() if name != "source"},
-            "queries": st.sampled_from([row["queries"], float(row["queries"] // 1000)]),
-        },
-        optional={"source": st.sampled_from(SOURCES) | st.none()},
-    )
-)
+#: counts, a missing source), and NumPy integers, which both take.
+mixed_rows = rows.flatmap(_mixed)
 
 
 @pytest.mark.django_db

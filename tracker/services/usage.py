@@ -3,10 +3,12 @@
 The API (``POST /api/v1/usage/``) and ``manage.py import_usage`` share this path. A batch is a
 DataFrame with one row per record; its index labels name the rows in error reports (the API uses
 positions 0..n-1, the CSV import uses line numbers). Validation is vectorised over the whole
-batch and collects *every* error; nothing is written unless every row is valid. Each check is
-done column by column: a column's JSON types told apart at once (``infer_dtype``), text checked
-once per distinct value (a batch names few tunes, days and sources), a column of plausible
-numbers accepted in a few array operations; per-row messages are built only for what fails.
+batch and collects *every* error; nothing is written unless every row is valid. A batch whose
+every value is plainly valid (the usual one) is cleaned in a few array operations a column;
+any other goes through the full checks, column by column: a column's JSON types told apart at
+once (``infer_dtype``), text checked once per distinct value (a batch names few tunes, days and
+sources), a column of plausible numbers accepted in a few array operations; per-row messages
+are built only for what fails.
 The write is an upsert on (tune, day, source): sending a day again replaces it, and rows whose
 values did not change are left alone, so a replayed batch changes nothing at all.
 
@@ -14,8 +16,9 @@ Queries: one to resolve the tunes named in the batch (which also enforces the ca
 one or two to find sources new to a tune on days other sources report (a warning: usage from
 every source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed
 (binary, built by numpy) in key order straight into the table when none of its tunes has stored
-rows in its days, or else into a staging table, then merged by one ``INSERT … SELECT …
-ON CONFLICT DO UPDATE … WHERE`` the values differ, in key order; elsewhere the rows it may
+rows in its days, or else into a staging table, then merged by one ``MERGE`` in key order
+(one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` when a concurrent batch inserted some of its
+keys meanwhile), rows whose values did not change left untouched; elsewhere the rows it may
 replace are read, compared in pandas and upserted in bulk. The write is retried when PostgreSQL
 aborts it for a deadlock, so overlapping concurrent batches all succeed.
 """
