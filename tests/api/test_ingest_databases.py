@@ -219,8 +219,8 @@ def test_keys_inserted_by_another_batch_during_the_merge_are_upserted(world, mon
     client = world.client_a()
     assert client.post(URL, batch(50), format="json").status_code == 200
 
-    def merge_meets_a_key(cursor, params):
-        cursor.execute(usage._MERGE_STAGED, params)  # written, then undone with its savepoint
+    def merge_meets_a_key(cursor):
+        cursor.execute(usage._MERGE_STAGED)  # written, then undone with its savepoint
         raise IntegrityError("duplicate key value violates unique constraint")
 
     monkeypatch.setattr(usage, "_merge_staged", merge_meets_a_key)

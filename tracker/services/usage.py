@@ -588,54 +588,14 @@ def write_usage(
     return IngestResult(received, created, updated, received - created - updated)
 
 
-#: The session-local staging table a batch is copied into on PostgreSQL (emptied at commit).
-#: Sources go in as numbers into the batch's list of sources, costs as floats (NaN: none), so
-#: every row has the same width and the ``COPY`` data is built by numpy in one go.
-_STAGE = "usage_batch"
-_STAGE_COLUMNS = (
-    ("tune_id", ">i8"),
-    ("day", ">i4"),
-    ("source", ">i4"),
-    ("queries", ">i8"),
-    ("input_tokens", ">i8"),
-    ("output_tokens", ">i8"),
-    ("cost_usd", ">f8"),
-    ("quality_score", ">f8"),
-)
-#: A row in binary ``COPY``: its number of fields, then each field's size and value (big-endian).
-_STAGE_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        *(
-            field
-            for column, kind in _STAGE_COLUMNS
-            for field in ((f"{column}_size", ">i4"), (column, kind))
-        ),
-    ]
-)
+#: The session-local staging table a batch is copied into on PostgreSQL when it may replace
+#: stored rows (emptied at commit): the usage table's columns, so the same ``COPY`` data fills it.
+_STAGE = "usage_staged"
 #: PostgreSQL's binary ``COPY``: signature, flags, header extension length ... trailer.
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
 #: Binary dates count days from 2000-01-01.
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
-
-
-def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
-    """The rows in PostgreSQL's binary ``COPY`` format (``sources``: each row's source, as its
-    1-based position in the list of the batch's sources)."""
-    rows = np.zeros(len(part), dtype=_STAGE_ROW)
-    rows["fields"] = len(_STAGE_COLUMNS)
-    for column, kind in _STAGE_COLUMNS:
-        rows[f"{column}_size"] = np.dtype(kind).itemsize
-    rows["tune_id"] = part["tune_id"].to_numpy(dtype=np.int64)
-    day_codes, days = pd.factorize(part["day"])  # few distinct days: each converted once
-    rows["day"] = (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes]
-    rows["source"] = sources
-    for column in COUNT_FIELDS:
-        rows[column] = part[column].to_numpy(dtype=np.int64)
-    for column in ("cost_usd", "quality_score"):
-        rows[column] = part[column].to_numpy(dtype=np.float64, na_value=np.nan)
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
@@ -645,41 +605,37 @@ def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
     replaces them, leaving rows whose values did not change untouched (one ``INSERT … SELECT …
     ON CONFLICT DO UPDATE`` when a concurrent batch inserted some of the keys meanwhile, which
     ``MERGE`` does not wait for). Returns (created, updated)."""
-    now = timezone.now()
+    data = _table_copy_data(part, timezone.now())
     with connection.cursor() as cursor:
         if not _stored_in_range(cursor, part):
             try:
                 with transaction.atomic():
-                    _copy(cursor, _TABLE_COPY, _table_copy_data(part, now))
+                    _copy(cursor, _TABLE_COPY, data)
                 return len(part), 0
             except IntegrityError:
                 pass  # a concurrent batch wrote some of these keys first: replace them
-        codes, sources = pd.factorize(part["source"])
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source int, "
-            "queries bigint, input_tokens bigint, output_tokens bigint, "
-            "cost_usd double precision, quality_score double precision) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source text, "
+            "queries bigint, input_tokens bigint, output_tokens bigint, cost_usd numeric, "
+            "quality_score double precision, updated_at timestamptz) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {_STAGE}")
         _copy(
-            cursor,
-            f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)",
-            _copy_data(part, codes + 1),
+            cursor, f"COPY {_STAGE} ({', '.join(_TABLE_COLUMNS)}) FROM STDIN (FORMAT binary)", data
         )
-        params: dict[str, list[str] | datetime] = {"sources": [str(s) for s in sources], "now": now}
         try:
             with transaction.atomic():
-                written = _merge_staged(cursor, params)
+                written = _merge_staged(cursor)
             if written is not None:
                 return written
         except IntegrityError:
             pass  # a concurrent batch inserted some of these keys meanwhile: upsert them
-        cursor.execute(_UPSERT_STAGED, params)
+        cursor.execute(_UPSERT_STAGED)
         created, updated = cursor.fetchone()
     return int(created), int(updated)
 
 
-def _merge_staged(cursor, params: dict) -> tuple[int, int] | None:
+def _merge_staged(cursor) -> tuple[int, int] | None:
     """The staged rows merged in key order: (created, updated), or ``None`` (nothing written)
     when the database does not count this transaction's inserts."""
     table = UsageRecord._meta.db_table
@@ -687,7 +643,7 @@ def _merge_staged(cursor, params: dict) -> tuple[int, int] | None:
     counting, hashjoin, mergejoin, _, _, inserted_before = cursor.fetchone()
     written = None
     if counting:
-        cursor.execute(_MERGE_STAGED, params)
+        cursor.execute(_MERGE_STAGED)
         written = cursor.rowcount
     cursor.execute(_MERGE_AFTER, {"hashjoin": hashjoin, "mergejoin": mergejoin, "table": table})
     if written is None:
@@ -830,13 +786,11 @@ def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
 
 
 def _staged_rows() -> str:
-    """The staged rows as the table's columns, in key order: every write takes its rows' locks
-    in this order, so concurrent batches writing the same rows never wait on each other in a
-    circle (sources compared as ``C`` text: in the order Python sorts them too)."""
+    """The staged rows, in key order: every write takes its rows' locks in this order, so
+    concurrent batches writing the same rows never wait on each other in a circle (sources
+    compared as ``C`` text: in the order Python sorts them too)."""
     return (
-        "SELECT * FROM (SELECT tune_id, day, (%(sources)s::text[])[source] AS source, "
-        "queries, input_tokens, output_tokens, NULLIF(cost_usd, 'NaN')::numeric AS cost_usd, "
-        f"NULLIF(quality_score, 'NaN') AS quality_score FROM {_STAGE}) AS staged "
+        f"SELECT {', '.join(_TABLE_COLUMNS)} FROM {_STAGE} "
         'ORDER BY tune_id, day, source COLLATE "C"'
     )
 
@@ -849,7 +803,7 @@ def _staged_upsert() -> str:
     names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
     return (
         f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
-        f"SELECT {names}, %(now)s FROM ({_staged_rows()}) AS rows "
+        f"SELECT {names}, updated_at FROM ({_staged_rows()}) AS rows "
         "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
         f"({', '.join(VALUE_FIELDS)}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
         f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
@@ -872,9 +826,9 @@ def _staged_merge() -> str:
         "ON t.tune_id = s.tune_id AND t.day = s.day AND t.source = s.source "
         f"WHEN MATCHED AND ({stored}) IS DISTINCT FROM ({sent}) THEN UPDATE SET "
         + ", ".join(f"{c} = s.{c}" for c in VALUE_FIELDS)
-        + ", updated_at = %(now)s "
+        + ", updated_at = s.updated_at "
         f"WHEN NOT MATCHED THEN INSERT ({names}, updated_at) "
-        f"VALUES ({', '.join(f's.{c}' for c in [*KEY_FIELDS, *VALUE_FIELDS])}, %(now)s)"
+        f"VALUES ({', '.join(f's.{c}' for c in _TABLE_COLUMNS)})"
     )
 
 
