@@ -637,19 +637,17 @@ def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
 
 def _merge_staged(cursor) -> tuple[int, int] | None:
     """The staged rows merged in key order: (created, updated), or ``None`` (nothing written)
-    when the database does not count this transaction's inserts."""
+    when the database does not count this transaction's writes."""
     table = UsageRecord._meta.db_table
     cursor.execute(_MERGE_BEFORE, {"table": table})
-    counting, hashjoin, mergejoin, _, _, inserted_before = cursor.fetchone()
-    written = None
+    counting, hashjoin, mergejoin, _, _, inserted, updated = cursor.fetchone()
     if counting:
         cursor.execute(_MERGE_STAGED)
-        written = cursor.rowcount
     cursor.execute(_MERGE_AFTER, {"hashjoin": hashjoin, "mergejoin": mergejoin, "table": table})
-    if written is None:
+    if not counting:
         return None
-    created = int(cursor.fetchone()[2]) - int(inserted_before)
-    return created, written - created
+    _, _, inserted_after, updated_after = cursor.fetchone()
+    return int(inserted_after) - int(inserted), int(updated_after) - int(updated)
 
 
 def _copy(cursor, sql: str, data: bytes) -> None:
@@ -832,20 +830,23 @@ def _staged_merge() -> str:
     )
 
 
-#: Before the merge: whether the database counts this transaction's writes (then the rows it
-#: inserted are told from those it updated), the join methods as set, and the inserts so far.
-#: Only a nested loop over the staged rows visits them in key order: the others are turned off
-#: for the merge (``SET LOCAL``), and back as they were after it.
+#: Before and after the merge: this transaction's inserts and updates of the table so far, which
+#: tell the rows it inserted from those it updated (``MERGE`` has no ``RETURNING`` before
+#: PostgreSQL 17), and whether the database counts them at all. Only a nested loop over the
+#: staged rows visits them in key order: the other joins are turned off for the merge
+#: (``SET LOCAL``), and back as they were after it.
 _MERGE_BEFORE = (
     "SELECT current_setting('track_counts')::bool, current_setting('enable_hashjoin'), "
     "current_setting('enable_mergejoin'), set_config('enable_hashjoin', 'off', true), "
     "set_config('enable_mergejoin', 'off', true), "
-    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass)"
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass), "
+    "pg_stat_get_xact_tuples_updated(%(table)s::regclass)"
 )
 _MERGE_AFTER = (
     "SELECT set_config('enable_hashjoin', %(hashjoin)s, true), "
     "set_config('enable_mergejoin', %(mergejoin)s, true), "
-    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass)"
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass), "
+    "pg_stat_get_xact_tuples_updated(%(table)s::regclass)"
 )
 
 
