@@ -43,3 +43,22 @@ def test_deploy_checks_are_clean_when_configured():
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_web_worker_freezes_what_it_loads_up_front():
+    """The WSGI module loads the URLconf (every view and service) and freezes what is loaded, so
+    the garbage collector's full passes in a worker skip it."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    probe = (
+        "import gc, sys, config.wsgi; "
+        "print(gc.get_freeze_count() > 10_000, 'tracker.services.usage' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == ["True", "True"], result.stderr

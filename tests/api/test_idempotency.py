@@ -60,6 +60,33 @@ def test_key_order_and_whitespace_do_not_make_a_different_request(world):
 
 
 @pytest.mark.django_db
+def test_a_record_stored_under_the_first_digest_is_still_replayed(world):
+    """Records written before the digest changed (text escaped to ASCII, exponents as the
+    standard library writes them) replay their retries; another body is still refused."""
+    client = world.client_a()
+    body = {"records": [usage_row(source="passerelle-été", cost_usd=1e-05)]}
+    assert idempotency.request_hash("POST", URL, body) != idempotency.legacy_request_hash(
+        "POST", URL, body
+    )
+    first = post(client, body, "before-the-change")
+    record = IdempotencyRecord.objects.get(key="before-the-change")
+    record.request_hash = idempotency.legacy_request_hash("POST", URL, body)
+    record.save()
+    replay = post(client, body, "before-the-change")
+    assert (replay.status_code, replay["Idempotent-Replayed"]) == (200, "true")
+    assert replay.json() == first.json()
+    other = {"records": [usage_row(source="passerelle-été", cost_usd=2e-05)]}
+    assert post(client, other, "before-the-change").status_code == 422
+
+
+def test_the_digest_of_a_body_beyond_64_bit_integers_is_the_first_one():
+    body = {"records": [usage_row(queries=2**64)]}
+    assert idempotency.request_hash("POST", URL, body) == idempotency.legacy_request_hash(
+        "POST", URL, body
+    )
+
+
+@pytest.mark.django_db
 def test_the_same_key_with_a_different_body_is_422_and_writes_nothing(world):
     client = world.client_a()
     post(client, {"records": [usage_row(day="2025-06-01")]}, "batch-0002")

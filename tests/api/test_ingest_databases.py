@@ -30,16 +30,27 @@ def batch(days: int, **overrides) -> dict:
 
 @pytest.mark.django_db
 def test_the_write_is_one_statement_new_days_or_sent_again(world):
-    inserts = []
+    writes = []
     for values in ({"queries": 10}, {"queries": 11}):  # new days, then the same days changed
         with CaptureQueriesContext(connection) as queries:
             response = world.client_a().post(URL, batch(300, **values), format="json")
         assert response.status_code == 200
         statements = [q["sql"].replace('"', "").upper() for q in queries]
-        usage_inserts = [sql for sql in statements if "INSERT INTO TRACKER_USAGERECORD" in sql]
-        assert len(usage_inserts) == 1
-        inserts.append(usage_inserts[0])
-    assert "ON CONFLICT" in inserts[1]
+        usage_writes = [
+            sql
+            for sql in statements
+            if sql.startswith(
+                ("INSERT INTO TRACKER_USAGERECORD", "COPY TRACKER_USAGERECORD", "MERGE INTO")
+            )
+            or (sql.startswith("WITH") and "INSERT INTO TRACKER_USAGERECORD" in sql)
+        ]
+        assert len(usage_writes) == 1
+        writes.append(usage_writes[0])
+    if connection.vendor == "postgresql":  # new days copied in, days sent again merged
+        assert writes[0].startswith("COPY TRACKER_USAGERECORD")
+        assert writes[1].startswith("MERGE INTO TRACKER_USAGERECORD")
+    else:
+        assert "ON CONFLICT" in writes[1]
     assert response.json()["updated"] == 300
     assert set(UsageRecord.objects.values_list("queries", flat=True)) == {11}
 
@@ -94,6 +105,46 @@ def test_extreme_but_valid_values_round_trip(world):
     too_costly = {"records": [usage_row(day="2025-06-02", cost_usd=10**11)]}
     assert world.client_a().post(URL, too_costly, format="json").status_code == 400
     assert stored.day == date(2025, 6, 1)
+
+
+@pytest.mark.django_db
+def test_rows_of_every_shape_are_stored_as_sent(world):
+    """Sources of different lengths (and non-ASCII), costs and scores present or missing, in
+    one batch of new days and then sent again changed: every row reads back as sent."""
+    sources = ("gw", "passerelle-été", "s" * 64)
+    costs = (None, 0, 0.0001, 1.5, 12_345_678.9012, 99_999_999_999.9999)
+    scores = (None, 0.0, 0.25, 1)
+    rows = [
+        usage_row(
+            day=(TODAY - timedelta(days=1 + n // 3)).isoformat(),
+            source=sources[n % 3],
+            queries=n,
+            cost_usd=costs[n % len(costs)],
+            quality_score=scores[n % len(scores)],
+        )
+        for n in range(60)
+    ]
+    rows[7].pop("cost_usd")
+    rows[9].pop("source")  # the default source, on a day without one
+    for batch_rows in (rows, [{**row, "queries": row["queries"] + 100} for row in rows]):
+        response = world.client_a().post(URL, {"records": batch_rows}, format="json")
+        assert response.status_code == 200, response.content
+        stored = {
+            (tune, day.isoformat(), source): (queries, cost, score)
+            for tune, day, source, queries, cost, score in UsageRecord.objects.values_list(
+                "tune__slug", "day", "source", "queries", "cost_usd", "quality_score"
+            )
+        }
+        sent = {
+            (row["tune"], row["day"], row.get("source", "default")): (
+                row["queries"],
+                None if row.get("cost_usd") is None else Decimal(str(row["cost_usd"])),
+                None if row["quality_score"] is None else float(row["quality_score"]),
+            )
+            for row in batch_rows
+        }
+        assert stored == sent
+    assert response.json()["updated"] == 60
 
 
 def _send_concurrently(secret: str, bodies: list[dict], headers: dict | None = None) -> list:
@@ -154,6 +205,51 @@ def test_keys_written_by_another_batch_after_the_check_are_replaced(world, monke
     assert response.status_code == 200
     assert (response.json()["created"], response.json()["updated"]) == (10, 50)
     assert set(UsageRecord.objects.values_list("queries", flat=True)) == {7}
+
+
+@pytest.mark.django_db
+def test_keys_inserted_by_another_batch_during_the_merge_are_upserted(world, monkeypatch):
+    """``MERGE`` does not wait for keys a concurrent batch inserts meanwhile (a unique
+    violation): the batch is then upserted, in the same transaction."""
+    _require_postgres()
+    from django.db import IntegrityError
+
+    from tracker.services import usage
+
+    client = world.client_a()
+    assert client.post(URL, batch(50), format="json").status_code == 200
+
+    def merge_meets_a_key(cursor):
+        cursor.execute(usage._MERGE_STAGED)  # written, then undone with its savepoint
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(usage, "_merge_staged", merge_meets_a_key)
+    response = client.post(URL, batch(60, queries=7), format="json")
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["updated"]) == (10, 50)
+    assert set(UsageRecord.objects.values_list("queries", flat=True)) == {7}
+    assert UsageRecord.objects.count() == 60
+
+
+@pytest.mark.django_db
+def test_the_merge_leaves_the_join_settings_as_they_were(world):
+    """The merge turns hash and merge joins off for itself only: the rest of the transaction
+    plans as before."""
+    _require_postgres()
+    from django.db import transaction
+
+    from tracker.services.usage import frame_from_records, ingest_usage
+
+    client = world.client_a()
+    assert client.post(URL, batch(20), format="json").status_code == 200
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        result = ingest_usage(frame_from_records(batch(30, queries=3)["records"]))
+        cursor.execute(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+        )
+        assert cursor.fetchone() == ("on", "off")
+    assert (result.created, result.updated) == (10, 20)
 
 
 @pytest.mark.django_db(transaction=True)

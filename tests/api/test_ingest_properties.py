@@ -5,7 +5,10 @@ any index is refused with that index named, and the table is left as it was."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -128,3 +131,48 @@ def test_one_invalid_row_is_named_and_nothing_is_written(client, world, batch, d
     assert error["code"] == "invalid_batch"
     assert {(d["row"], d["field"]) for d in error["details"]} == {(index, field)}
     assert usage_table() == before
+
+
+def _mixed(row: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        name: st.just(value) for name, value in row.items() if name != "source"
+    }
+    fields["queries"] = st.sampled_from([row["queries"], float(row["queries"] // 1000)])
+    fields["input_tokens"] = st.sampled_from([row["input_tokens"], np.int64(row["input_tokens"])])
+    return st.fixed_dictionaries(fields, optional={"source": st.sampled_from(SOURCES) | st.none()})
+
+
+#: Rows mixing what the quick path takes with what only the full checks take (whole floats as
+#: counts, a missing source), and NumPy integers, which both take.
+mixed_rows = rows.flatmap(_mixed)
+
+
+@pytest.mark.django_db
+@PROPERTY_SETTINGS
+@given(batch=batches, mixed=st.lists(mixed_rows, min_size=1, max_size=8), data=st.data())
+def test_a_plainly_valid_batch_is_cleaned_as_the_full_checks_clean_it(
+    client, world, monkeypatch, batch, mixed, data
+):
+    """The quick path for the usual batch (every value plainly valid) answers exactly what the
+    full checks answer, and leaves every other batch to them."""
+    from tracker.services import usage
+
+    records = data.draw(st.sampled_from([batch, mixed, batch + mixed]))
+    frame = usage.frame_from_records(records)
+    teams = [world.team_a.pk]
+
+    def cleaned(quick: bool):
+        with monkeypatch.context() as patch:
+            if not quick:
+                patch.setattr(usage, "_plainly_valid", lambda frame, **kwargs: None)
+            try:
+                return usage.validate_usage(frame, team_ids=teams, today=TODAY)
+            except usage.UsageBatchInvalid as exc:
+                return exc.errors
+
+    quick, full = cleaned(True), cleaned(False)
+    if isinstance(full, list):
+        assert quick == full
+    else:
+        pd.testing.assert_frame_equal(quick, full)
+        assert all(type(day) is date for day in quick["day"])

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from tracker.services.idempotency import IdempotencyConflict, request_hash, run_once
+from tracker.services.idempotency import (
+    IdempotencyConflict,
+    legacy_request_hash,
+    request_hash,
+    run_once,
+)
 
 from .authentication import get_caller
 from .errors import IdempotencyKeyReused, InvalidInput
@@ -52,14 +57,21 @@ def idempotent(request, action: Callable[[], tuple[int, object]]) -> Response:
             [{"row": None, "field": HEADER, "message": "1 to 200 printable ASCII characters."}],
         )
     team_id, stored_key = _scope(request, key)
-    digest = request_hash(request.method, request.get_full_path(), request.data)
+    method, path = request.method, request.get_full_path()
+    digest = request_hash(method, path, request.data)
 
     def run() -> tuple[int, object]:
         status_code, body = action()
         return status_code, _as_json(body)
 
     try:
-        outcome = run_once(team_id=team_id, key=stored_key, digest=digest, action=run)
+        outcome = run_once(
+            team_id=team_id,
+            key=stored_key,
+            digest=digest,
+            action=run,
+            legacy_digest=lambda: legacy_request_hash(method, path, request.data),
+        )
     except IdempotencyConflict as exc:
         raise IdempotencyKeyReused() from exc
     response = Response(outcome.body, status=outcome.status_code)

@@ -3,19 +3,22 @@
 The API (``POST /api/v1/usage/``) and ``manage.py import_usage`` share this path. A batch is a
 DataFrame with one row per record; its index labels name the rows in error reports (the API uses
 positions 0..n-1, the CSV import uses line numbers). Validation is vectorised over the whole
-batch and collects *every* error; nothing is written unless every row is valid. Each check is
-done column by column: a column's JSON types told apart at once (``infer_dtype``), text checked
-once per distinct value (a batch names few tunes, days and sources), a column of plausible
-numbers accepted in a few array operations; per-row messages are built only for what fails.
+batch and collects *every* error; nothing is written unless every row is valid. A batch whose
+every value is plainly valid (the usual one) is cleaned in a few array operations a column;
+any other goes through the full checks, column by column: a column's JSON types told apart at
+once (``infer_dtype``), text checked once per distinct value (a batch names few tunes, days and
+sources), a column of plausible numbers accepted in a few array operations; per-row messages
+are built only for what fails.
 The write is an upsert on (tune, day, source): sending a day again replaces it, and rows whose
 values did not change are left alone, so a replayed batch changes nothing at all.
 
 Queries: one to resolve the tunes named in the batch (which also enforces the caller's teams),
 one or two to find sources new to a tune on days other sources report (a warning: usage from
 every source adds up), then the write, never one per row. On PostgreSQL the batch is ``COPY``-ed
-(binary, built by numpy) into a staging table, then inserted by one ``INSERT … SELECT`` when
-none of its tunes has stored rows in its days, or else merged by one ``INSERT … SELECT …
-ON CONFLICT DO UPDATE … WHERE`` the values differ, in key order; elsewhere the rows it may
+(binary, built by numpy) in key order straight into the table when none of its tunes has stored
+rows in its days, or else into a staging table, then merged by one ``MERGE`` in key order
+(one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` when a concurrent batch inserted some of its
+keys meanwhile), rows whose values did not change left untouched; elsewhere the rows it may
 replace are read, compared in pandas and upserted in bulk. The write is retried when PostgreSQL
 aborts it for a deadlock, so overlapping concurrent batches all succeed.
 """
@@ -24,14 +27,14 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
-from operator import itemgetter
 from typing import cast
 
 import numpy as np
@@ -214,10 +217,10 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
     records = list(records)
     columns: list[Sequence[object]] = []
     names = list(records[0]) if records else []
-    if len(names) > 1 and set(map(len, records)) == {len(names)}:
-        # Every record has the first one's fields (the usual batch): transposed in C.
+    if names and set(map(len, records)) == {len(names)}:
+        # Every record has the first one's fields (the usual batch): a column at a time.
         with suppress(KeyError):
-            columns = list(zip(*map(itemgetter(*names), records), strict=True))
+            columns = [[record[name] for record in records] for name in names]
     if not columns:
         names = list(dict.fromkeys(chain.from_iterable(records)))  # every field, as first seen
         columns = [[record.get(name) for record in records] for name in names]
@@ -227,6 +230,7 @@ def frame_from_records(records: Iterable[dict]) -> pd.DataFrame:
             for name, values in zip(names, columns, strict=True)
         },
         index=pd.RangeIndex(len(records)),
+        copy=False,  # the columns are new: no need to copy them into one block
     )
 
 
@@ -249,6 +253,15 @@ def validate_usage(
     ``default_source`` is the source of rows that name none; ``None`` makes it required.
     """
     today = today or timezone.now().date()
+    plain = _plainly_valid(
+        frame,
+        team_ids=team_ids,
+        default_source=default_source,
+        today=today,
+        allow_unknown_fields=allow_unknown_fields,
+    )
+    if plain is not None:
+        return plain
     errors: list[RowError] = []
     index = frame.index
     columns = set(frame.columns)
@@ -351,6 +364,151 @@ def validate_usage(
     return clean
 
 
+def _plainly_valid(
+    frame: pd.DataFrame,
+    *,
+    team_ids: Collection[int] | None,
+    default_source: str | None,
+    today: date,
+    allow_unknown_fields: bool,
+) -> pd.DataFrame | None:
+    """The batch cleaned exactly as :func:`validate_usage` cleans it, when every value is plainly
+    valid (the usual batch): found with a few array operations a column and the text checked
+    once per distinct value, tunes resolved last. ``None`` when anything needs a closer look;
+    the full checks then name every error."""
+    columns = set(frame.columns)
+    if not set(REQUIRED_FIELDS) <= columns:
+        return None
+    if not allow_unknown_fields and not columns <= set(FIELDS):
+        return None
+    tunes = _distinct_text(frame["tune"], SLUG_MAX_LENGTH)
+    days = _distinct_text(frame["day"], 10)
+    if tunes is None or days is None or -1 in tunes[0] or -1 in days[0]:
+        return None
+    if not all(re.fullmatch(_SLUG_RE, slug) for slug in tunes[1]):
+        return None
+    dates = _plain_days(days[1], today)
+    if dates is None:
+        return None
+    if "source" in columns:
+        given = _distinct_text(frame["source"], SOURCE_MAX_LENGTH)
+        if given is None:
+            return None
+        source_codes, source_names = given
+    else:
+        source_codes, source_names = np.full(len(frame), -1, dtype=np.intp), []
+    if -1 in source_codes:  # rows that name no source: the batch's default
+        if default_source is None:
+            return None
+        if default_source not in source_names:
+            source_names = [*source_names, default_source]
+        source_codes = np.where(
+            source_codes == -1, source_names.index(default_source), source_codes
+        )
+    values: dict[str, np.ndarray] = {}
+    for column in COUNT_FIELDS:
+        counts = _plain_counts(frame[column])
+        if counts is None:
+            return None
+        values[column] = counts
+    for column, maximum in (("cost_usd", float(MAX_COST_USD)), ("quality_score", 1.0)):
+        numbers = _plain_numbers(frame.get(column), len(frame), maximum)
+        if numbers is None:
+            return None
+        values[column] = numbers
+    keys = (tunes[0] * len(days[1]) + days[0]) * len(source_names) + source_codes
+    if len(pd.unique(keys)) < len(keys):
+        return None  # two rows with one key
+    ids = _resolve_tunes(pd.Series(tunes[1], dtype=object), team_ids)
+    if len(ids) < len(tunes[1]):
+        return None
+    tune_ids = np.array([ids[slug] for slug in tunes[1]], dtype=np.int64)
+    index = frame.index
+    return pd.DataFrame(
+        {
+            "tune_id": pd.array(tune_ids[tunes[0]], dtype="Int64"),
+            "day": pd.Series(np.array(dates, dtype=object)[days[0]], index=index, dtype=object),
+            "source": pd.Series(
+                np.array(source_names, dtype=object)[source_codes], index=index, dtype=object
+            ),
+            **{column: pd.array(values[column], dtype="Int64") for column in COUNT_FIELDS},
+            "cost_usd": values["cost_usd"].round(4),
+            "quality_score": values["quality_score"],
+        },
+        index=index,
+    )
+
+
+def _distinct_text(series: pd.Series, max_length: int) -> tuple[np.ndarray, list[str]] | None:
+    """Each row's position among the column's distinct values (-1: missing), and those values,
+    when every one is text no check refuses; ``None`` otherwise."""
+    try:
+        codes, distinct = pd.factorize(series.to_numpy(dtype=object))
+    except TypeError:  # unhashable values (arrays, objects)
+        return None
+    names = distinct.tolist()
+    if not all(_storable_text(name, max_length) for name in names):
+        return None
+    return codes, names
+
+
+def _plain_days(texts: list[str], today: date) -> list[date] | None:
+    """The days when every one is a real day written YYYY-MM-DD (ASCII digits), from
+    ``EARLIEST_DAY``'s year to ``today``."""
+    days = []
+    for text in texts:
+        if not _ASCII_DAY.fullmatch(text):
+            return None
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return None
+        if day.year < EARLIEST_DAY.year or day > today:
+            return None
+        days.append(day)
+    return days
+
+
+_ASCII_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _plain_counts(series: pd.Series) -> np.ndarray | None:
+    """The column as integers when every value is a JSON integer from 0 to the maximum."""
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=False) != "integer":
+        return None
+    try:
+        numbers = values.astype(np.int64)
+    except OverflowError:
+        return None
+    if len(numbers) and not (numbers.min() >= 0 and numbers.max() <= MAX_DAILY_COUNT):
+        return None
+    return numbers
+
+
+def _plain_numbers(series: pd.Series | None, length: int, maximum: float) -> np.ndarray | None:
+    """An optional column as floats (NaN: missing) when every value is a JSON number from 0 to
+    ``maximum``, or missing."""
+    if series is None:
+        return np.full(length, np.nan)
+    values = series.to_numpy(dtype=object)
+    if infer_dtype(values, skipna=True) not in (
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "empty",
+    ):
+        return None
+    try:
+        numbers = np.array(values.tolist(), dtype=np.float64)  # None: NaN
+    except (OverflowError, TypeError, ValueError):
+        return None
+    present = numbers[~np.isnan(numbers)]
+    if len(present) and not (present.min() >= 0 and present.max() <= maximum):
+        return None  # also infinite values
+    return numbers
+
+
 def ingest_usage(
     frame: pd.DataFrame,
     *,
@@ -414,7 +572,7 @@ def write_usage(
     ordered = clean.sort_values(list(KEY_FIELDS), kind="mergesort", ignore_index=True)
     upsert = _copy_upsert if connection.vendor == "postgresql" else _orm_upsert
     created = updated = 0
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when there is one
         for start in range(0, received, chunk_size):
             part = ordered.iloc[start : start + chunk_size]
             new, changed = upsert(part)
@@ -430,31 +588,9 @@ def write_usage(
     return IngestResult(received, created, updated, received - created - updated)
 
 
-#: The session-local staging table a batch is copied into on PostgreSQL (emptied at commit).
-#: Sources go in as numbers into the batch's list of sources, costs as floats (NaN: none), so
-#: every row has the same width and the ``COPY`` data is built by numpy in one go.
-_STAGE = "usage_batch"
-_STAGE_COLUMNS = (
-    ("tune_id", ">i8"),
-    ("day", ">i4"),
-    ("source", ">i4"),
-    ("queries", ">i8"),
-    ("input_tokens", ">i8"),
-    ("output_tokens", ">i8"),
-    ("cost_usd", ">f8"),
-    ("quality_score", ">f8"),
-)
-#: A row in binary ``COPY``: its number of fields, then each field's size and value (big-endian).
-_STAGE_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        *(
-            field
-            for column, kind in _STAGE_COLUMNS
-            for field in ((f"{column}_size", ">i4"), (column, kind))
-        ),
-    ]
-)
+#: The session-local staging table a batch is copied into on PostgreSQL when it may replace
+#: stored rows (emptied at commit): the usage table's columns, so the same ``COPY`` data fills it.
+_STAGE = "usage_staged"
 #: PostgreSQL's binary ``COPY``: signature, flags, header extension length ... trailer.
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
@@ -462,53 +598,178 @@ _COPY_TRAILER = b"\xff\xff"
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 
 
-def _copy_data(part: pd.DataFrame, sources: np.ndarray) -> bytes:
-    """The rows in PostgreSQL's binary ``COPY`` format (``sources``: each row's source, as its
-    1-based position in the list of the batch's sources)."""
-    rows = np.zeros(len(part), dtype=_STAGE_ROW)
-    rows["fields"] = len(_STAGE_COLUMNS)
-    for column, kind in _STAGE_COLUMNS:
-        rows[f"{column}_size"] = np.dtype(kind).itemsize
-    rows["tune_id"] = part["tune_id"].to_numpy(dtype=np.int64)
-    day_codes, days = pd.factorize(part["day"])  # few distinct days: each converted once
-    rows["day"] = (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes]
-    rows["source"] = sources
-    for column in COUNT_FIELDS:
-        rows[column] = part[column].to_numpy(dtype=np.int64)
-    for column in ("cost_usd", "quality_score"):
-        rows[column] = part[column].to_numpy(dtype=np.float64, na_value=np.nan)
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
-
-
 def _copy_upsert(part: pd.DataFrame) -> tuple[int, int]:
-    """PostgreSQL: ``COPY`` the rows (binary, built in one go) into a staging table, then write
-    them with one ``INSERT … SELECT``. Returns (created, updated).
-
-    Rows for days no stored row of the batch's tunes has yet (the daily case) are inserted
-    plainly; otherwise, or when a concurrent batch wrote the same keys meanwhile, one
-    ``ON CONFLICT DO UPDATE`` replaces them, leaving rows whose values did not change untouched.
-    """
-    codes, sources = pd.factorize(part["source"])
+    """PostgreSQL: rows for days no stored row of the batch's tunes has yet (the daily case) are
+    ``COPY``-ed (binary, built by numpy) straight into the table; otherwise, or when a concurrent
+    batch wrote the same keys meanwhile, they are copied into a staging table and one ``MERGE``
+    replaces them, leaving rows whose values did not change untouched (one ``INSERT … SELECT …
+    ON CONFLICT DO UPDATE`` when a concurrent batch inserted some of the keys meanwhile, which
+    ``MERGE`` does not wait for). Returns (created, updated)."""
+    data = _table_copy_data(part, timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source int, "
-            "queries bigint, input_tokens bigint, output_tokens bigint, "
-            "cost_usd double precision, quality_score double precision) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute(f"TRUNCATE {_STAGE}")
-        with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN WITH (FORMAT binary)") as copy:
-            copy.write(_copy_data(part, codes + 1))
-        params = ([str(s) for s in sources], timezone.now())
         if not _stored_in_range(cursor, part):
             try:
                 with transaction.atomic():
-                    cursor.execute(_INSERT_STAGED, params)
-                return cursor.rowcount, 0
+                    _copy(cursor, _TABLE_COPY, data)
+                return len(part), 0
             except IntegrityError:
                 pass  # a concurrent batch wrote some of these keys first: replace them
-        cursor.execute(_UPSERT_STAGED, params)
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (tune_id bigint, day date, source text, "
+            "queries bigint, input_tokens bigint, output_tokens bigint, cost_usd numeric, "
+            "quality_score double precision, updated_at timestamptz) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {_STAGE}")
+        _copy(
+            cursor, f"COPY {_STAGE} ({', '.join(_TABLE_COLUMNS)}) FROM STDIN (FORMAT binary)", data
+        )
+        try:
+            with transaction.atomic():
+                written = _merge_staged(cursor)
+            if written is not None:
+                return written
+        except IntegrityError:
+            pass  # a concurrent batch inserted some of these keys meanwhile: upsert them
+        cursor.execute(_UPSERT_STAGED)
         created, updated = cursor.fetchone()
     return int(created), int(updated)
+
+
+def _merge_staged(cursor) -> tuple[int, int] | None:
+    """The staged rows merged in key order: (created, updated), or ``None`` (nothing written)
+    when the database does not count this transaction's writes."""
+    table = UsageRecord._meta.db_table
+    cursor.execute(_MERGE_BEFORE, {"table": table})
+    counting, hashjoin, mergejoin, _, _, inserted, updated = cursor.fetchone()
+    if counting:
+        cursor.execute(_MERGE_STAGED)
+    cursor.execute(_MERGE_AFTER, {"hashjoin": hashjoin, "mergejoin": mergejoin, "table": table})
+    if not counting:
+        return None
+    _, _, inserted_after, updated_after = cursor.fetchone()
+    return int(inserted_after) - int(inserted), int(updated_after) - int(updated)
+
+
+def _copy(cursor, sql: str, data: bytes) -> None:
+    """``COPY … FROM STDIN`` of ``data``: its errors are Django's (an ``IntegrityError`` for a
+    key written meanwhile, an ``OperationalError`` for a deadlock), and it is logged among the
+    connection's queries like any other statement."""
+    debug_sql = getattr(cursor, "debug_sql", None)  # the wrapper that logs queries, when on
+    with (
+        debug_sql(sql) if debug_sql else nullcontext(),
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        copy.write(data)
+
+
+#: The columns a batch is copied into the usage table with (``id`` and ``estimated``: defaults).
+_TABLE_COLUMNS = (*KEY_FIELDS, *VALUE_FIELDS, "updated_at")
+_TABLE_COPY = (
+    f"COPY {UsageRecord._meta.db_table} ({', '.join(_TABLE_COLUMNS)}) "
+    "FROM STDIN WITH (FORMAT binary)"
+)
+#: ``numeric`` in binary: digit count, weight of the first digit, sign, scale, then base-10,000
+#: digits. A cost (at most 11 digits before the point, 4 after) always fits in four digits of
+#: weight 2; PostgreSQL drops the leading and trailing zero digits itself.
+_NUMERIC = np.dtype(
+    [
+        ("ndigits", ">i2"),
+        ("weight", ">i2"),
+        ("sign", ">u2"),
+        ("dscale", ">u2"),
+        ("digits", ">i2", 4),
+    ]
+)
+#: Binary timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _table_row(source_bytes: int, cost: bool, score: bool) -> np.dtype:
+    """A row of the usage table in binary ``COPY``: a source of ``source_bytes`` bytes, and a
+    cost and a quality score, or ``NULL`` (size -1, no value) for those that are false."""
+    fields: list[tuple] = [
+        ("fields", ">i2"),
+        ("tune_id_size", ">i4"),
+        ("tune_id", ">i8"),
+        ("day_size", ">i4"),
+        ("day", ">i4"),
+        ("source_size", ">i4"),
+        ("source", f"S{source_bytes}"),
+    ]
+    for column in COUNT_FIELDS:
+        fields += [(f"{column}_size", ">i4"), (column, ">i8")]
+    fields.append(("cost_usd_size", ">i4"))
+    if cost:
+        fields.append(("cost_usd", _NUMERIC))
+    fields.append(("quality_score_size", ">i4"))
+    if score:
+        fields.append(("quality_score", ">f8"))
+    fields += [("updated_at_size", ">i4"), ("updated_at", ">i8")]
+    return np.dtype(fields)
+
+
+def _table_copy_data(part: pd.DataFrame, updated_at: datetime) -> bytes:
+    """The rows, in their order, in PostgreSQL's binary ``COPY`` format for the usage table.
+
+    Rows differ in width only by their source and by which of cost and quality score are
+    missing: the rows of each such shape are built by numpy in one go (a batch usually has one),
+    then laid out in order."""
+    source_codes, sources = pd.factorize(part["source"])
+    encoded = [str(source).encode() for source in sources]
+    costs = part["cost_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    scores = part["quality_score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    has_cost, has_score = ~np.isnan(costs), ~np.isnan(scores)
+    shapes = source_codes * 4 + has_cost * 2 + has_score
+    day_codes, days = pd.factorize(part["day"])
+    columns = {
+        "tune_id": part["tune_id"].to_numpy(dtype=np.int64),
+        "day": (np.array(days, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)[day_codes],
+        **{column: part[column].to_numpy(dtype=np.int64) for column in COUNT_FIELDS},
+        "quality_score": scores,
+    }
+    units = np.rint(np.where(has_cost, costs, 0.0) * 10_000).astype(np.int64)  # 0.0001 USD
+    digits = np.stack(
+        [units // 10**12, units // 10**8 % 10**4, units // 10**4 % 10**4, units % 10**4], axis=1
+    )
+    stamp = (updated_at - _PG_EPOCH_TIME) // timedelta(microseconds=1)
+    distinct = np.unique(shapes)
+    blocks = []
+    for shape in distinct:
+        rows_of = np.flatnonzero(shapes == shape) if len(distinct) > 1 else slice(None)
+        source, cost, score = encoded[shape // 4], bool(shape & 2), bool(shape & 1)
+        rows = np.zeros(len(shapes[rows_of]), dtype=_table_row(len(source), cost, score))
+        rows["fields"] = len(_TABLE_COLUMNS)
+        for name, value in columns.items():
+            if name in rows.dtype.names:
+                rows[f"{name}_size"] = rows.dtype[name].itemsize
+                rows[name] = value[rows_of]
+        rows["source_size"] = len(source)
+        rows["source"] = source
+        rows["cost_usd_size"] = _NUMERIC.itemsize if cost else -1
+        if cost:
+            rows["cost_usd"]["ndigits"] = 4
+            rows["cost_usd"]["weight"] = 2
+            rows["cost_usd"]["dscale"] = 4
+            rows["cost_usd"]["digits"] = digits[rows_of]
+        if not score:
+            rows["quality_score_size"] = -1
+        rows["updated_at_size"] = 8
+        rows["updated_at"] = stamp
+        blocks.append((rows_of, rows))
+    if len(blocks) == 1:
+        body = blocks[0][1].tobytes()
+    else:  # each row's bytes at its place: after the rows before it, whatever their widths
+        widths = np.zeros(len(shapes), dtype=np.int64)
+        for rows_of, rows in blocks:
+            widths[rows_of] = rows.dtype.itemsize
+        starts = np.cumsum(widths) - widths
+        laid_out = np.empty(int(widths.sum()), dtype=np.uint8)
+        for rows_of, rows in blocks:
+            at = starts[rows_of][:, None] + np.arange(rows.dtype.itemsize)
+            laid_out[at.ravel()] = np.frombuffer(rows.tobytes(), dtype=np.uint8)
+        body = laid_out.tobytes()
+    return _COPY_HEADER + body + _COPY_TRAILER
 
 
 def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
@@ -522,15 +783,13 @@ def _stored_in_range(cursor, part: pd.DataFrame) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def _staged_insert() -> str:
-    """``INSERT … SELECT`` of the staged rows, in key order (concurrent batches writing the same
-    rows lock them in the same order); its ``%s`` are the batch's sources and ``updated_at``."""
-    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+def _staged_rows() -> str:
+    """The staged rows, in key order: every write takes its rows' locks in this order, so
+    concurrent batches writing the same rows never wait on each other in a circle (sources
+    compared as ``C`` text: in the order Python sorts them too)."""
     return (
-        f"INSERT INTO {UsageRecord._meta.db_table} ({names}, updated_at) "
-        "SELECT tune_id, day, (%s::text[])[source], queries, input_tokens, output_tokens, "
-        "NULLIF(cost_usd, 'NaN'), NULLIF(quality_score, 'NaN'), %s "
-        f"FROM {_STAGE} ORDER BY 1, 2, 3"
+        f"SELECT {', '.join(_TABLE_COLUMNS)} FROM {_STAGE} "
+        'ORDER BY tune_id, day, source COLLATE "C"'
     )
 
 
@@ -539,8 +798,10 @@ def _staged_upsert() -> str:
     (created, updated)."""
     table = UsageRecord._meta.db_table
     excluded = ", ".join(f"EXCLUDED.{c}" for c in VALUE_FIELDS)
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
     return (
-        f"WITH written AS ({_staged_insert()} "
+        f"WITH written AS (INSERT INTO {table} ({names}, updated_at) "
+        f"SELECT {names}, updated_at FROM ({_staged_rows()}) AS rows "
         "ON CONFLICT (tune_id, day, source) DO UPDATE SET "
         f"({', '.join(VALUE_FIELDS)}, updated_at) = ({excluded}, EXCLUDED.updated_at) "
         f"WHERE ({', '.join(f'{table}.{c}' for c in VALUE_FIELDS)}) "
@@ -551,8 +812,46 @@ def _staged_upsert() -> str:
     )
 
 
-_INSERT_STAGED = _staged_insert()
+def _staged_merge() -> str:
+    """The staged rows merged, in key order: each one's stored row (found by the unique index)
+    updated when its values differ, or the row inserted."""
+    table = UsageRecord._meta.db_table
+    names = ", ".join([*KEY_FIELDS, *VALUE_FIELDS])
+    stored = ", ".join(f"t.{c}" for c in VALUE_FIELDS)
+    sent = ", ".join(f"s.{c}" for c in VALUE_FIELDS)
+    return (
+        f"MERGE INTO {table} AS t USING ({_staged_rows()}) AS s "
+        "ON t.tune_id = s.tune_id AND t.day = s.day AND t.source = s.source "
+        f"WHEN MATCHED AND ({stored}) IS DISTINCT FROM ({sent}) THEN UPDATE SET "
+        + ", ".join(f"{c} = s.{c}" for c in VALUE_FIELDS)
+        + ", updated_at = s.updated_at "
+        f"WHEN NOT MATCHED THEN INSERT ({names}, updated_at) "
+        f"VALUES ({', '.join(f's.{c}' for c in _TABLE_COLUMNS)})"
+    )
+
+
+#: Before and after the merge: this transaction's inserts and updates of the table so far, which
+#: tell the rows it inserted from those it updated (``MERGE`` has no ``RETURNING`` before
+#: PostgreSQL 17), and whether the database counts them at all. Only a nested loop over the
+#: staged rows visits them in key order: the other joins are turned off for the merge
+#: (``SET LOCAL``), and back as they were after it.
+_MERGE_BEFORE = (
+    "SELECT current_setting('track_counts')::bool, current_setting('enable_hashjoin'), "
+    "current_setting('enable_mergejoin'), set_config('enable_hashjoin', 'off', true), "
+    "set_config('enable_mergejoin', 'off', true), "
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass), "
+    "pg_stat_get_xact_tuples_updated(%(table)s::regclass)"
+)
+_MERGE_AFTER = (
+    "SELECT set_config('enable_hashjoin', %(hashjoin)s, true), "
+    "set_config('enable_mergejoin', %(mergejoin)s, true), "
+    "pg_stat_get_xact_tuples_inserted(%(table)s::regclass), "
+    "pg_stat_get_xact_tuples_updated(%(table)s::regclass)"
+)
+
+
 _UPSERT_STAGED = _staged_upsert()
+_MERGE_STAGED = _staged_merge()
 
 
 def _orm_upsert(part: pd.DataFrame) -> tuple[int, int]:
