@@ -369,6 +369,11 @@ class FineTune(models.Model):
         editable=False,
         on_delete=models.SET_NULL,
         related_name="+",
+        # Rewritten for every tune every night: with no index on it (nothing looks tunes up by
+        # their evaluation but the rare prune, which never deletes a latest one) and room left
+        # on each page (migration 0013), PostgreSQL updates the row in place, without a new
+        # entry in each of the tune's other indexes.
+        db_index=False,
         help_text="The evaluation of the latest day: lists and the summary read the latest "
         "verdict through it. Moves only forward (evaluating an older day leaves it).",
     )
