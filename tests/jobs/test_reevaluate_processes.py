@@ -7,6 +7,8 @@ runs on PostgreSQL (on SQLite the command evaluates in one process, as every oth
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from io import StringIO
 
@@ -91,3 +93,33 @@ def test_chunks_in_several_processes_write_what_one_process_writes(settings, mon
     assert stored_evaluations() == alone and open_flags() == alone_flags
     assert sorted(one.splitlines()) == sorted(two.splitlines())
     assert Evaluation.objects.count() == tunes  # this process's connection works afterwards
+
+
+def test_a_process_that_dies_fails_the_run_instead_of_hanging(monkeypatch):
+    call_command("load_demo", as_of=AS_OF, stdout=StringIO())
+    tunes = FineTune.objects.exclude(status=FineTune.Status.RETIRED)
+    ids = list(tunes.values_list("pk", flat=True))
+    evaluate_portfolio = jobs.evaluate_portfolio
+
+    def dies_on_the_last_chunk(**kwargs):
+        if max(ids) in kwargs["tune_ids"]:
+            os._exit(9)  # as if killed: no exception, no result
+        return evaluate_portfolio(**kwargs)
+
+    monkeypatch.setattr(jobs, "evaluate_portfolio", dies_on_the_last_chunk)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in jobs.evaluate_in_chunks(tune_ids=ids, as_of=AS_OF, processes=2):
+                pass
+        except BaseException as exc:  # what the run ends with is the point
+            raised.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the run waits forever for the chunk of a dead process"
+    assert raised and isinstance(raised[0], BrokenProcessPool)
+    # The chunk of the process that died wrote nothing (its transaction never committed).
+    assert not Evaluation.objects.filter(tune_id=max(ids)).exists()

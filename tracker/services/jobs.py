@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
 
 from django.conf import settings
@@ -71,9 +72,12 @@ def evaluate_in_chunks(
     # The thresholds' stored copy is made once here, not raced for by every process.
     policy_version(selectors.engine_policy(selectors.current_policy()))
     connections.close_all()  # a forked process must not share this process's connection
-    context = multiprocessing.get_context("fork")
-    with context.Pool(min(processes, len(chunks))) as pool:
-        yield from pool.imap(_evaluate_chunk, [(chunk, as_of) for chunk in chunks])
+    # A process that dies (killed, out of memory) breaks the pool and fails the run, where a
+    # multiprocessing.Pool would wait for its chunk forever.
+    with ProcessPoolExecutor(
+        min(processes, len(chunks)), mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        yield from pool.map(_evaluate_chunk, [(chunk, as_of) for chunk in chunks])
 
 
 def _evaluate_chunk(job: tuple[list[int], date]) -> list[Evaluation]:
