@@ -53,6 +53,18 @@ def test_needs_action_lists_decisions_first_then_watch_with_owner_and_reason(dem
         assert item.reason == evaluation.reason and item.owner
 
 
+def test_the_overview_lists_the_most_urgent_and_says_how_many_need_action(demo, login, monkeypatch):
+    get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    every = pages.needs_action(None)
+    assert len(every) > 2
+    monkeypatch.setattr(pages, "ACTION_ROWS", 2)
+    page = pages.overview(None, DEMO_DAY)
+    assert page["needs_action"] == every[:2] and page["needs_action_total"] == len(every)
+    html = login("root").get("/portfolio/").content.decode()
+    assert f"The 2 most urgent of {len(every)}" in html
+    assert html.count('<tr data-verdict="') == 2
+
+
 def test_overview_money_matches_the_evaluations(demo):
     page = pages.overview(None, DEMO_DAY)
     at_risk = sum(

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import cast
 
 import pandas as pd
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 
 import decision
 from decision import DAYS_PER_MONTH
@@ -34,6 +34,9 @@ TeamIds = Collection[int] | None
 #: Needs-action order: decisions first, then warnings.
 ACTION_ORDER = {Verdict.RETIRE: 0, Verdict.RETRAIN: 1, Verdict.FINE_TUNE: 2, Verdict.WATCH: 3}
 NEEDS_ACTION_VERDICTS = tuple(ACTION_ORDER)
+#: The overview lists this many of the tunes that need action, the most urgent; it says how many
+#: there are in all (a glance, not every one of thousands: the API and the admin list them all).
+ACTION_ROWS = 50
 #: Verdicts whose unrecovered training cost is capital at risk.
 AT_RISK_VERDICTS = (Verdict.RETIRE, Verdict.WATCH)
 #: Tunes drawn one by one in the monthly chart; the rest are summed as "other tunes".
@@ -80,27 +83,40 @@ class ActionItem:
         return Verdict(self.verdict).label
 
 
-def needs_action(team_ids: TeamIds) -> list[ActionItem]:
-    """Tunes whose latest verdict is RETIRE, RETRAIN, FINE_TUNE or WATCH, or with an open flag:
-    owner, deciding reason and open flags (acknowledged or snoozed ones say so)."""
+def _needing_action(team_ids: TeamIds) -> QuerySet[FineTune]:
     open_flag = Flag.objects.filter(tune=OuterRef("pk"), resolved_on__isnull=True)
-    tunes = list(
+    return (
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
         .filter(latest_evaluation__isnull=False)
         .filter(Q(latest_evaluation__verdict__in=NEEDS_ACTION_VERDICTS) | Exists(open_flag))
+    )
+
+
+def needs_action(team_ids: TeamIds, limit: int | None = None) -> list[ActionItem]:
+    """Tunes whose latest verdict is RETIRE, RETRAIN, FINE_TUNE or WATCH, or with an open flag,
+    most urgent first (then by name), the first ``limit`` of them when given: owner, deciding
+    reason and open flags (acknowledged or snoozed ones say so)."""
+    urgency = Case(
+        *(When(latest_evaluation__verdict=v, then=Value(n)) for v, n in ACTION_ORDER.items()),
+        default=Value(len(ACTION_ORDER)),
+    )
+    tunes = (
+        _needing_action(team_ids)
         .select_related("team", "owner", "latest_evaluation")
         .defer("latest_evaluation__figures", "latest_evaluation__stored_findings")
+        .order_by(urgency, "name", "pk")
     )
+    rows = list(tunes if limit is None else tunes[:limit])
     flags: dict[int, list[Flag]] = {}
     for flag in (
-        Flag.objects.filter(tune_id__in=[t.pk for t in tunes], resolved_on__isnull=True)
+        Flag.objects.filter(tune_id__in=[t.pk for t in rows], resolved_on__isnull=True)
         .select_related("acknowledged_by", "snoozed_by")
         .order_by("opened_on")
     ):
         flags.setdefault(flag.tune_id, []).append(flag)
     items = []
-    for tune in tunes:
+    for tune in rows:
         evaluation = tune.latest_evaluation
         assert evaluation is not None  # filtered above
         items.append(
@@ -115,7 +131,6 @@ def needs_action(team_ids: TeamIds) -> list[ActionItem]:
                 flags=tuple(flags.get(tune.pk, ())),
             )
         )
-    items.sort(key=lambda i: (ACTION_ORDER.get(i.verdict, 9), i.name))
     return items
 
 
@@ -163,7 +178,7 @@ def monthly_chart(team_ids: TeamIds, today: date) -> dict:
 
 def overview(team_ids: TeamIds, today: date) -> dict:
     summary = portfolio_summary(team_ids, today)
-    items = needs_action(team_ids)
+    items = needs_action(team_ids, limit=ACTION_ROWS)
     at_risk = (
         _visible(team_ids)
         .exclude(status=FineTune.Status.RETIRED)
@@ -182,6 +197,7 @@ def overview(team_ids: TeamIds, today: date) -> dict:
             for v, n in summary["by_verdict"].items()
         ],
         "needs_action": items,
+        "needs_action_total": _needing_action(team_ids).count(),
         "realised_this_month": realised["this_month"],
         "realised_to_date": realised["to_date"],
         "savings_as_of": realised["as_of"],
