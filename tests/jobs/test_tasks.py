@@ -33,18 +33,23 @@ def frozen(day: date, hour: int = 2):
     return time_machine.travel(datetime.combine(day, time(hour, 0), tzinfo=UTC), tick=False)
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """Record every evaluate_tunes publication (and still run it, eagerly)."""
+def record_publications(monkeypatch, task) -> list[dict]:
+    """Record the arguments of every publication of ``task`` (and still run it, eagerly)."""
     calls: list[dict] = []
-    original = tasks.evaluate_tunes.apply_async
+    original = task.apply_async
 
     def record(*args, **kwargs):
         calls.append(kwargs["kwargs"])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(tasks.evaluate_tunes, "apply_async", record)
+    monkeypatch.setattr(task, "apply_async", record)
     return calls
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Record every evaluate_tunes publication (and still run it, eagerly)."""
+    return record_publications(monkeypatch, tasks.evaluate_tunes)
 
 
 @pytest.mark.django_db
@@ -296,14 +301,7 @@ def test_a_completed_night_stores_the_realised_savings_once(
 
     settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE = 2
     p = portfolio.build(DAY, ("keep", "retire", "watch"))
-    refreshes: list[dict] = []
-    original = tasks.refresh_savings.apply_async
-
-    def record(*args, **kwargs):
-        refreshes.append(kwargs["kwargs"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(tasks.refresh_savings, "apply_async", record)
+    refreshes = record_publications(monkeypatch, tasks.refresh_savings)
     with frozen(DAY), django_capture_on_commit_callbacks(execute=True):
         tasks.reevaluate_portfolio.delay()
     deployed = sorted(FineTune.objects.filter(status="deployed").values_list("pk", flat=True))
