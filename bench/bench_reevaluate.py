@@ -78,17 +78,12 @@ def own_peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-def child(processes: int) -> None:
-    """Run in a fresh process: ``reevaluate`` with its queries, time and peak memory (the
-    largest of this process and the ones it forked; queries are this process's own). With
-    ``processes`` 0, ``refresh_savings`` instead."""
-    command = (
-        ("refresh_savings", {}) if processes == 0 else ("reevaluate", {"processes": processes})
-    )
+def child(command: list[str]) -> None:
+    """Run in a fresh process: the management command ``command`` (name and options) with its
+    queries, time and peak memory (the largest of this process and the ones it forked; queries
+    are this process's own)."""
     with open(os.devnull, "w") as devnull, CaptureQueriesContext(connection) as queries:
-        seconds, _ = timed(
-            call_command, command[0], as_of=AS_OF, stdout=devnull, verbosity=0, **command[1]
-        )
+        seconds, _ = timed(call_command, *command, as_of=AS_OF, stdout=devnull, verbosity=0)
     forked_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
@@ -101,10 +96,11 @@ def child(processes: int) -> None:
     )
 
 
-def reevaluate(database: str, processes: int) -> dict:
+def in_child(database: str, *command: str) -> dict:
+    """``command`` run by :func:`child` in a fresh process on ``database``."""
     env = {**os.environ, "DATABASE_URL": database_url(database)}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(processes)],
+        [sys.executable, __file__, "--child", " ".join(command)],
         env=env,
         check=True,
         capture_output=True,
@@ -167,10 +163,10 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="processes for the second reevaluate run (one per CPU)",
     )
-    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        return child(args.child)
+        return child(args.child.split())
 
     rows_out = []
     with bench_database() as database:
@@ -178,9 +174,10 @@ def main() -> None:
             clear()
             usage_rows = seed_portfolio(size, args.days)
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
-            run = reevaluate(database, 1)  # queries and memory per chunk, in one process
-            spread = reevaluate(database, args.processes)
-            savings = reevaluate(database, 0)
+            # Queries and memory per chunk in one process, then the chunks side by side.
+            run = in_child(database, "reevaluate", "--processes=1")
+            spread = in_child(database, "reevaluate", f"--processes={args.processes}")
+            savings = in_child(database, "refresh_savings")
             with connection.cursor() as cursor:
                 # The row as stored (compressed values count compressed), and the table's whole
                 # footprint (heap, TOAST and indexes) per row.

@@ -151,6 +151,8 @@ WHOLE_CENTS_FROM = 100_000
 def stored(value: object, exact: bool = False) -> object:
     """A figure as it is stored and cited: JSON-safe (:func:`json_safe`), but an infinite payback
     stays infinite; floats without float noise (``0.30000000000000004``) unless ``exact``."""
+    if isinstance(value, np.floating):
+        value = float(value)
     # Plain values first: every figure of every finding of a portfolio passes through here.
     if type(value) is float:
         if value != value:  # NaN
@@ -162,21 +164,11 @@ def stored(value: object, exact: bool = False) -> object:
         return float(f"{value:.{FIGURE_DIGITS}g}")
     if value is None or type(value) in (str, int, bool):
         return value
-    if type(value) is pd.Timestamp:
-        return value.date().isoformat()
-    if type(value) is list:
-        return [stored(v, exact) for v in value]
-    if isinstance(value, float | np.floating) and math.isinf(value):
-        return float(value)
-    value = json_safe(value)
-    if isinstance(value, float) and not exact:
-        if abs(value) >= WHOLE_CENTS_FROM:
-            return round(value, 2)
-        return float(f"{value:.{FIGURE_DIGITS}g}")
+    if isinstance(value, dict):
+        return {str(k): stored(v, exact) for k, v in value.items()}
+    value = json_safe(value)  # dates, numpy scalars; lists and tuples become lists
     if isinstance(value, list):
         return [stored(v, exact) for v in value]
-    if isinstance(value, dict):
-        return {k: stored(v, exact) for k, v in value.items()}
     return value
 
 

@@ -17,6 +17,7 @@ from tracker.models import FineTune, TuneMonthSaving, TunePrice, UsageRecord
 from tracker.selectors import pages
 from tracker.services.savings import refresh_savings
 
+from .pages.demo import engine_monthly_savings
 from .test_evaluation_service import AS_OF, portfolio
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_the_overview_reads_the_stored_months_and_says_when_they_were_computed()
     assert before["chart"]["series"] == []
     refresh_savings(as_of=AS_OF)
     page = pages.overview(None, AS_OF)
-    engine = pages.monthly_savings(None, AS_OF)
+    engine = engine_monthly_savings(AS_OF)
     assert page["realised_to_date"] == pytest.approx(engine["net_saving"].sum())
     september = engine[engine["month"] == pd.Period("2025-09", freq="M")]
     assert page["realised_this_month"] == pytest.approx(september["net_saving"].sum())

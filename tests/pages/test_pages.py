@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from tracker.models import Evaluation, FineTune, Verdict
 from tracker.selectors import pages
 
-from .demo import DEMO_DAY
+from .demo import DEMO_DAY, engine_monthly_savings
 
 
 def latest(slug: str) -> Evaluation:
@@ -74,7 +74,7 @@ def test_overview_money_matches_the_evaluations(demo):
         and latest(t.slug).verdict in (Verdict.RETIRE, Verdict.WATCH)
     )
     assert page["capital_at_risk"] == pytest.approx(at_risk)
-    savings = pages.monthly_savings(None, DEMO_DAY)
+    savings = engine_monthly_savings(DEMO_DAY)
     assert page["realised_to_date"] == pytest.approx(savings["net_saving"].sum())
     november = savings[savings["month"] == pd.Period("2026-11", freq="M")]
     assert page["realised_this_month"] == pytest.approx(november["net_saving"].sum())

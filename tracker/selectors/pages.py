@@ -23,7 +23,7 @@ from tracker.models import ChangeLogEntry, Evaluation, FineTune, Flag, Verdict
 
 from .digest import is_portfolio_lead
 from .portfolio import current_policy, engine_policy, portfolio_inputs
-from .savings import chart_rows, realised_monthly_savings, savings_totals
+from .savings import chart_rows, savings_totals
 from .shutdowns import retrain_by
 from .summary import portfolio_summary
 from .values import as_day as _day
@@ -132,21 +132,6 @@ def needs_action(team_ids: TeamIds, limit: int | None = None) -> list[ActionItem
             )
         )
     return items
-
-
-def monthly_savings(team_ids: TeamIds, today: date) -> pd.DataFrame:
-    """Realised net saving per deployed tune and calendar month, computed by the engine now
-    (what the stored rows the overview reads hold, as of their refresh): columns tune_id,
-    name, month (Period), net_saving."""
-    ids = list(_visible(team_ids).values_list("pk", flat=True))
-    frame = realised_monthly_savings(ids, today)
-    names = dict(
-        FineTune.objects.filter(pk__in=[int(i) for i in frame["tune_id"].unique()]).values_list(
-            "pk", "name"
-        )
-    )
-    frame["name"] = frame["tune_id"].map(names)
-    return frame[["tune_id", "name", "month", "net_saving"]]
 
 
 def _month_start(month: pd.Period) -> date:

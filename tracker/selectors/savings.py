@@ -66,16 +66,16 @@ def realised_monthly_savings(tune_ids: Iterable[int], as_of: date) -> pd.DataFra
     (``decision.daily_savings``; summed into spans of one price by the server on PostgreSQL,
     ``portfolio.savings_inputs``), less the fixed cost of the days deployed. Columns: tune_id,
     month (Period), net_saving. A fixed number of queries."""
-    ids = list(
+    deployed = dict(
         FineTune.objects.filter(_deployed(as_of), pk__in=list(tune_ids)).values_list(
-            "pk", flat=True
+            "pk", "deployed_on"
         )
     )
-    if not ids:
+    if not deployed:
         return pd.DataFrame(columns=COLUMNS)
+    ids = list(deployed)
     policy = engine_policy(current_policy())
-    deployed = FineTune.objects.filter(pk__in=ids).values_list("deployed_on", flat=True)
-    first = min((day for day in deployed if day is not None), default=as_of)  # never None
+    first = min(day for day in deployed.values() if day is not None)  # filtered: never None
     inputs = savings_inputs(as_of, policy, ids, first)
     daily = decision.daily_savings(inputs, as_of)
     tunes = inputs.tunes
