@@ -63,13 +63,14 @@ def test_chunks_in_several_processes_write_what_one_process_writes(settings, mon
     Flag.objects.all().delete()
     Evaluation.objects.all().delete()
 
-    # Which process evaluated each chunk: the real evaluation, tagged on its way back.
+    # Which process evaluated each chunk: the real evaluation (written already), its reason
+    # replaced by the process id on its way back.
     evaluate_portfolio = jobs.evaluate_portfolio
 
     def tagged(**kwargs):
         run = evaluate_portfolio(**kwargs)
         for evaluation in run.evaluations:
-            evaluation.pid = os.getpid()
+            evaluation.reason = str(os.getpid())
         return run
 
     monkeypatch.setattr(jobs, "evaluate_portfolio", tagged)
@@ -82,7 +83,7 @@ def test_chunks_in_several_processes_write_what_one_process_writes(settings, mon
         processes=2,
     )
     for evaluations in chunks:
-        pids |= {evaluation.pid for evaluation in evaluations}
+        pids |= {int(evaluated.reason) for evaluated in evaluations}
     assert len(pids) == 2 and os.getpid() not in pids
 
     assert stored_evaluations() == alone

@@ -409,14 +409,14 @@ def _usage_start(as_of: date, policy: Policy, usage_since: date | None) -> date:
     return window if usage_since is None else min(window, usage_since)
 
 
-def _ids(tune_ids: Iterable[int]) -> list[int] | RawSQL:
+def ids_in(ids: Iterable[int]) -> list[int] | RawSQL:
     """Ids for an ``__in`` filter: on PostgreSQL one array parameter (``COPY`` takes no
     parameters, so a chunk's 5,000 ids would otherwise be spelled into each statement one by
     one, several times a chunk), elsewhere the list."""
-    ids = [int(i) for i in tune_ids]
+    values = [int(i) for i in ids]
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
-    return ids
+        return RawSQL("SELECT unnest(%s::bigint[])", (values,))
+    return values
 
 
 def _inputs_without_usage(
@@ -426,7 +426,7 @@ def _inputs_without_usage(
     a subquery."""
     tunes_qs = FineTune.objects.exclude(status=FineTune.Status.RETIRED).order_by("pk")
     if tune_ids is not None:
-        tunes_qs = tunes_qs.filter(pk__in=_ids(tune_ids))
+        tunes_qs = tunes_qs.filter(pk__in=ids_in(tune_ids))
     tunes = _frame(
         tunes_qs.values_list(*TUNE_FIELDS.values()),
         list(TUNE_FIELDS),

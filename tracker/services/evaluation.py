@@ -210,7 +210,7 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
     by_tune = {e.tune_id: e for e in evaluations}
     list(
         FineTune.objects.select_for_update()
-        .filter(pk__in=by_tune)
+        .filter(pk__in=selectors.ids_in(by_tune))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -218,11 +218,13 @@ def _sync_flags(evaluations: list[Evaluation]) -> tuple[int, int]:
     if not latest:
         return 0, 0
     open_flags: dict[int, list[Flag]] = {}
-    for flag in Flag.objects.filter(tune_id__in=latest, resolved_on__isnull=True):
+    for flag in Flag.objects.filter(tune_id__in=selectors.ids_in(latest), resolved_on__isnull=True):
         open_flags.setdefault(flag.tune_id, []).append(flag)
     resolved_today: dict[tuple[int, str], Flag] = {
         (flag.tune_id, flag.kind): flag
-        for flag in Flag.objects.filter(resolved_by__in=latest.values()).order_by("opened_on")
+        for flag in Flag.objects.filter(
+            resolved_by__in=selectors.ids_in(e.pk for e in latest.values())
+        ).order_by("opened_on")
     }
 
     to_resolve: list[Flag] = []
