@@ -9,8 +9,8 @@ are assembled in a loop over already-computed rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,8 @@ from .rules import RULES, Rule, and_list, rule_flags
 from .sources import source_findings
 
 # --- assembly ------------------------------------------------------------------------------
+
+_Item = TypeVar("_Item")
 
 
 class _Tune(NamedTuple):
@@ -195,28 +197,39 @@ def decide(frame: pd.DataFrame, policy: Policy) -> list[TuneResult]:
 
 
 def _holding_rules(flags: pd.DataFrame) -> list[tuple[Rule, ...]]:
-    """The rules that hold for each tune, in table order: worked out once for each combination
-    that occurs (a portfolio has few)."""
-    held = flags[[rule.code for rule in RULES]].to_numpy(dtype=bool)
-    # Each tune's combination as one opaque value (its flags' bits), for a fast np.unique.
-    bits = np.ascontiguousarray(np.packbits(held, axis=1))
+    """The rules that hold for each tune, in table order."""
+    return _picked(flags[[rule.code for rule in RULES]].to_numpy(dtype=bool), RULES)
+
+
+def _picked(marks: np.ndarray, items: Sequence[_Item]) -> list[tuple[_Item, ...]]:
+    """For each row of ``marks`` (bools, a column per item), the items marked, in order: worked
+    out once for each combination that occurs (a portfolio has few)."""
+    if not items:
+        return [()] * len(marks)
+    # Each row's combination as one opaque value (its bits), for a fast np.unique.
+    bits = np.ascontiguousarray(np.packbits(marks, axis=1))
     combinations = bits.view(np.dtype((np.void, bits.shape[1]))).ravel()
     _, first, which = np.unique(combinations, return_index=True, return_inverse=True)
-    holding = [
-        tuple(rule for rule, holds in zip(RULES, held[i].tolist(), strict=True) if holds)
+    picked = [
+        tuple(item for item, marked in zip(items, marks[i].tolist(), strict=True) if marked)
         for i in first.tolist()
     ]
-    return [holding[k] for k in which.ravel().tolist()]
+    return [picked[k] for k in which.ravel().tolist()]
 
 
 def _plain_values(values: pd.Series | pd.Index) -> list[Any]:
     """A column as plain Python values (``tolist`` is far cheaper than ``to_dict``): numpy
-    floats, ints and bools come out plain; other columns (masked "Int64", strings, dates) can
-    hold <NA> or NaT, which become None, and numpy bools, which become bools."""
+    floats, ints and bools come out plain, dates as ``pd.Timestamp``; <NA> and NaT (in masked
+    "Int64", string or date columns) become None, and numpy bools bools."""
     dtype = values.dtype
-    plain = values.tolist()
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
-        return plain
+        return values.tolist()
+    if (isinstance(dtype, np.dtype) and dtype.kind == "M") or isinstance(dtype, pd.DatetimeTZDtype):
+        # Each distinct day boxed once (a Timestamp can be shared): a portfolio has few of them.
+        codes, days = pd.factorize(values)
+        boxed = days.tolist()
+        return [None if code < 0 else boxed[code] for code in codes.tolist()]
+    plain = values.tolist()
     na, nat, np_bool = pd.NA, pd.NaT, np.bool_
     return [
         None
@@ -244,12 +257,15 @@ def _figures(
     an unusual kind, what isn't a figure) themselves as they read it."""
     as_json: list[list[Any]] = []
     kept: list[list[Any]] = []
-    # By tune (position): the figures a stored row leaves out (unknown or infinite), and those
+    # By tune and figure: the figures a stored row leaves out (unknown or infinite), and those
     # the findings can't start from.
-    blank: dict[int, list[str]] = {}
-    not_exact: dict[int, list[str]] = {}
-    not_rounded: dict[int, list[str]] = {}
-    for key in FIGURE_KEYS:
+    shape = (len(frame), len(FIGURE_KEYS))
+    blank, not_exact, not_rounded = (
+        np.zeros(shape, bool),
+        np.zeros(shape, bool),
+        np.zeros(shape, bool),
+    )
+    for j, key in enumerate(FIGURE_KEYS):
         values = columns[key]
         series = frame[key]
         kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else None
@@ -257,45 +273,45 @@ def _figures(
             array = series.to_numpy()
             as_json.append(fmt.json_safe_floats(values))
             kept.append(fmt.stored_floats(values))
-            _mark(blank, key, np.flatnonzero(~np.isfinite(array)).tolist())
-            _mark(not_exact, key, np.flatnonzero(np.isinf(array)).tolist())
-            continue
-        if kind == "M":
+            blank[:, j] = ~np.isfinite(array)
+            not_exact[:, j] = np.isinf(array)
+        elif kind == "M":
             days = fmt.iso_days(series.to_numpy())
             as_json.append(days)
             kept.append(days)
+            blank[:, j] = [day is None for day in days]
         elif kind in ("i", "u", "b") or all(
             value is None or type(value) in _SELF_STORED for value in values
         ):
             as_json.append(values)  # every form of these is the value itself
             kept.append(values)
+            blank[:, j] = [value is None for value in values]
         else:
             json_values = [fmt.json_safe(value) for value in values]
             as_json.append(json_values)
             kept.append([fmt.stored(value) for value in json_values])
-            _mark(not_exact, key, range(len(values)))
-            _mark(not_rounded, key, range(len(values)))
-        _mark(blank, key, [i for i, value in enumerate(kept[-1]) if not _kept(value)])
+            blank[:, j] = [not _kept(value) for value in kept[-1]]
+            not_exact[:, j] = not_rounded[:, j] = True
     out = []
-    for i, (json_row, kept_row) in enumerate(
-        zip(zip(*as_json, strict=True), zip(*kept, strict=True), strict=True)
+    for json_row, kept_row, blanks, inexact, unrounded in zip(
+        zip(*as_json, strict=True),
+        zip(*kept, strict=True),
+        _picked(blank, FIGURE_KEYS),
+        _picked(not_exact, FIGURE_KEYS),
+        _picked(not_rounded, FIGURE_KEYS),
+        strict=True,
     ):
         figures = dict(zip(FIGURE_KEYS, json_row, strict=True))
         stored_figures = dict(zip(FIGURE_KEYS, kept_row, strict=True))
         exact, rounded = figures.copy(), stored_figures.copy()
-        for key in not_exact.get(i, ()):
+        for key in inexact:
             del exact[key]
-        for key in not_rounded.get(i, ()):
+        for key in unrounded:
             del rounded[key]
-        for key in blank.get(i, ()):
+        for key in blanks:
             del stored_figures[key]
         out.append((figures, stored_figures, exact, rounded))
     return out
-
-
-def _mark(marks: dict[int, list[str]], key: str, positions: Iterable[int]) -> None:
-    for i in positions:
-        marks.setdefault(i, []).append(key)
 
 
 def _kept(value: object) -> bool:
