@@ -109,7 +109,18 @@ def percent(value: float) -> str:
 
 
 def day(value: Any) -> str:
+    if type(value) is str and _iso_day(value):
+        return value  # a stored day (fmt.stored writes them so) reads as it is
     return "no date" if is_missing(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _iso_day(text: str) -> bool:
+    """Whether ``text`` is a day as ``date.isoformat`` writes it, in years ``pd.Timestamp``
+    reads whole."""
+    try:
+        return date.fromisoformat(text).isoformat() == text and "1678" <= text < "2262"
+    except ValueError:
+        return False
 
 
 def json_safe(value: object) -> object:
@@ -164,12 +175,54 @@ def stored(value: object, exact: bool = False) -> object:
         return float(f"{value:.{FIGURE_DIGITS}g}")
     if value is None or type(value) in (str, int, bool):
         return value
+    if type(value) is list and all(type(item) is str for item in value):
+        return list(value)  # what a finding names (which figures are missing)
     if isinstance(value, dict):
         return {str(k): stored(v, exact) for k, v in value.items()}
     value = json_safe(value)  # dates, numpy scalars; lists and tuples become lists
     if isinstance(value, list):
         return [stored(v, exact) for v in value]
     return value
+
+
+# A whole column of a portfolio's figures at a time: the same values as a call per figure, without
+# the call (the common case, a finite float below WHOLE_CENTS_FROM, inline; the rest through the
+# function itself).
+_FIGURE_FORMAT = f".{FIGURE_DIGITS}g"
+
+
+def json_safe_floats(values: list[float]) -> list[float | None]:
+    """:func:`json_safe` of each of these plain floats."""
+    low, high = -math.inf, math.inf
+    return [value if low < value < high else None for value in values]
+
+
+def stored_floats(values: list[float], exact: bool = False) -> list[object]:
+    """:func:`stored` of each of these plain floats."""
+    if exact:
+        return [None if value != value else value for value in values]
+    low, high, spec, inf = -WHOLE_CENTS_FROM, WHOLE_CENTS_FROM, _FIGURE_FORMAT, math.inf
+    # A whole number (counts, days, most costs) is its own rounding; NaN and the infinities
+    # fail both comparisons.
+    return [
+        value
+        if value.is_integer()
+        else float(format(value, spec))
+        if low < value < high
+        else round(value, 2)
+        if -inf < value < inf
+        else None
+        if value != value
+        else value
+        for value in values
+    ]
+
+
+def iso_days(values: np.ndarray) -> list[str | None]:
+    """:func:`json_safe` (and :func:`stored`) of each of these ``datetime64`` values: the ISO day,
+    None for NaT (the day a ``pd.Timestamp`` falls on, as ``date()`` gives it)."""
+    days = values.astype("datetime64[D]")
+    return [None if text == "NaT" else text for text in days.astype(str).tolist()]
 
 
 #: How a person reads each figure's name (digest, admin): the figure keys are for machines.

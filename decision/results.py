@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -103,6 +103,20 @@ class Wording:
             for key, value in values.items():
                 exact[key] = stored(value, exact=True)
                 rounded[key] = stored(value)
+        return self.stored_finding(figures, words, exact, rounded, policy)
+
+    def stored_finding(
+        self,
+        figures: Iterable[str],
+        words: Iterable[str],
+        exact: Cited,
+        rounded: Cited,
+        policy: Policy,
+        decisive: bool = False,
+    ) -> Finding:
+        """:meth:`finding`, given the keys of its figures and words and every value already as
+        ``fmt.stored`` keeps it, exact and rounded (a tune's findings share those); ``decisive``
+        as the finding's."""
         message = self.says(exact, policy)
         kept = rounded if rounded == exact or self.says(rounded, policy) == message else exact
         return Finding(
@@ -110,8 +124,9 @@ class Wording:
             self.source,
             self.severity,
             message,
-            figures={key: kept[key] for key in figures},
-            words={key: kept[key] for key in words},
+            decisive,
+            {key: kept[key] for key in figures},
+            {key: kept[key] for key in words},
         )
 
 
@@ -125,6 +140,11 @@ class TuneResult:
     figures: dict[str, Any]
     findings: tuple[Finding, ...]
     engine_version: str
+    #: The figures a stored row keeps: the known, finite ones, as ``fmt.stored`` rounds them;
+    #: handed over when the engine worked them out with the result (``decide`` does), else None,
+    #: so they need not be rounded again. Not part of the result's value: equality, ``repr`` and
+    #: :meth:`as_dict` leave it out.
+    stored_figures: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ test in ``tests/decision``. Nothing else changes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -27,7 +27,7 @@ from . import fmt
 from . import readiness as ask
 from .inputs import Policy
 from .readiness import ANTI_PATTERNS, AntiPattern, savings_sum
-from .results import Finding, Message, Severity, Verdict, Wording
+from .results import Cited, Finding, Message, Severity, Verdict, Wording
 from .stability import MONTHS_PER_QUARTER
 from .vocabulary import Part, TuneStatus, quoted
 
@@ -36,7 +36,7 @@ from .vocabulary import Part, TuneStatus, quoted
 Condition = Callable[[pd.DataFrame, pd.DataFrame, Policy], pd.Series]
 #: Values a rule's finding adds besides frame columns, from the figures row, the flags row and
 #: the policy: which figures are missing (``notes``), what limits a lifetime (``hints``).
-Notes = Callable[[dict[str, Any], dict[str, Any], Policy], dict[str, Any]]
+Notes = Callable[[dict[str, Any], Mapping[str, Any], Policy], dict[str, Any]]
 
 #: How far today's pricing of the lookback window may differ from each day's own pricing before a
 #: finding says so (a share of the past figure).
@@ -82,14 +82,53 @@ class Rule:
     def wording(self) -> Wording:
         return Wording(self.code, self.source, self.severity, self.says, self.cites, self.uses)
 
-    def finding(self, row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> Finding:
-        figures = {key: row.get(key) for key in self.cites}
+    def finding(self, row: dict[str, Any], flags: Mapping[str, Any], policy: Policy) -> Finding:
+        return self.stored_finding(row, flags, policy, {}, {})
+
+    def stored_finding(
+        self,
+        row: dict[str, Any],
+        flags: Mapping[str, Any],
+        policy: Policy,
+        exact_row: dict[str, Any],
+        rounded_row: dict[str, Any],
+        decisive: bool = False,
+    ) -> Finding:
+        """:meth:`finding`, reading the row's values as ``fmt.stored`` keeps them, exact and
+        rounded, from ``exact_row`` and ``rounded_row``; a value they lack is worked out and
+        added to them, so a tune's findings store each of its values once. ``decisive`` marks
+        the finding as deciding the verdict."""
+        exact, rounded = Cited(), Cited()
+        # Assigned in the order Wording.finding reads them: cited figures, notes, then the
+        # words and hints (a later value for the same key wins there too).
+        for key in self.cites:
+            if key not in exact_row:
+                _store_row_value(key, row, exact_row, rounded_row)
+            exact[key], rounded[key] = exact_row[key], rounded_row[key]
+        figures: Iterable[str] = self.cites
         if self.notes is not None:
-            figures.update(self.notes(row, flags, policy))
-        words = {key: row.get(key) for key in self.uses}
+            notes = self.notes(row, flags, policy)
+            for key, value in notes.items():
+                exact[key], rounded[key] = fmt.stored(value, exact=True), fmt.stored(value)
+            figures = dict.fromkeys([*self.cites, *notes])
+        for key in self.uses:
+            if key not in exact_row:
+                _store_row_value(key, row, exact_row, rounded_row)
+            exact[key], rounded[key] = exact_row[key], rounded_row[key]
+        words: Iterable[str] = self.uses
         if self.hints is not None:
-            words.update(self.hints(row, flags, policy))
-        return self.wording.finding(figures, policy, words)
+            hints = self.hints(row, flags, policy)
+            for key, value in hints.items():
+                exact[key], rounded[key] = fmt.stored(value, exact=True), fmt.stored(value)
+            words = dict.fromkeys([*self.uses, *hints])
+        return self.wording.stored_finding(figures, words, exact, rounded, policy, decisive)
+
+
+def _store_row_value(
+    key: str, row: dict[str, Any], exact_row: dict[str, Any], rounded_row: dict[str, Any]
+) -> None:
+    value = row.get(key)
+    exact_row[key], rounded_row[key] = fmt.stored(value, exact=True), fmt.stored(value)
 
 
 # --- helper flags: conditions several rules share ------------------------------------------------
@@ -171,7 +210,7 @@ def _set_by(lifetime_key: str) -> Notes:
     """Which bound sets the lifetime, decided on the unrounded figures and kept with the finding,
     so the message names the same bound when it is worded again from stored figures."""
 
-    def hint(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    def hint(row: dict[str, Any], flags: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
         lifetime, rate = row[lifetime_key], row["change_rate_per_quarter"]
         if fmt.is_missing(lifetime):
             return {}
@@ -344,7 +383,7 @@ def _missing_scores_list(row: dict[str, Any]) -> list[str]:
     return _missing(row, named)
 
 
-def _missing_costs_list(row: dict[str, Any], flags: dict[str, Any]) -> list[str]:
+def _missing_costs_list(row: dict[str, Any], flags: Mapping[str, Any]) -> list[str]:
     missing = []
     if fmt.is_missing(row["training_cost"]):
         missing.append("upfront cost" if row["status"] == "proposed" else "training cost")
@@ -534,7 +573,9 @@ def _articulable(frame: pd.DataFrame) -> pd.Series:
     return frame["need_is_articulable"].astype(bool)
 
 
-def _examples_needed(row: dict[str, Any], flags: dict[str, Any], policy: Policy) -> dict[str, Any]:
+def _examples_needed(
+    row: dict[str, Any], flags: Mapping[str, Any], policy: Policy
+) -> dict[str, Any]:
     return {"min_labelled_examples": policy.min_labelled_examples}
 
 

@@ -2,6 +2,7 @@
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "decision"))
@@ -28,7 +29,7 @@ def as_written(result: TuneResult) -> list[dict]:
 
 def through_storage(result: TuneResult, policy: Policy) -> tuple[dict, list, list[dict]]:
     """Write the result as a row would be (JSON text), read it back: (figures, stored, read)."""
-    figures = stored.figures(result.figures)
+    figures = stored.result_figures(result)
     proposal = result.verdict in stored.PROPOSAL_VERDICTS
     packed = stored.pack_findings(result.findings, figures, proposal=proposal)
     row_figures = json.loads(json.dumps(stored.pack_figures(figures), allow_nan=False))
@@ -81,6 +82,18 @@ def test_rows_stored_whole_read_back_unchanged():
     assert stored.unpack_findings(old_findings, old_figures, Policy(), proposal=False) == (
         old_findings
     )
+
+
+def test_the_figures_the_engine_hands_over_are_the_ones_a_row_keeps():
+    for policy in (Policy(), STRICT):
+        for name, result in results(policy).items():
+            kept = stored.figures(result.figures)
+            handed = stored.result_figures(result)
+            assert result.stored_figures is not None, name
+            assert [(k, v, type(v)) for k, v in handed.items()] == [
+                (k, v, type(v)) for k, v in kept.items()
+            ], name
+            assert stored.result_figures(replace(result, stored_figures=None)) == kept, name
 
 
 def test_every_figure_has_its_own_short_key():

@@ -18,11 +18,12 @@ message) and full figure keys; both read back unchanged.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from decision import Finding, Policy, Verdict, vocabulary
+from decision import Finding, Policy, TuneResult, Verdict, vocabulary
 from decision.fmt import stored
 from decision.results import Cited
 from decision.wordings import wording
@@ -84,6 +85,14 @@ def figures(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def result_figures(result: TuneResult) -> dict[str, Any]:
+    """The result's figures as kept for a row (:func:`figures`): as the engine hands them over
+    (``TuneResult.stored_figures``) when it does, so no figure is rounded twice."""
+    if result.stored_figures is None:
+        return figures(result.figures)
+    return dict(result.stored_figures)
+
+
 def pack_figures(values: Mapping[str, Any]) -> dict[str, Any]:
     """Full keys to stored keys (nothing else changes)."""
     return {SHORT_KEYS.get(key, key): value for key, value in values.items()}
@@ -112,17 +121,25 @@ def pack_findings(
     findings: Iterable[Finding], row_figures: Mapping[str, Any], *, proposal: bool
 ) -> list[Any]:
     """The findings as stored, given the row's kept figures (:func:`figures`)."""
-    row_figures = _with_status(row_figures, proposal=proposal)
+    in_row = _with_status(row_figures, proposal=proposal).get
     out: list[Any] = []
     for finding in findings:
-        said = wording(finding.code)
-        from_row = {*said.cites, *said.uses}
+        from_row = _from_row(finding.code)
         own = {}
-        for key, value in {**finding.figures, **finding.words}.items():
-            value = stored(value, exact=True)  # as the engine kept it (see ``Wording.finding``)
-            if key in from_row and value == row_figures.get(key):
-                continue  # read back from the row's figures
-            if value is None and key not in from_row:
+        values = {**finding.figures, **finding.words} if finding.words else finding.figures
+        for key, value in values.items():
+            # As the engine kept it (see ``Wording.finding``): a stored float, string or None
+            # (the usual values) stays as it is.
+            kind = type(value)
+            if kind is float:
+                if value != value:
+                    value = None
+            elif value is not None and kind is not str:
+                value = stored(value, exact=True)
+            if key in from_row:
+                if value == in_row(key):
+                    continue  # read back from the row's figures
+            elif value is None:
                 continue  # an absent figure reads as None
             own[key] = _pack_value(value)
         code = finding.code + (DECISIVE if finding.decisive else "")
@@ -130,12 +147,21 @@ def pack_findings(
     return out
 
 
+@functools.cache
+def _from_row(code: str) -> frozenset[str]:
+    """The values a finding with this code reads back from its row's figures."""
+    said = wording(code)
+    return frozenset((*said.cites, *said.uses))
+
+
 def _with_status(row_figures: Mapping[str, Any], *, proposal: bool) -> dict[str, Any]:
     """The row's figures and whether the tune was a proposal, which a few messages name (a
     proposal's base model near shutdown reads differently): the verdict says it, so no finding
     stores it."""
-    status = vocabulary.TuneStatus.PROPOSED if proposal else vocabulary.TuneStatus.DEPLOYED
-    return {**row_figures, "status": str(status)}
+    return {**row_figures, "status": _PROPOSED if proposal else _DEPLOYED}
+
+
+_PROPOSED, _DEPLOYED = str(vocabulary.TuneStatus.PROPOSED), str(vocabulary.TuneStatus.DEPLOYED)
 
 
 def policy_of(values: Mapping[str, Any]) -> Policy:

@@ -93,7 +93,7 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 def _evaluation(result: decision.TuneResult, as_of: date, version: PolicyVersion) -> Evaluation:
     """The row for one result: figures once, findings by code (``tracker.stored``)."""
-    figures = stored.figures(result.figures)
+    figures = stored.result_figures(result)
     proposal = result.verdict in stored.PROPOSAL_VERDICTS
     return Evaluation(
         tune_id=int(result.tune_id),
