@@ -57,25 +57,41 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     """The price row effective on each day: the latest ``effective_from`` on or before it.
 
     ``keys`` and ``days`` are aligned Series (one lookup per position). Returns input and output
-    price per million tokens aligned to ``keys.index``; NaN where no price was in force.
+    price per million tokens aligned to ``keys.index``; NaN where no price was in force. Of two
+    rows for the same key and day, the later one holds (``normalise`` fixes their order).
     """
-    out = pd.DataFrame(np.nan, index=keys.index, columns=_PRICE)
-    lookups = pd.DataFrame(
-        {key: keys.to_numpy(), "day": days.to_numpy(), "_pos": np.arange(len(keys))}
-    )
-    lookups = lookups.dropna(subset=[key, "day"])
+    out = np.full((len(keys), len(_PRICE)), np.nan)
     table = prices.dropna(subset=_PRICE, how="all")
-    if lookups.empty or table.empty:
-        return out
-    lookups = lookups.astype({key: "int64"}).sort_values("day", kind="mergesort")
-    # Duplicate (key, effective_from) rows: the canonical sort in normalise() makes "last" stable.
-    table = table.drop_duplicates([key, "effective_from"], keep="last")
-    table = table.sort_values("effective_from", kind="mergesort")
-    merged = pd.merge_asof(
-        lookups, table, left_on="day", right_on="effective_from", by=key, direction="backward"
-    )
-    out.iloc[merged["_pos"].to_numpy(), :] = merged[_PRICE].to_numpy()
-    return out
+    wanted = (keys.notna() & days.notna()).to_numpy()
+    if table.empty or not wanted.any():
+        return pd.DataFrame(out, index=keys.index, columns=_PRICE)
+    # Every price row and every lookup as one number ordered by key, then day: one stable sort
+    # of the (small) price table and one binary search per lookup, where an as-of join would
+    # sort the lookups too.
+    table_keys = table[key].to_numpy(dtype="int64")
+    wanted_keys = keys[wanted].to_numpy(dtype="int64")
+    known = np.unique(table_keys)
+    table_at = _key_day(np.searchsorted(known, table_keys), table["effective_from"])
+    order = np.argsort(table_at, kind="stable")
+    table_at = table_at[order]
+    code = np.searchsorted(known, wanted_keys).clip(max=len(known) - 1)
+    found = np.searchsorted(table_at, _key_day(code, days[wanted]), side="right") - 1
+    same_key = (found >= 0) & (known[code] == wanted_keys)
+    same_key[same_key] = table_at[found[same_key]] >> _DAY_BITS == code[same_key]
+    rows = np.flatnonzero(wanted)[same_key]
+    out[rows] = table[_PRICE].to_numpy(dtype="float64")[order][found[same_key]]
+    return pd.DataFrame(out, index=keys.index, columns=_PRICE)
+
+
+#: A day as a number fits in 20 bits (``datetime64[ns]`` spans about ±107,000 days from 1970).
+_DAY_BITS = 20
+
+
+def _key_day(codes: np.ndarray, days: pd.Series) -> np.ndarray:
+    """Key codes and days as single sortable numbers: the code, then the day."""
+    since_1970 = days.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64")
+    at: np.ndarray = (codes.astype("int64") << _DAY_BITS) + since_1970 + (1 << (_DAY_BITS - 1))
+    return at
 
 
 def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) -> pd.DataFrame:

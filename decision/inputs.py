@@ -6,8 +6,10 @@ build them too. Column names below are the contract.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -222,7 +224,40 @@ def normalise(portfolio: Portfolio) -> Portfolio:
     optional columns are added blank. Rows are sorted on every column so that the input row order
     can never change a result (not even through floating-point summation order).
     """
-    tunes = portfolio.tunes
+    return Portfolio(
+        tunes=_tunes(portfolio.tunes),
+        usage=_usage(portfolio.usage),
+        usage_spans=_spans(portfolio.usage_spans),
+        changes=_changes(portfolio.changes),
+        models=_models(portfolio.models),
+        model_prices=_prices(portfolio.model_prices, "model_id"),
+        tune_prices=_prices(portfolio.tune_prices, "tune_id"),
+    )
+
+
+_Table = TypeVar("_Table", bound=Callable[..., pd.DataFrame])
+
+
+def _same_when_empty(normalise_table: _Table) -> _Table:
+    """A table without rows normalises to the same empty table every time: made once, then
+    copied. Normalising a table costs the same few dozen column operations whatever its size,
+    and most portfolios the engine normalises are a chunk's usage read day by day, beside
+    empty tables."""
+    empty: dict[tuple[Any, ...], pd.DataFrame] = {}
+
+    @functools.wraps(normalise_table)
+    def normalised(frame: pd.DataFrame, *args: Any) -> pd.DataFrame:
+        if len(frame):
+            return normalise_table(frame, *args)
+        if args not in empty:
+            empty[args] = normalise_table(frame, *args)
+        return empty[args].copy()
+
+    return cast(_Table, normalised)
+
+
+@_same_when_empty
+def _tunes(tunes: pd.DataFrame) -> pd.DataFrame:
     t = pd.DataFrame(index=pd.Index(_ids(pd.Series(tunes.index)).astype("int64"), name="tune_id"))
     t["status"] = _text(_column(tunes, "status")).set_axis(t.index)
     for name in _TUNE_IDS:
@@ -236,9 +271,11 @@ def normalise(portfolio: Portfolio) -> Portfolio:
             t[name] = _floats(_column(tunes, name)).set_axis(t.index)
     for name in _TUNE_ZERO_IF_BLANK:
         t[name] = t[name].fillna(0.0)
-    t = t[list(TUNE_COLUMNS)].sort_index()
+    return t[list(TUNE_COLUMNS)].sort_index()
 
-    usage = portfolio.usage
+
+@_same_when_empty
+def _usage(usage: pd.DataFrame) -> pd.DataFrame:
     u = pd.DataFrame(
         {
             "tune_id": _ids(_column(usage, "tune_id")),
@@ -254,8 +291,11 @@ def normalise(portfolio: Portfolio) -> Portfolio:
         }
     ).dropna(subset=["tune_id", "day"])
     u["tune_id"] = u["tune_id"].astype("int64")
+    return _sorted(u)
 
-    changes = portfolio.changes
+
+@_same_when_empty
+def _changes(changes: pd.DataFrame) -> pd.DataFrame:
     c = pd.DataFrame(
         {
             "tune_id": _ids(_column(changes, "tune_id")),
@@ -266,15 +306,20 @@ def normalise(portfolio: Portfolio) -> Portfolio:
         }
     ).dropna(subset=["tune_id", "day"])
     c["tune_id"] = c["tune_id"].astype("int64")
+    return _sorted(c)
 
-    models = portfolio.models
+
+@_same_when_empty
+def _models(models: pd.DataFrame) -> pd.DataFrame:
     m = pd.DataFrame(index=pd.Index(_ids(pd.Series(models.index)).astype("int64"), name="model_id"))
     m["label"] = _column(models, "label").astype("string").fillna("").set_axis(m.index)
     m["shutdown_on"] = _dates(_column(models, "shutdown_on")).set_axis(m.index)
     m["successor_id"] = _ids(_column(models, "successor_id")).set_axis(m.index)
-    m = m.sort_index()
+    return m.sort_index()
 
-    spans = portfolio.usage_spans
+
+@_same_when_empty
+def _spans(spans: pd.DataFrame) -> pd.DataFrame:
     s = pd.DataFrame(
         {
             name: _dates(_column(spans, name))
@@ -289,18 +334,10 @@ def normalise(portfolio: Portfolio) -> Portfolio:
     s["last_day"] = s["last_day"].fillna(s["day"])
     for name in ("queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS[1:]):
         s[name] = s[name].fillna(0.0)
-
-    return Portfolio(
-        tunes=t,
-        usage=_sorted(u),
-        usage_spans=s.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True),
-        changes=_sorted(c),
-        models=m,
-        model_prices=_sorted(_prices(portfolio.model_prices, "model_id")),
-        tune_prices=_sorted(_prices(portfolio.tune_prices, "tune_id")),
-    )
+    return s.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
 
 
+@_same_when_empty
 def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
     out = pd.DataFrame(
         {
@@ -310,7 +347,7 @@ def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
         }
     )
     out = out.dropna(subset=[key, "effective_from"])
-    return out.astype({key: "int64"})
+    return _sorted(out.astype({key: "int64"}))
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -95,6 +95,11 @@ def _evaluate_chunk(job: tuple[list[int], date], close: bool = True) -> list[Eva
     """One chunk; in a forked process (``close``) on a connection of its own, closed when done."""
     chunk, as_of = job
     try:
+        if close:
+            # The processes keep every core busy already: a statement's own parallel workers
+            # would only contend with them, and a parallel plan costs more work in all.
+            with connection.cursor() as cursor:
+                cursor.execute("SET max_parallel_workers_per_gather = 0")
         run = evaluate_portfolio(as_of=as_of, tune_ids=chunk)
         return [Evaluated(e.tune_id, e.verdict, e.reason) for e in run.evaluations]
     finally:
