@@ -109,7 +109,7 @@ def build_frame(
     """
     day = as_day(as_of)
     normalised = normalise(portfolio)
-    frame, break_even, other = _figures_and_splits(normalised, policy, day)
+    frame, break_even, other, priced = _figures_and_splits(normalised, policy, day)
     needed = _needed(pd.concat([break_even, other]))
     if needed.empty:
         return frame
@@ -117,21 +117,27 @@ def build_frame(
         raise ValueError(f"usage spans need their single days: {len(needed)} spans")
     days = normalise(Portfolio(usage=read_days(needed))).usage
     read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
-    spans = normalised.usage_spans
-    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
-    refined = replace(
-        normalised,
-        usage=pd.concat([normalised.usage, days], ignore_index=True),
-        usage_spans=spans[kept],
-    )
     if not _needed(other).empty:
+        spans = normalised.usage_spans
+        kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
+        refined = replace(
+            normalised,
+            usage=pd.concat([normalised.usage, days], ignore_index=True),
+            usage_spans=spans[kept],
+        )
         return _figures_and_splits(refined, policy, day)[0]
-    # Only break-even days were missing: every other figure already stands.
+    # Only break-even days were missing: every other figure already stands, and so does every
+    # span's cost but those of the spans now read day by day (a row's cost is its own).
     ids = pd.Index(needed["tune_id"].unique())
-    tunes = refined.tunes.loc[ids]
-    priced = economics.price_usage(
-        economics.usage_spans(refined.usage, refined.usage_spans, ids, day), tunes, refined
+    no_spans = Portfolio().usage_spans
+    priced_days = economics.price_usage(
+        economics.usage_spans(days, no_spans, ids, day), normalised.tunes.loc[ids], normalised
     )
+    priced = priced[priced["tune_id"].isin(ids)]
+    priced = pd.concat(
+        [priced[~pd.MultiIndex.from_frame(priced[["tune_id", "day"]]).isin(read)], priced_days]
+    )
+    priced = priced.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
     rows = frame.loc[ids]
     recovery, _ = economics.recovery(
         priced,
@@ -155,7 +161,7 @@ def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     price was missing, or when it holds a young tune's first usage day (where its lookback
     window starts).
     """
-    _, break_even, other = _figures_and_splits(normalise(portfolio), policy, as_day(as_of))
+    _, break_even, other, _ = _figures_and_splits(normalise(portfolio), policy, as_day(as_of))
     return _needed(pd.concat([break_even, other]))
 
 
@@ -198,9 +204,9 @@ def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.Datetim
 
 def _figures_and_splits(
     normalised: Portfolio, policy: Policy, day: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The figures frame, the spans the break-even day needs day by day, and those other
-    figures need."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The figures frame, the spans the break-even day needs day by day, those other figures
+    need, and the usage priced span by span (``economics.price_usage``)."""
     tunes = normalised.tunes[normalised.tunes["status"] != "retired"]
     ids = tunes.index
     proposed = tunes["status"] == "proposed"
@@ -354,7 +360,7 @@ def _figures_and_splits(
             complete_days.loc[holds_start, ["tune_id", "day", "last_day"]],
         ]
     )
-    return check_frame(frame.sort_index()), break_even_spans, other
+    return check_frame(frame.sort_index()), break_even_spans, other, priced
 
 
 def compute_figures(
