@@ -385,6 +385,9 @@ def billed_versus_computed(
     out["estimated_queries"] = grouped["estimated_queries"].sum().reindex(ids).fillna(0.0)
     out["window_queries"] = grouped["queries"].sum().reindex(ids).fillna(0.0)
     billed = rows[rows["billed_cost"].notna()]
+    if billed.empty:  # no source reports a cost (most portfolios): nothing to compare
+        out["billed_cost"] = out["computed_cost"] = np.nan
+        return out
     tokens = billed[["billed_input_tokens", "billed_output_tokens"]]
     priced = price_usage(
         billed.assign(

@@ -131,6 +131,13 @@ PRICE_COLUMNS: dict[str, str] = {
 
 
 def _frame(columns: list[str], index: str | None = None) -> pd.DataFrame:
+    """An empty table with these columns (a copy of one made once: building a frame column by
+    column costs far more than copying it, and every ``Portfolio()`` builds seven)."""
+    return _empty_frame(tuple(columns), index).copy()
+
+
+@functools.cache
+def _empty_frame(columns: tuple[str, ...], index: str | None) -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     return frame.set_index(pd.Index([], name=index, dtype="int64")) if index else frame
 
