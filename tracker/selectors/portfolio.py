@@ -127,12 +127,21 @@ def _sql_frame(
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
             ops = cast("PostgresOperations", connection.ops)
-            statement = ops.compose_sql(sql, params)
+            # Dates cross as days since 1970: parsing them as ISO text costs more than the rest
+            # of a large read's parsing together.
+            names = [ops.quote_name(c) for c in columns]
+            values = ", ".join(
+                f"q.{name} - DATE '1970-01-01'" if column in dates else f"q.{name}"
+                for column, name in zip(columns, names, strict=True)
+            )
+            statement = (
+                f"SELECT {values} FROM ({ops.compose_sql(sql, params)}) AS q({', '.join(names)})"
+            )
             with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for block in copy:
                     buffer.write(block)
         buffer.seek(0)
-        text_columns = [*texts, *bools, *dates]
+        text_columns = [*texts, *bools]
         frame = (
             pd.read_csv(
                 buffer,
@@ -147,14 +156,16 @@ def _sql_frame(
         )
         for column in bools:
             frame[column] = frame[column].map({"t": True, "f": False}).astype(object)
+        for column in dates:
+            frame[column] = pd.to_datetime(frame[column], unit="D").astype("datetime64[ns]")
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
         for column in bools:
             frame[column] = frame[column].astype("boolean")
-    for column in dates:
-        frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[ns]")
+        for column in dates:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[ns]")
     for column in floats:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
