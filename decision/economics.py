@@ -1,7 +1,7 @@
 """Condition 2's money side: volume, cost per query, net saving, payback and recovery.
 
-Everything works on whole columns: usage is priced row by row with an as-of join against the
-effective-dated price tables, then summed per tune with ``groupby``.
+Everything works on whole columns: usage is priced row by row at the effective-dated price
+tables' price on its day (one binary search per row), then summed per tune with ``groupby``.
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     return pd.DataFrame(out, index=keys.index, columns=_PRICE)
 
 
-#: A day as a number fits in 20 bits (``datetime64[ns]`` spans about ±107,000 days from 1970).
+#: A day as a number fits in 20 bits: about ±1,400 years from 1970 (``normalise``'s
+#: ``datetime64[ns]`` days span ±292).
 _DAY_BITS = 20
 
 
 def _key_day(codes: np.ndarray, days: pd.Series) -> np.ndarray:
     """Key codes and days as single sortable numbers: the code, then the day."""
-    since_1970 = days.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64")
+    since_1970 = days.to_numpy().astype("datetime64[D]").astype("int64")
     at: np.ndarray = (codes.astype("int64") << _DAY_BITS) + since_1970 + (1 << (_DAY_BITS - 1))
     return at
 

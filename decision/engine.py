@@ -117,27 +117,33 @@ def build_frame(
         raise ValueError(f"usage spans need their single days: {len(needed)} spans")
     days = normalise(Portfolio(usage=read_days(needed))).usage
     read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
+    spans = normalised.usage_spans
+    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
+    refined = replace(
+        normalised,
+        usage=pd.concat([normalised.usage, days], ignore_index=True),
+        usage_spans=spans[kept],
+    )
     if not _needed(other).empty:
-        spans = normalised.usage_spans
-        kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
-        refined = replace(
-            normalised,
-            usage=pd.concat([normalised.usage, days], ignore_index=True),
-            usage_spans=spans[kept],
-        )
         return _figures_and_splits(refined, policy, day)[0]
-    # Only break-even days were missing: every other figure already stands, and so does every
-    # span's cost but those of the spans now read day by day (a row's cost is its own).
+    # Only break-even days were missing: every other figure already stands.
     ids = pd.Index(needed["tune_id"].unique())
-    no_spans = Portfolio().usage_spans
-    priced_days = economics.price_usage(
-        economics.usage_spans(days, no_spans, ids, day), normalised.tunes.loc[ids], normalised
-    )
-    priced = priced[priced["tune_id"].isin(ids)]
-    priced = pd.concat(
-        [priced[~pd.MultiIndex.from_frame(priced[["tune_id", "day"]]).isin(read)], priced_days]
-    )
-    priced = priced.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
+    tunes = refined.tunes.loc[ids]
+    if normalised.usage.empty:
+        # Usage given as spans only (the database's way): every span keeps its first pricing
+        # (a span's cost is its own) but those now read day by day.
+        priced = priced[priced["tune_id"].isin(ids)]
+        priced_days = economics.price_usage(
+            economics.usage_spans(days, spans.iloc[:0], ids, day), tunes, refined
+        )
+        priced = pd.concat(
+            [priced[~pd.MultiIndex.from_frame(priced[["tune_id", "day"]]).isin(read)], priced_days]
+        )
+        priced = priced.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
+    else:  # days given beside spans are summed with the days read: all priced again
+        priced = economics.price_usage(
+            economics.usage_spans(refined.usage, refined.usage_spans, ids, day), tunes, refined
+        )
     rows = frame.loc[ids]
     recovery, _ = economics.recovery(
         priced,

@@ -250,15 +250,16 @@ def _same_when_empty(normalise_table: _Table) -> _Table:
     copied. Normalising a table costs the same few dozen column operations whatever its size,
     and most portfolios the engine normalises are a chunk's usage read day by day, beside
     empty tables."""
-    empty: dict[tuple[Any, ...], pd.DataFrame] = {}
+    empty: dict[tuple[tuple[Any, ...], tuple[Any, ...]], pd.DataFrame] = {}
 
     @functools.wraps(normalise_table)
-    def normalised(frame: pd.DataFrame, *args: Any) -> pd.DataFrame:
+    def normalised(frame: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
         if len(frame):
-            return normalise_table(frame, *args)
-        if args not in empty:
-            empty[args] = normalise_table(frame, *args)
-        return empty[args].copy()
+            return normalise_table(frame, *args, **kwargs)
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in empty:
+            empty[key] = normalise_table(frame, *args, **kwargs)
+        return empty[key].copy()
 
     return cast(_Table, normalised)
 

@@ -149,7 +149,8 @@ def pack_findings(
 
 @functools.cache
 def _from_row(code: str) -> frozenset[str]:
-    """The values a finding with this code reads back from its row's figures."""
+    """The values a finding with this code reads back from its row's figures (a code's wording
+    is fixed for the life of the process, so this is worked out once)."""
     said = wording(code)
     return frozenset((*said.cites, *said.uses))
 

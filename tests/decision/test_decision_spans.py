@@ -143,6 +143,42 @@ def test_a_dip_after_breaking_even_is_read_day_by_day():
     assert day(-129) < pd.Timestamp(result.figures["break_even_on"]) < day(-100)
 
 
+def test_days_given_beside_spans_count_with_the_days_read_around_break_even():
+    # A second source's days, given as days, on and after the first day of the span the
+    # break-even day needs read: they are summed with that span's days, not dropped with it.
+    rows = usage(1, start=-200, end=-150, queries=20_000) + usage(1, -129, 0, queries=20_000)
+    p = portfolio(
+        [tune(1, last_trained_on=day(-200), upfront_cost=10_000, monthly_fixed_cost=1_000)],
+        rows,
+    )
+    spans = Spans(p)
+    needed = days_needed(spans.portfolio, POLICY, AS_OF)
+    assert not needed.empty
+    extra = pd.DataFrame(
+        [
+            {
+                "tune_id": 1,
+                "day": first + pd.Timedelta(days=k),
+                "queries": 30_000.0,
+                "input_tokens": 3e7,
+                "output_tokens": 3e6,
+            }
+            for first in needed["day"]
+            for k in (0, 1)
+        ]
+    )
+    both = Portfolio(**{**vars(spans.portfolio), "usage": extra})
+    daily = Portfolio(**{**vars(p), "usage": pd.concat([p.usage, extra], ignore_index=True)})
+    expected = [r.as_dict() for r in evaluate(daily, POLICY, AS_OF)]
+    got = [r.as_dict() for r in evaluate(both, POLICY, AS_OF, spans.days)]
+    assert got[0]["figures"]["break_even_on"] == expected[0]["figures"]["break_even_on"]
+    for result in (*expected, *got):
+        result.pop("reason")
+        for finding in result["findings"]:
+            finding.pop("message")
+    assert_same(got, expected)
+
+
 def test_a_price_gap_is_counted_in_days():
     p = portfolio(
         [tune(1, last_trained_on=day(-300))],

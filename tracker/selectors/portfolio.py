@@ -290,6 +290,7 @@ def evaluation_inputs(
 #: workers; told that workers cost nothing to start, it does, and the server sums the rows on
 #: every core while this process waits. The rows arrive sorted by tune and day, not by span, so
 #: a hash of the spans beats sorting them; one chunk's spans fit in ``work_mem`` many times over.
+#: ``reevaluate``'s forked processes turn the workers off: they keep every core busy already.
 SPAN_READ_PLANNER = {
     "parallel_setup_cost": "0",
     "parallel_tuple_cost": "0",

@@ -78,7 +78,7 @@ def evaluate_in_chunks(
     chunks = chunked(ids, size)
     if not forked or len(chunks) < 2:
         for chunk in chunks:
-            yield _evaluate_chunk((chunk, as_of), close=False)
+            yield _evaluate_chunk((chunk, as_of), forked=False)
         return
     # The thresholds' stored copy is made once here, not raced for by every process.
     policy_version(selectors.engine_policy(selectors.current_policy()))
@@ -91,11 +91,11 @@ def evaluate_in_chunks(
         yield from pool.map(_evaluate_chunk, [(chunk, as_of) for chunk in chunks])
 
 
-def _evaluate_chunk(job: tuple[list[int], date], close: bool = True) -> list[Evaluated]:
-    """One chunk; in a forked process (``close``) on a connection of its own, closed when done."""
+def _evaluate_chunk(job: tuple[list[int], date], forked: bool = True) -> list[Evaluated]:
+    """One chunk; in a forked process on a connection of its own, closed when done."""
     chunk, as_of = job
     try:
-        if close:
+        if forked:
             # The processes keep every core busy already: a statement's own parallel workers
             # would only contend with them, and a parallel plan costs more work in all.
             with connection.cursor() as cursor:
@@ -103,7 +103,7 @@ def _evaluate_chunk(job: tuple[list[int], date], close: bool = True) -> list[Eva
         run = evaluate_portfolio(as_of=as_of, tune_ids=chunk)
         return [Evaluated(e.tune_id, e.verdict, e.reason) for e in run.evaluations]
     finally:
-        if close:
+        if forked:
             connections.close_all()
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from tracker import selectors, services
-from tracker.models import FineTune
+from tracker.models import Evaluation, FineTune
 from tracker.services import jobs
 
 # The bar's monitor thread would be running when the command forks its evaluating processes.
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Verdicts as of {as_of}:")
         self.stdout.write(f"{'tune':<{self.width}}  {'verdict':<9}  reason")
 
-    def print_lines(self, names, evaluations: Iterable[jobs.Evaluated]):
+    def print_lines(self, names, evaluations: Iterable[Evaluation | jobs.Evaluated]):
         for evaluation in sorted(evaluations, key=lambda e: (e.verdict, names[e.tune_id])):
             self.stdout.write(
                 f"{names[evaluation.tune_id]:<{self.width}}  {evaluation.verdict:<9}  "
