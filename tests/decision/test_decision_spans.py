@@ -127,14 +127,19 @@ def test_spans_give_the_results_of_days(p, rnd):
     assert_same_results(p, Spans(p))
 
 
-def test_a_dip_after_breaking_even_is_read_day_by_day():
-    # About $203 a day net of the fixed cost: the $10,000 is first recovered after 50 days, then
-    # 20 days without usage take the running total back below it, and usage recovers it again.
+def dip_after_breaking_even() -> Portfolio:
+    """About $203 a day net of the fixed cost: the $10,000 is first recovered after 50 days, then
+    20 days without usage take the running total back below it, and usage recovers it again."""
     rows = usage(1, start=-200, end=-150, queries=20_000) + usage(1, -129, 0, queries=20_000)
-    p = portfolio(
+    return portfolio(
         [tune(1, last_trained_on=day(-200), upfront_cost=10_000, monthly_fixed_cost=1_000)],
         rows,
     )
+
+
+def test_a_dip_after_breaking_even_is_read_day_by_day():
+    p = dip_after_breaking_even()
+    rows = p.usage
     spans = Spans(p)
     assert_same_results(p, spans)
     asked_days = (spans.asked["last_day"] - spans.asked["day"]).dt.days + 1
@@ -146,11 +151,7 @@ def test_a_dip_after_breaking_even_is_read_day_by_day():
 def test_days_given_beside_spans_count_with_the_days_read_around_break_even():
     # A second source's days, given as days, on and after the first day of the span the
     # break-even day needs read: they are summed with that span's days, not dropped with it.
-    rows = usage(1, start=-200, end=-150, queries=20_000) + usage(1, -129, 0, queries=20_000)
-    p = portfolio(
-        [tune(1, last_trained_on=day(-200), upfront_cost=10_000, monthly_fixed_cost=1_000)],
-        rows,
-    )
+    p = dip_after_breaking_even()
     spans = Spans(p)
     needed = days_needed(spans.portfolio, POLICY, AS_OF)
     assert not needed.empty
