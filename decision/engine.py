@@ -126,24 +126,21 @@ def build_frame(
     )
     if not _needed(other).empty:
         return _figures_and_splits(refined, policy, day)[0]
-    # Only break-even days were missing: every other figure already stands.
+    # Only break-even days were missing: every other figure already stands, and so does each
+    # span's cost (a span's cost is its own) but those read day by day. The days, given or read,
+    # are priced again together, summed per day as the first pass summed them.
     ids = pd.Index(needed["tune_id"].unique())
-    tunes = refined.tunes.loc[ids]
-    if normalised.usage.empty:
-        # Usage given as spans only (the database's way): every span keeps its first pricing
-        # (a span's cost is its own) but those now read day by day.
-        priced = priced[priced["tune_id"].isin(ids)]
-        priced_days = economics.price_usage(
-            economics.usage_spans(days, spans.iloc[:0], ids, day), tunes, refined
-        )
-        priced = pd.concat(
-            [priced[~pd.MultiIndex.from_frame(priced[["tune_id", "day"]]).isin(read)], priced_days]
-        )
-        priced = priced.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
-    else:  # days given beside spans are summed with the days read: all priced again
-        priced = economics.price_usage(
-            economics.usage_spans(refined.usage, refined.usage_spans, ids, day), tunes, refined
-        )
+    again = read.union(pd.MultiIndex.from_frame(refined.usage[["tune_id", "day"]]))
+    kept_spans = priced["tune_id"].isin(ids) & ~pd.MultiIndex.from_frame(
+        priced[["tune_id", "day"]]
+    ).isin(again)
+    priced_days = economics.price_usage(
+        economics.usage_spans(refined.usage, spans.iloc[:0], ids, day),
+        refined.tunes.loc[ids],
+        refined,
+    )
+    priced = pd.concat([priced[kept_spans], priced_days])
+    priced = priced.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
     rows = frame.loc[ids]
     recovery, _ = economics.recovery(
         priced,

@@ -86,9 +86,8 @@ def realised_monthly_savings(tune_ids: Iterable[int], as_of: date) -> pd.DataFra
     fixed = days * days.index.get_level_values("tune_id").map(
         tunes["monthly_fixed_cost"] / DAYS_PER_MONTH  # type: ignore[arg-type]  # a Series maps
     )
-    net = variable.reindex(days.index.union(variable.index)).fillna(0.0) - fixed.reindex(
-        days.index.union(variable.index)
-    ).fillna(0.0)
+    months = days.index.union(variable.index)
+    net = variable.reindex(months).fillna(0.0) - fixed.reindex(months).fillna(0.0)
     return net.rename("net_saving").reset_index()[COLUMNS]
 
 

@@ -12,12 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from tracker.models import FineTune, TuneMonthSaving
 from tracker.selectors import savings as selectors
+
+from .jobs import chunked
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,8 @@ def refresh_savings(*, as_of: date, tune_ids: Iterable[int] | None = None) -> Sa
     ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes, computed before it opens. Returns how many tunes
     and rows were written."""
     ids = selectors.savings_tune_ids(as_of, tune_ids)
-    size = max(1, int(settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE))
     written = 0
-    for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
+    for chunk in chunked(ids, settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE):
         written += _replace(chunk, selectors.realised_monthly_savings(chunk, as_of), as_of)
     return SavingsRefresh(as_of, len(ids), written)
 
@@ -53,16 +54,17 @@ def _replace(tune_ids: list[int], frame, as_of: date) -> int:
     )
     TuneMonthSaving.objects.filter(tune_id__in=tune_ids).delete()
     now = timezone.now()
+    months = pd.PeriodIndex(frame["month"], freq="M").start_time.date
     rows = [
         TuneMonthSaving(
             tune_id=int(tune_id),
-            month=month.start_time.date(),
+            month=month,
             net_saving=float(saving),
             as_of=as_of,
             computed_at=now,
         )
-        for tune_id, month, saving in frame[["tune_id", "month", "net_saving"]].itertuples(
-            index=False
+        for tune_id, month, saving in zip(
+            frame["tune_id"], months, frame["net_saving"], strict=True
         )
     ]
     TuneMonthSaving.objects.bulk_create(rows, batch_size=5000)
