@@ -10,13 +10,14 @@ tune and day, catalog models used both as base and as alternative):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;
-* ``manage.py reevaluate --processes 1`` in a child process: its time, queries (total and per
-  chunk of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the child's peak RSS, the average stored
-  evaluation row (``eval row``: ``avg(pg_column_size(e.*))``) and the evaluation table's whole
-  size per row (``table/row``: ``pg_total_relation_size``, with TOAST and indexes, over the row
-  count);
-* ``manage.py reevaluate --processes N`` (``--processes``, one per CPU by default): its time, and
-  the largest peak RSS of its processes (the ``peak RSS`` column is the larger of the two runs);
+* ``manage.py reevaluate --processes 1`` in a child process, ``--repeat`` times (3): its
+  median time, queries (total and per chunk of ``TUNEFOLIO_EVALUATION_CHUNK_SIZE`` tunes), the
+  child's peak RSS, the average stored evaluation row (``eval row``:
+  ``avg(pg_column_size(e.*))``) and the evaluation table's whole size per row (``table/row``:
+  ``pg_total_relation_size``, with TOAST and indexes, over the row count);
+* ``manage.py reevaluate --processes N`` (``--processes``, one per CPU by default), as many
+  times: its median time, and the largest peak RSS of its processes (the ``peak RSS`` column is
+  the larger of the two runs);
 * ``manage.py refresh_savings``, the nightly run's next step (every deployed tune's history
   priced month by month, in the same chunks): its time and peak RSS;
 * the catalog list and detail, and a tune create and edit through the API: time and queries.
@@ -118,6 +119,24 @@ def in_child(database: str, *command: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def repeated(database: str, times: int, *command: str) -> dict:
+    """``command`` run ``times`` by :func:`in_child`: the median time (as the baseline's), the
+    first run's queries (the later ones replace its evaluations with the same statements), and
+    the largest peak memory. Each run starts from the same state."""
+    runs = []
+    for _ in range(max(1, times)):
+        # Each run from the same state: the rows an earlier run replaced are cleared away, as
+        # autovacuum would between two nights (a server may run without it).
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM tracker_evaluation, tracker_finetune, tracker_flag")
+        runs.append(in_child(database, *command))
+    return {
+        **runs[0],
+        "seconds": median([r["seconds"] for r in runs]),
+        "rss_mb": max(r["rss_mb"] for r in runs),
+    }
+
+
 def api_calls() -> dict[str, tuple[float, int]]:
     """Catalog list and detail, tune create and edit: (milliseconds, queries), median of 3."""
     team = Team.objects.get(slug="bench")
@@ -172,6 +191,9 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="processes for the second reevaluate run (one per CPU)",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each reevaluate, timed as their median (3)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -184,8 +206,8 @@ def main() -> None:
             usage_rows = seed_portfolio(size, args.days)
             read = median([timed(copy_out, NEEDED_USAGE)[0] for _ in range(3)])
             # Queries and memory per chunk in one process, then the chunks side by side.
-            run = in_child(database, "reevaluate", "--processes=1")
-            spread = in_child(database, "reevaluate", f"--processes={args.processes}")
+            run = repeated(database, args.repeat, "reevaluate", "--processes=1")
+            spread = repeated(database, args.repeat, "reevaluate", f"--processes={args.processes}")
             savings = in_child(database, "refresh_savings")
             with connection.cursor() as cursor:
                 # The row as stored (compressed values count compressed), and the table's whole

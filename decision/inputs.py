@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 
 from . import vocabulary
@@ -195,7 +196,19 @@ def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
     return pd.Series(found.array, index=keys.index, name=values.name)
 
 
+# A column already in its canonical form is kept as it is (pandas copies on write): most frames
+# the engine normalises come from ``normalise`` or the Django side, and converting them again
+# costs a chunk's evaluation more than any single figure does.
+
+_NS_PER_DAY = 86_400 * 10**9
+_NAT = np.iinfo(np.int64).min
+
+
 def _dates(values: pd.Series) -> pd.Series:
+    if values.dtype == "datetime64[ns]":
+        ns = values.to_numpy().view("int64")
+        if ((ns % _NS_PER_DAY == 0) | (ns == _NAT)).all():
+            return values
     out = pd.to_datetime(values, errors="coerce")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_localize(None)
@@ -203,15 +216,23 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def _floats(values: pd.Series) -> pd.Series:
+    if values.dtype == "float64":
+        return values
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def _ids(values: pd.Series) -> pd.Series:
+    if values.dtype in ("Int64", "int64"):
+        return values.astype("Int64")
     return pd.to_numeric(values, errors="coerce").astype("Int64")
 
 
 def _flags(values: pd.Series, default: bool) -> pd.Series:
-    return values.astype("boolean").fillna(default).astype(bool)
+    if values.dtype == "bool":
+        return values
+    if values.dtype != "boolean":
+        values = values.astype("boolean")
+    return values.fillna(default).astype(bool)
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -266,20 +287,22 @@ def _same_when_empty(normalise_table: _Table) -> _Table:
 
 @_same_when_empty
 def _tunes(tunes: pd.DataFrame) -> pd.DataFrame:
-    t = pd.DataFrame(index=pd.Index(_ids(pd.Series(tunes.index)).astype("int64"), name="tune_id"))
-    t["status"] = _text(_column(tunes, "status")).set_axis(t.index)
+    columns: dict[str, pd.Series] = {"status": _text(_column(tunes, "status"))}
     for name in _TUNE_IDS:
-        t[name] = _ids(_column(tunes, name)).set_axis(t.index)
+        columns[name] = _ids(_column(tunes, name))
     for name, default in _TUNE_FLAGS.items():
-        t[name] = _flags(_column(tunes, name), default).set_axis(t.index)
+        columns[name] = _flags(_column(tunes, name), default)
     for name in _TUNE_DATES:
-        t[name] = _dates(_column(tunes, name)).set_axis(t.index)
+        columns[name] = _dates(_column(tunes, name))
     for name in TUNE_COLUMNS:
-        if name not in t.columns:
-            t[name] = _floats(_column(tunes, name)).set_axis(t.index)
+        if name not in columns:
+            columns[name] = _floats(_column(tunes, name))
     for name in _TUNE_ZERO_IF_BLANK:
-        t[name] = t[name].fillna(0.0)
-    return t[list(TUNE_COLUMNS)].sort_index()
+        columns[name] = columns[name].fillna(0.0)
+    # Built in one go, by position: a column at a time costs a copy of the frame each.
+    index = pd.Index(_ids(pd.Series(tunes.index)).astype("int64"), name="tune_id")
+    t = pd.DataFrame({name: columns[name].array for name in TUNE_COLUMNS}, index=index)
+    return t.sort_index()
 
 
 @_same_when_empty
@@ -342,7 +365,9 @@ def _spans(spans: pd.DataFrame) -> pd.DataFrame:
     s["last_day"] = s["last_day"].fillna(s["day"])
     for name in ("queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS[1:]):
         s[name] = s[name].fillna(0.0)
-    return s.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
+    if not _in_order(s["tune_id"], s["day"], strictly=False):
+        s = s.sort_values(["tune_id", "day"], kind="mergesort")
+    return s.reset_index(drop=True)
 
 
 @_same_when_empty
@@ -359,4 +384,21 @@ def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(list(frame.columns), kind="mergesort").reset_index(drop=True)
+    """Sorted on every column; a frame whose first two columns (its key and day) already rise
+    row after row is in that order, and is kept as it is."""
+    first, second = frame.columns[:2]
+    if not _in_order(frame[first], frame[second], strictly=True):
+        frame = frame.sort_values(list(frame.columns), kind="mergesort")
+    return frame.reset_index(drop=True)
+
+
+def _in_order(first: pd.Series, second: pd.Series, *, strictly: bool) -> bool:
+    """Whether the rows already run in (``first``, ``second``) order, without missing values:
+    rising, or ``strictly`` rising (no two rows share both), so that a stable sort on these two
+    columns (or, strictly, on every column after them too) would leave every row in place."""
+    if first.hasnans or second.hasnans:
+        return False
+    a, b = first.to_numpy(), second.to_numpy()
+    same = a[1:] == a[:-1]
+    later = b[1:] > b[:-1] if strictly else b[1:] >= b[:-1]
+    return bool(((a[1:] > a[:-1]) | (same & later)).all())

@@ -155,7 +155,7 @@ def _sql_frame(
             else pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         )
         for column in bools:
-            frame[column] = frame[column].map({"t": True, "f": False}).astype(object)
+            frame[column] = frame[column].map({"t": True, "f": False}).astype("boolean")
         for column in dates:
             frame[column] = pd.to_datetime(frame[column], unit="D").astype("datetime64[ns]")
     else:
@@ -349,6 +349,8 @@ def _span_frame(
     """Each tune's usage summed per span between consecutive ``starts`` (PostgreSQL), from
     ``since``, or with ``from_deployment`` from each tune's deployment day."""
     deployed = inputs.tunes["deployed_on"]
+    # A day to price has any of queries or tokens above zero, as the engine says of a single
+    # day (``economics.usage_spans``); three comparisons cost the server less than a sum.
     first_days = (
         "JOIN unnest(%s::bigint[], %s::date[]) AS t(id, deployed_on) "
         "ON tune_id = t.id AND day >= t.deployed_on"
@@ -364,8 +366,8 @@ def _span_frame(
             coalesce(sum(output_tokens::float8) FILTER (WHERE cost_usd IS NOT NULL), 0),
             coalesce(sum(queries::float8) FILTER (WHERE estimated), 0),
             min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
-            min(day) FILTER (WHERE queries + input_tokens + output_tokens > 0),
-            max(day) FILTER (WHERE queries + input_tokens + output_tokens > 0)
+            min(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0),
+            max(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0)
         FROM {UsageRecord._meta.db_table} {first_days}
         WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s
         GROUP BY tune_id, width_bucket(day, %s::date[])
