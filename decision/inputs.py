@@ -299,7 +299,7 @@ def _tunes(tunes: pd.DataFrame) -> pd.DataFrame:
             columns[name] = _floats(_column(tunes, name))
     for name in _TUNE_ZERO_IF_BLANK:
         columns[name] = columns[name].fillna(0.0)
-    # Built in one go, by position: a column at a time costs a copy of the frame each.
+    # Built in one go, by position: a column inserted at a time costs an alignment and a block.
     index = pd.Index(_ids(pd.Series(tunes.index)).astype("int64"), name="tune_id")
     t = pd.DataFrame({name: columns[name].array for name in TUNE_COLUMNS}, index=index)
     return t.sort_index()
