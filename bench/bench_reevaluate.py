@@ -5,8 +5,9 @@
     DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 10000 --days 365
     DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 1000,10000,100000 --days 120
 
-For each size, on a fresh synthetic portfolio (every tune trained ``--days`` ago, a usage row per
-tune and day, catalog models used both as base and as alternative):
+For each size, on a fresh synthetic portfolio (a usage row per tune and day for ``--days`` days,
+tunes trained on one of the first four weeks' days, catalog models used both as base and as
+alternative, half of them with a price cut on the way: ``common.seed_portfolio``):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
   median of 3;

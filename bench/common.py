@@ -100,9 +100,10 @@ def clear() -> None:
 
 
 def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) -> int:
-    """``tunes`` deployed tunes trained ``days`` ago, with daily usage from ``sources`` sources
-    on every day since (so every row is needed), prices, and catalog models used both as base
-    and as alternative. Returns the number of usage rows."""
+    """``tunes`` deployed tunes with daily usage from ``sources`` sources on each of the last
+    ``days`` days, trained (and priced) on one of the first four weeks' days, as a portfolio
+    trained over time is; catalog models used both as base and as alternative, every other one
+    with a price cut a third of the way. Returns the number of usage rows."""
     rng = np.random.default_rng(seed)
     owner, _ = get_user_model().objects.get_or_create(
         username="bench", defaults={"email": "bench@example.com"}
@@ -122,7 +123,18 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
         )
         for i, m in enumerate(models)
     )
-    trained = AS_OF - timedelta(days=days - 1)
+    ModelPrice.objects.bulk_create(
+        ModelPrice(
+            model=m,
+            effective_from=AS_OF - timedelta(days=days // 3),
+            input_usd_per_mtok=0.8 * (1 + i),
+            output_usd_per_mtok=0.8 * (4 + i),
+        )
+        for i, m in enumerate(models)
+        if i % 2 == 0
+    )
+    first_day = AS_OF - timedelta(days=days - 1)
+    trained = [first_day + timedelta(days=i % min(28, max(days, 1))) for i in range(tunes)]
     FineTune.objects.bulk_create(
         (
             FineTune(
@@ -138,8 +150,8 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
                 upfront_cost=20_000,
                 retrain_cost=5_000,
                 monthly_fixed_cost=300,
-                deployed_on=trained,
-                last_trained_on=trained,
+                deployed_on=trained[i],
+                last_trained_on=trained[i],
             )
             for i in range(tunes)
         ),
@@ -150,11 +162,11 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
         (
             TunePrice(
                 tune_id=int(t),
-                effective_from=trained,
+                effective_from=trained[i],
                 input_usd_per_mtok="0.3",
                 output_usd_per_mtok="1.2",
             )
-            for t in ids
+            for i, t in enumerate(ids)
         ),
         batch_size=5000,
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from . import economics, lifecycle, stability
@@ -173,36 +174,70 @@ def _needed(splits: pd.DataFrame) -> pd.DataFrame:
     return splits.sort_values(["tune_id", "day"]).reset_index(drop=True)
 
 
-def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DatetimeIndex:
-    """The days where a span of usage must start, sorted: usage summed from one of these days up
-    to the day before the next (``usage_spans``) never hides a day the figures treat apart.
+def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:
+    """The days where each tune's spans of usage must start (``tune_id``, ``day``), sorted:
+    usage summed from one of a tune's days up to the day before its next (``usage_spans``)
+    never hides a day its figures treat apart.
 
-    They are every day a price takes effect, every tune's last training, the as-of day, the
-    starts of the lookback and volume windows, and the first of every month (so a span the
-    engine needs day by day is at most a month long). ``portfolio.usage`` is not read.
+    A tune's days are those where one of its prices takes effect (its own serving price, its
+    base and alternative models' prices), its last training, and, as for every tune, the as-of
+    day, the starts of the lookback and volume windows and the first of every month (so a span
+    the engine needs day by day is at most a month long). Another tune's training or price never
+    cuts its spans: however many days the portfolio's tunes were trained on, each keeps about a
+    span a month. ``portfolio.usage`` is not read.
     """
     day = as_day(as_of)
     p = normalise(replace(portfolio, usage=Portfolio().usage, usage_spans=Portfolio().usage_spans))
-    trained = stability.last_training(p.tunes, p.changes, day)["last_trained_on"]
-    recent_from = day - pd.Timedelta(days=lifecycle.RECENT_DAYS - 1)
-    fixed = [
-        day,
-        day - pd.Timedelta(days=policy.lookback_days),
-        recent_from,
-        recent_from - pd.Timedelta(days=lifecycle.EARLIER_DAYS),
-    ]
-    days = pd.concat(
+    tunes = p.tunes
+    trained = stability.last_training(tunes, p.changes, day)["last_trained_on"]
+    own = pd.concat(
         [
-            pd.Series(fixed, dtype="datetime64[ns]"),
-            trained,
-            p.model_prices["effective_from"],
-            p.tune_prices["effective_from"],
+            pd.DataFrame({"tune_id": tunes.index, "day": trained.to_numpy()}),
+            p.tune_prices[["tune_id", "effective_from"]].set_axis(["tune_id", "day"], axis=1),
+            _price_days(tunes["alternative_model_id"], p.model_prices),
+            _price_days(tunes["base_model_id"], p.model_prices),
         ],
         ignore_index=True,
-    ).dropna()
-    days = days[days <= day]
-    months = pd.date_range(days.min().to_period("M").to_timestamp(), day, freq="MS")
-    return pd.DatetimeIndex(pd.concat([days, pd.Series(months)]).unique()).sort_values()
+    )
+    own = own[own["tune_id"].isin(tunes.index) & (own["day"] <= day)]
+    recent_from = day - pd.Timedelta(days=lifecycle.RECENT_DAYS - 1)
+    fixed = pd.DatetimeIndex(
+        [
+            day,
+            day - pd.Timedelta(days=policy.lookback_days),
+            recent_from,
+            recent_from - pd.Timedelta(days=lifecycle.EARLIER_DAYS),
+        ]
+    )
+    first = min(fixed.min(), own["day"].min()) if len(own) else fixed.min()
+    shared = fixed.union(pd.date_range(first.to_period("M").to_timestamp(), day, freq="MS"))
+    # Every tune's shared days and its own, as numbers sorted by tune then day, without repeats:
+    # a chunk's tens of thousands of rows in a few array operations.
+    ids = np.concatenate(
+        [
+            np.repeat(tunes.index.to_numpy(dtype="int64"), len(shared)),
+            own["tune_id"].to_numpy("int64"),
+        ]
+    )
+    days = np.concatenate(
+        [
+            np.tile(shared.to_numpy("datetime64[ns]"), len(tunes)),
+            own["day"].to_numpy("datetime64[ns]"),
+        ]
+    )
+    order = np.lexsort((days, ids))
+    ids, days = ids[order], days[order]
+    new_row = np.ones(len(ids), dtype=bool)
+    new_row[1:] = (ids[1:] != ids[:-1]) | (days[1:] != days[:-1])
+    return pd.DataFrame({"tune_id": ids[new_row], "day": days[new_row]})
+
+
+def _price_days(models: pd.Series, prices: pd.DataFrame) -> pd.DataFrame:
+    """The days a price of each tune's model (``models``: model id by tune id) takes effect
+    (``tune_id``, ``day``)."""
+    pairs = pd.DataFrame({"tune_id": models.index, "model_id": models.to_numpy()}).dropna()
+    found = pairs.merge(prices[["model_id", "effective_from"]], on="model_id")
+    return found[["tune_id", "effective_from"]].set_axis(["tune_id", "day"], axis=1)
 
 
 def _figures_and_splits(

@@ -87,9 +87,10 @@ OPTIONAL_USAGE_COLUMNS = (
 )
 
 #: Usage summed over a stretch of days, for history read in bulk (``Portfolio.usage_spans``). A span
-#: lies within one bucket of :func:`decision.span_starts` (so one price holds on all its days)
-#: and shares no day with ``usage``. Where a figure needs a span's single days, the engine names
-#: the span in :func:`decision.days_needed`; the caller then gives those days as ``usage``.
+#: lies between two consecutive days of its tune in :func:`decision.span_starts` (so one price
+#: holds on all its days) and shares no day with ``usage``. Where a figure needs a span's single
+#: days, the engine names the span in :func:`decision.days_needed`; the caller then gives those
+#: days as ``usage``.
 SPAN_COLUMNS: dict[str, str] = {
     "tune_id": "int",
     "day": "datetime64 (day): the span's first day with a usage row",

@@ -268,6 +268,48 @@ def test_a_chunk_looks_only_at_its_own_tunes():
     )  # all done: nothing again
 
 
+def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
+    """A tune's spans start on its own training and price days, never on another tune's: a
+    portfolio trained on a dozen different days still reads about a span a month per tune,
+    with the figures of the day-by-day read."""
+    tunes = portfolio(12)
+    for i, t in enumerate(tunes):
+        trained = AS_OF - timedelta(days=300 + 7 * i)
+        FineTune.objects.filter(pk=t.pk).update(last_trained_on=trained, deployed_on=trained)
+        TunePrice.objects.filter(tune=t).update(effective_from=trained)
+        UsageRecord.objects.bulk_create(
+            UsageRecord(
+                tune=t,
+                day=AS_OF - timedelta(days=d),
+                source="gateway",
+                queries=20_000,
+                input_tokens=20_000 * 800,
+                output_tokens=20_000 * 150,
+            )
+            for d in range(120, 300 + 7 * i + 1)
+        )
+    policy = selectors.engine_policy(selectors.current_policy())
+    spans = selectors.evaluation_inputs(AS_OF, policy)
+    days = selectors.portfolio_inputs(AS_OF, policy)
+    if connection.vendor == "postgresql":
+        per_tune = spans.usage_spans.groupby("tune_id").size()
+        # At most 13 months, the windows' four starts and the training day: 18 (with every
+        # tune's training days, 29).
+        assert per_tune.max() <= 18, per_tune.to_dict()
+    expected = {r.tune_id: r.as_dict() for r in decision.evaluate(days, policy, AS_OF)}
+    got = {
+        r.tune_id: r.as_dict()
+        for r in decision.evaluate(spans, policy, AS_OF, selectors.usage_days)
+    }
+    assert got.keys() == expected.keys()
+    for tune_id, result in expected.items():
+        assert got[tune_id]["verdict"] == result["verdict"]
+        for key, value in result["figures"].items():
+            assert got[tune_id]["figures"][key] == (
+                pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+            ), key
+
+
 def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():
     """On PostgreSQL the evaluation sums usage into spans on the server and reads single days
     only where the engine asks; its results are those of the day-by-day read."""

@@ -8,7 +8,17 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from decision_builders import AS_OF, POLICY, day, portfolio, price, tune, usage
+from decision_builders import (
+    AS_OF,
+    POLICY,
+    SUCCESSOR,
+    day,
+    default_prices,
+    portfolio,
+    price,
+    tune,
+    usage,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from test_decision_properties import SETTINGS, portfolios
@@ -17,16 +27,28 @@ from decision import Portfolio, days_needed, evaluate, span_starts
 from decision.inputs import SPAN_COLUMNS
 
 
-def spans_of(rows: pd.DataFrame, starts: pd.DatetimeIndex) -> pd.DataFrame:
-    """Rows summed per tune and bucket of ``starts``, as the evaluation's read does on the
-    server (``width_bucket``)."""
-    rows = rows.assign(day=pd.to_datetime(rows["day"]))
+def spans_of(rows: pd.DataFrame, starts: pd.DataFrame) -> pd.DataFrame:
+    """Rows summed per tune and span between its consecutive ``starts`` (``tune_id``, ``day``),
+    as the evaluation's read does on the server (``width_bucket`` over each tune's days)."""
+    rows = rows.assign(
+        day=pd.to_datetime(rows["day"]).astype("datetime64[ns]"),
+        tune_id=rows["tune_id"].astype("int64"),
+    )
     for name in ("billed_cost", "billed_input_tokens", "billed_output_tokens", "estimated_queries"):
         if name not in rows:
             rows[name] = np.nan if name == "billed_cost" else 0.0
+    bounds = pd.DataFrame(
+        {
+            "tune_id": starts["tune_id"].astype("int64"),
+            "bucket": starts["day"].astype("datetime64[ns]"),
+        }
+    ).sort_values("bucket")
+    rows = pd.merge_asof(
+        rows.sort_values("day"), bounds, left_on="day", right_on="bucket", by="tune_id"
+    )
     billed = rows["billed_cost"].notna()
     rows = rows.assign(
-        bucket=np.searchsorted(starts.to_numpy(), rows["day"].to_numpy(), side="right"),
+        bucket=rows["bucket"].fillna(pd.Timestamp.min),  # the days before a tune's first start
         billed_input_tokens=rows["billed_input_tokens"].fillna(0.0).where(billed, 0.0),
         billed_output_tokens=rows["billed_output_tokens"].fillna(0.0).where(billed, 0.0),
         used=rows["day"].where(rows["queries"] > 0),
@@ -206,3 +228,27 @@ def test_a_young_tune_window_starts_on_its_first_day():
     assert_same_results(p, spans)
     (result,) = evaluate(spans.portfolio, POLICY, AS_OF, spans.days)
     assert result.figures["lookback_start"] == day(-20).date().isoformat()
+
+
+def test_a_tune_spans_start_on_its_own_trainings_and_prices_only():
+    # Tune 1's own serving price changes on day -100; tune 2, trained on day -200, serves at its
+    # base model's price, which changes on day -50. Neither day cuts the other tune's spans.
+    p = portfolio(
+        [
+            tune(1, last_trained_on=day(-300), deployed_on=day(-300)),
+            tune(2, last_trained_on=day(-200), deployed_on=day(-200), base_model_id=SUCCESSOR),
+        ],
+        usage(1, start=-300, end=0) + usage(2, start=-200, end=0),
+        model_prices=[*default_prices(), price(SUCCESSOR, -50, 0.5, 1.5)],
+        tune_prices=[
+            price(1, -300, 0.9, 1.8, key_name="tune_id"),
+            price(1, -100, 0.6, 1.2, key_name="tune_id"),
+        ],
+    )
+    starts = span_starts(p, POLICY, AS_OF)
+    own = {t: set(starts.loc[starts["tune_id"] == t, "day"]) for t in (1, 2)}
+    assert {day(-300), day(-100)} <= own[1]
+    assert {day(-200), day(-50)} <= own[2]
+    assert not {day(-200), day(-50)} & own[1]
+    assert not {day(-300), day(-100)} & own[2]
+    assert_same_results(p, Spans(p))

@@ -274,27 +274,22 @@ def evaluation_inputs(
         return portfolio_inputs(as_of, policy, tune_ids)
     inputs, _ = _inputs_without_usage(as_of, tune_ids)
     starts = decision.span_starts(inputs, policy, as_of)
-    # From the earliest day any of these tunes needs: reading further back for the others only
-    # adds spans before their training, which no figure sums, and spares a join per row.
+    # Each tune's usage from the earliest day a rule needs for it, as portfolio_inputs reads it.
     window = pd.Timestamp(_usage_start(as_of, policy, None))
     trained = inputs.tunes["last_trained_on"].fillna(inputs.tunes["deployed_on"])
-    since = min(trained.min(), window) if trained.notna().any() else window
-    # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric.
     with _planner(SPAN_READ_PLANNER):
-        spans = _span_frame(inputs, since, as_of, starts)
+        spans = _span_frame(trained.where(trained < window, window), as_of, starts)
     return replace(inputs, usage_spans=spans)
 
 
-#: How PostgreSQL plans the span sums, which read every usage row of a chunk. Its planner can't
-#: foresee from an id list how many rows that is, so it never splits the scan between parallel
-#: workers; told that workers cost nothing to start, it does, and the server sums the rows on
-#: every core while this process waits. The rows arrive sorted by tune and day, not by span, so
-#: a hash of the spans beats sorting them; one chunk's spans fit in ``work_mem`` many times over.
-#: ``reevaluate``'s forked processes turn the workers off: they keep every core busy already.
+#: How PostgreSQL plans the span sums, which read every usage row of a chunk: tune by tune
+#: through the (tune, day, source) index, in a nested loop. Its planner can't foresee from the
+#: arrays how many rows that is, and would otherwise hash the whole table. The rows arrive sorted
+#: by tune and day, not by span, so a hash of the spans beats sorting them; one chunk's spans fit
+#: in ``work_mem`` many times over.
 SPAN_READ_PLANNER = {
-    "parallel_setup_cost": "0",
-    "parallel_tuple_cost": "0",
-    "min_parallel_index_scan_size": "0",
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
     "enable_incremental_sort": "off",
     "jit": "off",
     "work_mem": "64MB",
@@ -332,33 +327,34 @@ def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: 
     inputs, _ = _inputs_without_usage(as_of, tune_ids)
     first = pd.Timestamp(since)
     months = pd.date_range(first.to_period("M").to_timestamp(), as_of, freq="MS")
-    starts = decision.span_starts(inputs, policy, as_of).union(months)
+    starts = decision.span_starts(inputs, policy, as_of)
+    every_month = pd.MultiIndex.from_product([inputs.tunes.index, months], names=["tune_id", "day"])
+    starts = (
+        pd.concat([starts, every_month.to_frame(index=False)])
+        .drop_duplicates()
+        .sort_values(["tune_id", "day"], kind="mergesort")
+    )
+    deployed = inputs.tunes["deployed_on"]
     with _planner(SPAN_READ_PLANNER):
-        spans = _span_frame(inputs, first, as_of, starts, from_deployment=True)
+        spans = _span_frame(deployed.mask(deployed < first, first), as_of, starts)
     return replace(inputs, usage_spans=spans)
 
 
-def _span_frame(
-    inputs: Portfolio,
-    since: pd.Timestamp,
-    as_of: date,
-    starts: pd.DatetimeIndex,
-    *,
-    from_deployment: bool = False,
-) -> pd.DataFrame:
-    """Each tune's usage summed per span between consecutive ``starts`` (PostgreSQL), from
-    ``since``, or with ``from_deployment`` from each tune's deployment day."""
-    deployed = inputs.tunes["deployed_on"]
-    # A day to price has any of queries or tokens above zero, as the engine says of a single
-    # day (``economics.usage_spans``); three comparisons cost the server less than a sum.
-    first_days = (
-        "JOIN unnest(%s::bigint[], %s::date[]) AS t(id, deployed_on) "
-        "ON tune_id = t.id AND day >= t.deployed_on"
-        if from_deployment
-        else ""
-    )
+def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.DataFrame:
+    """The usage of each tune of ``first_days`` (its index) from that day (none when blank) to
+    ``as_of``, summed by the server per span between the tune's consecutive ``starts``
+    (``tune_id``, ``day``, sorted)."""
+    # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric. A day
+    # to price has any of queries or tokens above zero, as the engine says of a single day
+    # (``economics.usage_spans``); three comparisons cost the server less than a sum.
     return _sql_frame(
         f"""
+        WITH t AS MATERIALIZED (
+            SELECT id, DATE '1970-01-01' + min(first_day) AS first_day,
+                array_agg(DATE '1970-01-01' + day ORDER BY day) AS starts
+            FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS s(id, day, first_day)
+            GROUP BY id
+        )
         SELECT tune_id, min(day), max(day),
             sum(queries::float8), sum(input_tokens::float8), sum(output_tokens::float8),
             sum(cost_usd::float8),
@@ -368,28 +364,34 @@ def _span_frame(
             min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
             min(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0),
             max(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0)
-        FROM {UsageRecord._meta.db_table} {first_days}
-        WHERE tune_id = ANY(%s) AND day BETWEEN %s AND %s
-        GROUP BY tune_id, width_bucket(day, %s::date[])
+        FROM t
+        JOIN {UsageRecord._meta.db_table} ON tune_id = t.id AND day BETWEEN t.first_day AND %s
+        GROUP BY tune_id, width_bucket(day, t.starts)
         """,
         [
-            *(
-                [
-                    [int(i) for i in deployed.index],
-                    [None if pd.isna(d) else d.date() for d in deployed],
-                ]
-                if from_deployment
-                else []
-            ),
-            [int(i) for i in inputs.tunes.index],
-            since.date(),
+            _int_array(starts["tune_id"]),
+            _int_array(_days_since_1970(starts["day"])),
+            _int_array(_days_since_1970(first_days.reindex(starts["tune_id"]))),
             as_of,
-            [d.date() for d in starts],
         ],
         list(SPAN_COLUMNS),
         dates=[name for name in SPAN_COLUMNS if name in SPAN_DATES],
         floats=[name for name in SPAN_COLUMNS if name not in SPAN_DATES and name != "tune_id"],
     )
+
+
+def _int_array(values: Iterable[int | None]) -> str:
+    """Whole numbers (or None) as one PostgreSQL array literal (cast it in the SQL): the text of
+    tens of thousands of numbers is made several times faster than their list is quoted one by
+    one."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _days_since_1970(days: pd.Series) -> list[int | None]:
+    """Days as whole numbers of days since 1970-01-01, blank ones as None."""
+    numbers = days.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64")
+    blanks = days.isna().tolist()
+    return [None if blank else n for n, blank in zip(numbers.tolist(), blanks, strict=True)]
 
 
 def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
