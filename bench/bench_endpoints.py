@@ -4,9 +4,10 @@ portfolio sizes: queries and time, against the same endpoint at the first size.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tunefolio_bench \\
         .venv/bin/python bench/bench_endpoints.py --sizes 1000,10000
 
-For each size, on a fresh synthetic portfolio (every tune deployed ``--days`` ago with a usage row
-a day, a serving price, a provider model id and two change log entries; a weekly evaluation over
-the last ``--evaluations`` weeks with a mix of verdicts; an open flag on each tune whose latest
+For each size, on a fresh synthetic portfolio (``common.seed_portfolio``: a usage row a day for
+``--days`` days, tunes deployed over its first four weeks, a serving price, a provider model id
+and two change log entries; a weekly evaluation over the last ``--evaluations`` weeks with a mix
+of verdicts; an open flag on each tune whose latest
 verdict is retire or retrain and a resolved one on every fifth tune), each endpoint is requested
 through Django's test client (the test settings: ``DEBUG`` off, caching and middleware as in
 production) ``--rounds`` times after one warm-up request. Prints each endpoint's queries and

@@ -103,7 +103,7 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
     """``tunes`` deployed tunes with daily usage from ``sources`` sources on each of the last
     ``days`` days, trained (and priced) on one of the first four weeks' days, as a portfolio
     trained over time is; catalog models used both as base and as alternative, every other one
-    with a price cut a third of the way. Returns the number of usage rows."""
+    with a price cut ``days // 3`` days before ``AS_OF``. Returns the number of usage rows."""
     rng = np.random.default_rng(seed)
     owner, _ = get_user_model().objects.get_or_create(
         username="bench", defaults={"email": "bench@example.com"}

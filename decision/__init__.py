@@ -15,6 +15,7 @@ from .engine import (
     compute_figures,
     days_needed,
     span_starts,
+    usage_needed_from,
 )
 from .history import daily_savings
 from .inputs import DAYS_PER_MONTH, Policy, Portfolio
@@ -51,4 +52,5 @@ __all__ = [
     "days_needed",
     "evaluate",
     "span_starts",
+    "usage_needed_from",
 ]

@@ -232,6 +232,19 @@ def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
     return pd.DataFrame({"tune_id": ids[new_row], "day": days[new_row]})
 
 
+def usage_needed_from(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.Series:
+    """The first day of usage each tune's figures read, by tune id: its last training (as
+    ``stability.last_training`` finds it on ``as_of``, retrainings logged since included), or
+    the start of the longest window (lookback, volume trend) when that is earlier or there is
+    none. ``portfolio.usage`` is not read."""
+    day = as_day(as_of)
+    p = normalise(Portfolio(tunes=portfolio.tunes, changes=portfolio.changes))
+    trained = stability.last_training(p.tunes, p.changes, day)["last_trained_on"]
+    longest = max(policy.lookback_days, lifecycle.RECENT_DAYS + lifecycle.EARLIER_DAYS)
+    window = day - pd.Timedelta(days=longest)
+    return trained.where(trained < window, window)
+
+
 def _price_days(models: pd.Series, prices: pd.DataFrame) -> pd.DataFrame:
     """The days a price of each tune's model (``models``: model id by tune id) takes effect
     (``tune_id``, ``day``)."""

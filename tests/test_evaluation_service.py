@@ -16,13 +16,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 import decision
-from decision import fmt
+from decision import fmt, lifecycle
 from decision.fmt import FIGURE_DIGITS
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, PolicyVersion, TunePrice, UsageRecord
 from tracker.services import jobs
 
-from .factories import CatalogModelFactory, FineTuneFactory, ModelPriceFactory, TeamFactory
+from .factories import (
+    CatalogModelFactory,
+    ChangeLogEntryFactory,
+    FineTuneFactory,
+    ModelPriceFactory,
+    TeamFactory,
+)
 
 pytestmark = pytest.mark.django_db
 AS_OF = date(2025, 9, 30)
@@ -241,7 +247,7 @@ def test_usage_is_read_from_each_tunes_own_window_with_every_source():
     usage = selectors.portfolio_inputs(AS_OF, policy).usage
     daily = usage.groupby(["tune_id", "day"], as_index=False).sum()  # as the engine does
     days = daily.groupby("tune_id")["day"].agg(["min", "max", "count"])
-    window = max(policy.lookback_days, selectors.portfolio.VOLUME_TREND_DAYS)
+    window = max(policy.lookback_days, lifecycle.RECENT_DAYS + lifecycle.EARLIER_DAYS)
     assert days.loc[long_ago.pk, "count"] == 101  # back to its last training
     assert days.loc[recently.pk, "count"] == window + 1  # back to the windows only
     assert days["max"].eq(pd.Timestamp(AS_OF)).all()
@@ -294,7 +300,7 @@ def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
     if connection.vendor == "postgresql":
         per_tune = spans.usage_spans.groupby("tune_id").size()
         # At most 13 months, the windows' four starts and the training day: 18 (with every
-        # tune's training days, 29).
+        # tune's training days, 27).
         assert per_tune.max() <= 18, per_tune.to_dict()
     expected = {r.tune_id: r.as_dict() for r in decision.evaluate(days, policy, AS_OF)}
     got = {
@@ -308,6 +314,31 @@ def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
             assert got[tune_id]["figures"][key] == (
                 pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
             ), key
+
+
+def test_an_evaluation_as_of_a_day_before_a_retraining_reads_from_the_training_before():
+    """As of a day before the tune's logged retraining, its last training is its deployment:
+    both reads start there, not at the rule windows, and give the same figures."""
+    (tune,) = portfolio(1)
+    deployed = AS_OF - timedelta(days=110)
+    FineTune.objects.filter(pk=tune.pk).update(
+        deployed_on=deployed, last_trained_on=AS_OF - timedelta(days=10), upfront_cost=300
+    )
+    ChangeLogEntryFactory(tune=tune, day=AS_OF - timedelta(days=10), kind="retraining", cost=50)
+    as_of = AS_OF - timedelta(days=20)
+    policy = selectors.engine_policy(selectors.current_policy())
+    spans = selectors.evaluation_inputs(as_of, policy)
+    days = selectors.portfolio_inputs(as_of, policy)
+    assert days.usage["day"].min() == pd.Timestamp(deployed)
+    if connection.vendor == "postgresql":
+        assert spans.usage_spans["day"].min() == pd.Timestamp(deployed)
+    (expected,) = decision.evaluate(days, policy, as_of)
+    (got,) = decision.evaluate(spans, policy, as_of, selectors.usage_days)
+    assert expected.figures["last_trained_on"] == deployed.isoformat()
+    for key, value in expected.figures.items():
+        assert got.figures[key] == (
+            pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+        ), key
 
 
 def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():

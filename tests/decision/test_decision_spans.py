@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from decision_builders import (
     AS_OF,
+    FRONTIER,
     POLICY,
+    SMALL,
     SUCCESSOR,
     day,
     default_prices,
@@ -142,10 +144,25 @@ def with_sources(p: Portfolio, rnd: random.Random) -> Portfolio:
     return Portfolio(**{**vars(p), "usage": pd.concat([rows, extra], ignore_index=True)})
 
 
+def with_own_models_and_prices(p: Portfolio, rnd: random.Random) -> Portfolio:
+    """Each tune on base and alternative models of its own, some with serving prices of their
+    own that change on days of their own: no tune's prices are another's."""
+    tunes = p.tunes.copy()
+    models = [FRONTIER, SMALL, SUCCESSOR]
+    tunes["base_model_id"] = [rnd.choice(models) for _ in tunes.index]
+    tunes["alternative_model_id"] = [rnd.choice(models) for _ in tunes.index]
+    prices = [
+        price(int(t), rnd.randrange(-500, 1), rnd.uniform(0.1, 5), rnd.uniform(0.1, 10), "tune_id")
+        for t in tunes.index
+        for _ in range(rnd.randrange(3))
+    ]
+    return Portfolio(**{**vars(p), "tunes": tunes, "tune_prices": pd.DataFrame(prices)})
+
+
 @SETTINGS
 @given(p=portfolios(complete_prices=False), rnd=st.randoms(use_true_random=False))
 def test_spans_give_the_results_of_days(p, rnd):
-    p = with_sources(p, rnd)
+    p = with_own_models_and_prices(with_sources(p, rnd), rnd)
     assert_same_results(p, Spans(p))
 
 

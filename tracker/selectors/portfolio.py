@@ -6,24 +6,21 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
-    DateField,
     DecimalField,
     F,
     Field,
     FloatField,
     IntegerField,
     QuerySet,
-    Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Least
 
 import decision
 from decision import vocabulary
@@ -50,10 +47,6 @@ if TYPE_CHECKING:
 class LatestVerdict(TypedDict):
     latest_verdict: str | None
     latest_as_of: date | None
-
-
-#: The longest look back any rule needs besides the lookback: the 30 + 60 days of the volume drop.
-VOLUME_TREND_DAYS = 90
 
 
 def current_policy() -> DecisionPolicy:
@@ -238,18 +231,12 @@ def portfolio_inputs(
     charts of the whole history).
     """
     inputs, ids = _inputs_without_usage(as_of, tune_ids)
-    # Each tune's usage back to the earliest day a rule needs for it: its last training (or
-    # deployment), or the windows. Rows go as stored: the engine sums sources per day itself.
-    start = _usage_start(as_of, policy, usage_since)
-    trained = Coalesce(
-        F("tune__last_trained_on"), F("tune__deployed_on"), Value(start, output_field=DateField())
-    )
+    # Each tune's rows from its own first day, as the span read takes them (rows dated as_of's
+    # day or earlier). Rows go as stored: the engine sums sources per day itself.
+    first_days = _first_days(inputs, policy, as_of, usage_since)
+    since = first_days.min() if first_days.notna().any() else pd.Timestamp(as_of)
     usage = _frame(
-        UsageRecord.objects.filter(
-            tune_id__in=ids,
-            day__gte=Least(trained, Value(start, output_field=DateField())),
-            day__lte=as_of,
-        )
+        UsageRecord.objects.filter(tune_id__in=ids, day__gte=since.date(), day__lte=as_of)
         .order_by()
         .values_list(*USAGE_FIELDS),
         list(USAGE_FIELDS),
@@ -257,6 +244,7 @@ def portfolio_inputs(
         floats=["queries", "input_tokens", "output_tokens", "cost_usd"],
         bools=["estimated"],
     )
+    usage = usage[usage["day"].to_numpy() >= first_days.reindex(usage["tune_id"]).to_numpy()]
     return replace(inputs, usage=_engine_usage(usage))
 
 
@@ -274,11 +262,8 @@ def evaluation_inputs(
         return portfolio_inputs(as_of, policy, tune_ids)
     inputs, _ = _inputs_without_usage(as_of, tune_ids)
     starts = decision.span_starts(inputs, policy, as_of)
-    # Each tune's usage from the earliest day a rule needs for it, as portfolio_inputs reads it.
-    window = pd.Timestamp(_usage_start(as_of, policy, None))
-    trained = inputs.tunes["last_trained_on"].fillna(inputs.tunes["deployed_on"])
     with _planner(SPAN_READ_PLANNER):
-        spans = _span_frame(trained.where(trained < window, window), as_of, starts)
+        spans = _span_frame(_first_days(inputs, policy, as_of), as_of, starts)
     return replace(inputs, usage_spans=spans)
 
 
@@ -298,21 +283,24 @@ SPAN_READ_PLANNER = {
 
 @contextmanager
 def _planner(settings: dict[str, str]) -> Iterator[None]:
-    """PostgreSQL planner settings for the statements inside, for the current transaction only
-    (outside one they have no effect), back to the session's own after them."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
-            [list(settings), list(settings.values())],
-        )
-    try:
-        yield
-    finally:
+    """PostgreSQL planner settings for the statements inside, back to the session's own after
+    them. They hold for a transaction only, so the statements run inside one (the one already
+    open, if any)."""
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(%s)",
-                [list(settings)],
+                "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
+                [list(settings), list(settings.values())],
             )
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config(name, reset_val, true) FROM pg_settings "
+                    "WHERE name = ANY(%s)",
+                    [list(settings)],
+                )
 
 
 def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: date) -> Portfolio:
@@ -329,11 +317,7 @@ def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: 
     months = pd.date_range(first.to_period("M").to_timestamp(), as_of, freq="MS")
     starts = decision.span_starts(inputs, policy, as_of)
     every_month = pd.MultiIndex.from_product([inputs.tunes.index, months], names=["tune_id", "day"])
-    starts = (
-        pd.concat([starts, every_month.to_frame(index=False)])
-        .drop_duplicates()
-        .sort_values(["tune_id", "day"], kind="mergesort")
-    )
+    starts = pd.concat([starts, every_month.to_frame(index=False)]).drop_duplicates()
     deployed = inputs.tunes["deployed_on"]
     with _planner(SPAN_READ_PLANNER):
         spans = _span_frame(deployed.mask(deployed < first, first), as_of, starts)
@@ -343,7 +327,10 @@ def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: 
 def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.DataFrame:
     """The usage of each tune of ``first_days`` (its index) from that day (none when blank) to
     ``as_of``, summed by the server per span between the tune's consecutive ``starts``
-    (``tune_id``, ``day``, sorted)."""
+    (``tune_id``, ``day``)."""
+    # Starts before a tune's first day cut nothing it reads (a catalog price years old would
+    # otherwise give every tune a start each month since).
+    starts = starts[starts["day"].to_numpy() >= first_days.reindex(starts["tune_id"]).to_numpy()]
     # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric. A day
     # to price has any of queries or tokens above zero, as the engine says of a single day
     # (``economics.usage_spans``); three comparisons cost the server less than a sum.
@@ -419,10 +406,16 @@ def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
     return _engine_usage(days)
 
 
-def _usage_start(as_of: date, policy: Policy, usage_since: date | None) -> date:
-    """The earliest day the rule windows need (a tune's history reaches back to its training)."""
-    window = as_of - timedelta(days=max(VOLUME_TREND_DAYS, policy.lookback_days))
-    return window if usage_since is None else min(window, usage_since)
+def _first_days(
+    inputs: Portfolio, policy: Policy, as_of: date, usage_since: date | None = None
+) -> pd.Series:
+    """The first day of usage read for each tune: from its last training or the rule windows'
+    start (``decision.usage_needed_from``), or ``usage_since`` when earlier (charts)."""
+    needed = decision.usage_needed_from(inputs, policy, as_of)
+    if usage_since is None:
+        return needed
+    since = pd.Timestamp(usage_since)
+    return needed.where(needed < since, since)
 
 
 def ids_in(ids: Iterable[int]) -> list[int] | RawSQL:

@@ -95,6 +95,11 @@ def _evaluate_chunk(job: tuple[list[int], date], forked: bool = True) -> list[Ev
     """One chunk; in a forked process on a connection of its own, closed when done."""
     chunk, as_of = job
     try:
+        if forked:
+            # The processes keep every core busy already: a statement's own parallel workers
+            # would only contend with them, and a parallel plan costs more work in all.
+            with connection.cursor() as cursor:
+                cursor.execute("SET max_parallel_workers_per_gather = 0")
         run = evaluate_portfolio(as_of=as_of, tune_ids=chunk)
         return [Evaluated(e.tune_id, e.verdict, e.reason) for e in run.evaluations]
     finally:
