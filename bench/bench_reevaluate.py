@@ -35,6 +35,7 @@ import os
 import resource
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,10 +62,13 @@ from tracker.models import CatalogModel, FineTune, Team, TeamAPIKey
 #: ``reevaluate`` evaluates in the nightly run's chunks.
 CHUNK = settings.TUNEFOLIO_EVALUATION_CHUNK_SIZE
 
+#: The rows each tune's evaluation reads: from its last training, or from the day the rule
+#: windows reach back to (the default policy's: 90 days) when that is earlier.
 NEEDED_USAGE = (
     "SELECT u.tune_id, u.day, u.source, u.queries, u.input_tokens, u.output_tokens "
     "FROM tracker_usagerecord u JOIN tracker_finetune t ON t.id = u.tune_id "
-    f"WHERE u.day >= t.last_trained_on AND u.day <= DATE '{AS_OF}'"
+    f"WHERE u.day >= LEAST(t.last_trained_on, DATE '{AS_OF - timedelta(days=90)}') "
+    f"AND u.day <= DATE '{AS_OF}'"
 )
 
 

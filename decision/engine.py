@@ -209,7 +209,9 @@ def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
             recent_from - pd.Timedelta(days=lifecycle.EARLIER_DAYS),
         ]
     )
-    first = min(fixed.min(), own["day"].min()) if len(own) else fixed.min()
+    # Months from the earliest training on: a catalog price years old would give every tune a
+    # start each month since, and before its training a tune's spans need only its prices.
+    first = min(fixed.min(), trained.min()) if trained.notna().any() else fixed.min()
     shared = fixed.union(pd.date_range(first.to_period("M").to_timestamp(), day, freq="MS"))
     # Every tune's shared days and its own, as numbers sorted by tune then day, without repeats:
     # a chunk's tens of thousands of rows in a few array operations.
@@ -233,10 +235,11 @@ def span_starts(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFra
 
 
 def usage_needed_from(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.Series:
-    """The first day of usage each tune's figures read, by tune id: its last training (as
-    ``stability.last_training`` finds it on ``as_of``, retrainings logged since included), or
-    the start of the longest window (lookback, volume trend) when that is earlier or there is
-    none. ``portfolio.usage`` is not read."""
+    """The first day of usage each tune's figures read, by tune id: its last training as
+    ``stability.last_training`` finds it on ``as_of`` (retrainings logged up to that day
+    included), or, when that is later or there is none, the day the rule windows reach back to:
+    the lookback or the volume trend's 30 + 60 days, whichever is longer. ``portfolio.usage`` is
+    not read."""
     day = as_day(as_of)
     p = normalise(Portfolio(tunes=portfolio.tunes, changes=portfolio.changes))
     trained = stability.last_training(p.tunes, p.changes, day)["last_trained_on"]

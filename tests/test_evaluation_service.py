@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 import decision
-from decision import fmt, lifecycle
+from decision import fmt
 from decision.fmt import FIGURE_DIGITS
 from tracker import selectors, services
 from tracker.models import Evaluation, FineTune, PolicyVersion, TunePrice, UsageRecord
@@ -247,7 +247,7 @@ def test_usage_is_read_from_each_tunes_own_window_with_every_source():
     usage = selectors.portfolio_inputs(AS_OF, policy).usage
     daily = usage.groupby(["tune_id", "day"], as_index=False).sum()  # as the engine does
     days = daily.groupby("tune_id")["day"].agg(["min", "max", "count"])
-    window = max(policy.lookback_days, lifecycle.RECENT_DAYS + lifecycle.EARLIER_DAYS)
+    window = max(policy.lookback_days, 90)  # the volume trend's 30 + 60 days
     assert days.loc[long_ago.pk, "count"] == 101  # back to its last training
     assert days.loc[recently.pk, "count"] == window + 1  # back to the windows only
     assert days["max"].eq(pd.Timestamp(AS_OF)).all()
@@ -277,7 +277,7 @@ def test_a_chunk_looks_only_at_its_own_tunes():
 def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
     """A tune's spans start on its own training and price days, never on another tune's: a
     portfolio trained on a dozen different days still reads about a span a month per tune,
-    with the figures of the day-by-day read."""
+    with the figures of the day-by-day read (on SQLite both are the day-by-day read)."""
     tunes = portfolio(12)
     for i, t in enumerate(tunes):
         trained = AS_OF - timedelta(days=300 + 7 * i)
@@ -318,14 +318,15 @@ def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
 
 def test_an_evaluation_as_of_a_day_before_a_retraining_reads_from_the_training_before():
     """As of a day before the tune's logged retraining, its last training is its deployment:
-    both reads start there, not at the rule windows, and give the same figures."""
+    both reads start there, not at the rule windows (90 days back), and give the same figures
+    (on SQLite both are the day-by-day read)."""
     (tune,) = portfolio(1)
-    deployed = AS_OF - timedelta(days=110)
+    deployed = AS_OF - timedelta(days=115)
     FineTune.objects.filter(pk=tune.pk).update(
         deployed_on=deployed, last_trained_on=AS_OF - timedelta(days=10), upfront_cost=300
     )
     ChangeLogEntryFactory(tune=tune, day=AS_OF - timedelta(days=10), kind="retraining", cost=50)
-    as_of = AS_OF - timedelta(days=20)
+    as_of = AS_OF - timedelta(days=20)  # the windows reach back to AS_OF - 110
     policy = selectors.engine_policy(selectors.current_policy())
     spans = selectors.evaluation_inputs(as_of, policy)
     days = selectors.portfolio_inputs(as_of, policy)

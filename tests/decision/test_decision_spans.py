@@ -145,12 +145,12 @@ def with_sources(p: Portfolio, rnd: random.Random) -> Portfolio:
 
 
 def with_own_models_and_prices(p: Portfolio, rnd: random.Random) -> Portfolio:
-    """Each tune on base and alternative models of its own, some with serving prices of their
-    own that change on days of their own: no tune's prices are another's."""
+    """Each tune on base and alternative models of its own (or none), some with serving prices
+    of their own that change on days of their own: no tune's prices are another's."""
     tunes = p.tunes.copy()
     models = [FRONTIER, SMALL, SUCCESSOR]
     tunes["base_model_id"] = [rnd.choice(models) for _ in tunes.index]
-    tunes["alternative_model_id"] = [rnd.choice(models) for _ in tunes.index]
+    tunes["alternative_model_id"] = [rnd.choice([*models, None]) for _ in tunes.index]
     prices = [
         price(int(t), rnd.randrange(-500, 1), rnd.uniform(0.1, 5), rnd.uniform(0.1, 10), "tune_id")
         for t in tunes.index

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -180,16 +181,17 @@ def test_several_gunicorn_workers_report_one_sum(tmp_path):
     try:
         wait_until(answers, 60, "gunicorn to serve")
         before = samples(get("/metrics"))
-        # Concurrent requests, batch after batch until more than one worker has served some:
-        # a sync worker answers one at a time, so the others take the rest (else the test would
-        # prove nothing about summing).
-        sent = 0
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            while sent < 300:
+        # A client that has sent only part of its request holds the sync worker that accepted
+        # it (the first to accept takes the oldest connection), so the requests that follow go
+        # to the others, and more than one worker has served some however fast each answers
+        # (else the test would prove nothing about summing).
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as held:
+            held.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            with ThreadPoolExecutor(max_workers=10) as pool:
                 list(pool.map(lambda _: get("/healthz"), range(30)))
-                sent += 30
-                if len(list((tmp_path / "prometheus").glob("counter_*.db"))) >= 2:
-                    break
+            held.sendall(b"Connection: close\r\n\r\n")
+            assert held.makefile("rb").readline().startswith(b"HTTP/1.1 200")
+        sent = 31
         assert len(list((tmp_path / "prometheus").glob("counter_*.db"))) >= 2
         key = ("http_requests_total", (("method", "GET"), ("status", "200"), ("view", "healthz")))
         totals = {samples(get("/metrics")).get(key, 0) - before.get(key, 0) for _ in range(6)}

@@ -292,15 +292,13 @@ def _planner(settings: dict[str, str]) -> Iterator[None]:
                 "SELECT set_config(n, v, true) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
                 [list(settings), list(settings.values())],
             )
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config(name, reset_val, true) FROM pg_settings "
-                    "WHERE name = ANY(%s)",
-                    [list(settings)],
-                )
+        # On an error the transaction is rolled back, and the settings with it.
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(%s)",
+                [list(settings)],
+            )
 
 
 def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: date) -> Portfolio:
@@ -367,18 +365,18 @@ def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.
     )
 
 
-def _int_array(values: Iterable[int | None]) -> str:
-    """Whole numbers (or None) as one PostgreSQL array literal (cast it in the SQL): the text of
-    tens of thousands of numbers is made several times faster than their list is quoted one by
-    one."""
-    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+def _int_array(values: Iterable[int]) -> str:
+    """Whole numbers as one PostgreSQL array literal (cast it in the SQL): the text of tens of
+    thousands of numbers is made several times faster than their list is quoted one by one."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
-def _days_since_1970(days: pd.Series) -> list[int | None]:
-    """Days as whole numbers of days since 1970-01-01, blank ones as None."""
-    numbers = days.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64")
-    blanks = days.isna().tolist()
-    return [None if blank else n for n, blank in zip(numbers.tolist(), blanks, strict=True)]
+def _days_since_1970(days: pd.Series) -> list[int]:
+    """Days (none blank) as whole numbers of days since 1970-01-01."""
+    numbers: list[int] = (
+        days.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("int64").tolist()
+    )
+    return numbers
 
 
 def usage_days(spans: pd.DataFrame) -> pd.DataFrame:
