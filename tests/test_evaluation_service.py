@@ -50,19 +50,33 @@ def portfolio(size: int) -> list[FineTune]:
         )
         for t in tunes
     )
+    for t in tunes:
+        daily_usage(t, range(120))
+    return tunes
+
+
+def daily_usage(tune: FineTune, days_back: range) -> None:
+    """A gateway row on each day ``days_back`` days before AS_OF."""
     UsageRecord.objects.bulk_create(
         UsageRecord(
-            tune=t,
+            tune=tune,
             day=AS_OF - timedelta(days=d),
             source="gateway",
             queries=20_000,
             input_tokens=20_000 * 800,
             output_tokens=20_000 * 150,
         )
-        for t in tunes
-        for d in range(120)
+        for d in days_back
     )
-    return tunes
+
+
+def assert_same_figures(got: dict, expected: dict) -> None:
+    """Figures equal, floats to 1e-9 relative (a span's cost is price × summed tokens)."""
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == (
+            pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
+        ), key
 
 
 def queries_to_evaluate(as_of=AS_OF) -> int:
@@ -283,17 +297,7 @@ def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
         trained = AS_OF - timedelta(days=300 + 7 * i)
         FineTune.objects.filter(pk=t.pk).update(last_trained_on=trained, deployed_on=trained)
         TunePrice.objects.filter(tune=t).update(effective_from=trained)
-        UsageRecord.objects.bulk_create(
-            UsageRecord(
-                tune=t,
-                day=AS_OF - timedelta(days=d),
-                source="gateway",
-                queries=20_000,
-                input_tokens=20_000 * 800,
-                output_tokens=20_000 * 150,
-            )
-            for d in range(120, 300 + 7 * i + 1)
-        )
+        daily_usage(t, range(120, 300 + 7 * i + 1))
     policy = selectors.engine_policy(selectors.current_policy())
     spans = selectors.evaluation_inputs(AS_OF, policy)
     days = selectors.portfolio_inputs(AS_OF, policy)
@@ -310,10 +314,7 @@ def test_tunes_trained_on_different_days_each_keep_about_a_span_a_month():
     assert got.keys() == expected.keys()
     for tune_id, result in expected.items():
         assert got[tune_id]["verdict"] == result["verdict"]
-        for key, value in result["figures"].items():
-            assert got[tune_id]["figures"][key] == (
-                pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
-            ), key
+        assert_same_figures(got[tune_id]["figures"], result["figures"])
 
 
 def test_an_evaluation_as_of_a_day_before_a_retraining_reads_from_the_training_before():
@@ -336,10 +337,7 @@ def test_an_evaluation_as_of_a_day_before_a_retraining_reads_from_the_training_b
     (expected,) = decision.evaluate(days, policy, as_of)
     (got,) = decision.evaluate(spans, policy, as_of, selectors.usage_days)
     assert expected.figures["last_trained_on"] == deployed.isoformat()
-    for key, value in expected.figures.items():
-        assert got.figures[key] == (
-            pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
-        ), key
+    assert_same_figures(got.figures, expected.figures)
 
 
 def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():
@@ -395,7 +393,4 @@ def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():
         assert [f["code"] for f in got[tune_id]["findings"]] == [
             f["code"] for f in result["findings"]
         ]
-        for key, value in result["figures"].items():
-            assert got[tune_id]["figures"][key] == (
-                pytest.approx(value, rel=1e-9) if isinstance(value, float) else value
-            ), key
+        assert_same_figures(got[tune_id]["figures"], result["figures"])
