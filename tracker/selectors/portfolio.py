@@ -328,7 +328,9 @@ def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.
     (``tune_id``, ``day``)."""
     # Starts before a tune's first day cut nothing it reads (a catalog price years old would
     # otherwise give every tune a start each month since).
-    starts = starts[starts["day"].to_numpy() >= first_days.reindex(starts["tune_id"]).to_numpy()]
+    first = first_days.reindex(starts["tune_id"])
+    kept = starts["day"].to_numpy() >= first.to_numpy()
+    starts, first = starts[kept], first[kept]
     # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric. A day
     # to price has any of queries or tokens above zero, as the engine says of a single day
     # (``economics.usage_spans``); three comparisons cost the server less than a sum.
@@ -356,7 +358,7 @@ def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.
         [
             _int_array(starts["tune_id"]),
             _int_array(_days_since_1970(starts["day"])),
-            _int_array(_days_since_1970(first_days.reindex(starts["tune_id"]))),
+            _int_array(_days_since_1970(first)),
             as_of,
         ],
         list(SPAN_COLUMNS),
