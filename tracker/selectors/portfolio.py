@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
+import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
@@ -267,18 +268,11 @@ def evaluation_inputs(
     return replace(inputs, usage_spans=spans)
 
 
-#: How PostgreSQL plans the span sums, which read every usage row of a chunk: tune by tune
-#: through the (tune, day, source) index, in a nested loop. Its planner can't foresee from the
-#: arrays how many rows that is, and would otherwise hash the whole table. The rows arrive sorted
-#: by tune and day, not by span, so a hash of the spans beats sorting them; one chunk's spans fit
-#: in ``work_mem`` many times over.
-SPAN_READ_PLANNER = {
-    "enable_hashjoin": "off",
-    "enable_mergejoin": "off",
-    "enable_incremental_sort": "off",
-    "jit": "off",
-    "work_mem": "64MB",
-}
+#: How PostgreSQL plans the span sums: each span is its own small aggregate over the (tune, day,
+#: source) index, which leaves the planner nothing to choose but whether to compile it. A chunk's
+#: thousands of spans add up to a cost past ``jit_above_cost``, and compiling costs more than the
+#: read it would speed up.
+SPAN_READ_PLANNER = {"jit": "off"}
 
 
 @contextmanager
@@ -324,47 +318,69 @@ def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: 
 
 def _span_frame(first_days: pd.Series, as_of: date, starts: pd.DataFrame) -> pd.DataFrame:
     """The usage of each tune of ``first_days`` (its index) from that day (none when blank) to
-    ``as_of``, summed by the server per span between the tune's consecutive ``starts``
-    (``tune_id``, ``day``)."""
-    # Starts before a tune's first day cut nothing it reads (a catalog price years old would
-    # otherwise give every tune a start each month since).
-    first = first_days.reindex(starts["tune_id"])
-    kept = starts["day"].to_numpy() >= first.to_numpy()
-    starts, first = starts[kept], first[kept]
-    # Sums as float8: exact for whole numbers below 2**53, and far cheaper than numeric. A day
-    # to price has any of queries or tokens above zero, as the engine says of a single day
-    # (``economics.usage_spans``); three comparisons cost the server less than a sum.
+    ``as_of``, summed by the server per span: from the tune's first day, and from each of its
+    ``starts`` (``tune_id``, ``day``) after it, up to the day before the next one."""
+    spans = _spans_between(first_days, pd.Timestamp(as_of), starts)
+    # Each span is one aggregate over the (tune, day, source) index, read in a nested loop: no
+    # grouping key to work out per row and nothing to hash. Whole numbers are summed as such
+    # (exact, and cheaper than converting each to float); costs as float8, far cheaper than
+    # numeric. A day to price has any of queries or tokens above zero, as the engine says of a
+    # single day (``economics.usage_spans``).
     return _sql_frame(
         f"""
-        WITH t AS MATERIALIZED (
-            SELECT id, DATE '1970-01-01' + min(first_day) AS first_day,
-                array_agg(DATE '1970-01-01' + day ORDER BY day) AS starts
-            FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS s(id, day, first_day)
-            GROUP BY id
-        )
-        SELECT tune_id, min(day), max(day),
-            sum(queries::float8), sum(input_tokens::float8), sum(output_tokens::float8),
-            sum(cost_usd::float8),
-            coalesce(sum(input_tokens::float8) FILTER (WHERE cost_usd IS NOT NULL), 0),
-            coalesce(sum(output_tokens::float8) FILTER (WHERE cost_usd IS NOT NULL), 0),
-            coalesce(sum(queries::float8) FILTER (WHERE estimated), 0),
-            min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
-            min(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0),
-            max(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0)
-        FROM t
-        JOIN {UsageRecord._meta.db_table} ON tune_id = t.id AND day BETWEEN t.first_day AND %s
-        GROUP BY tune_id, width_bucket(day, t.starts)
+        SELECT s.tune_id, a.*
+        FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS s(tune_id, first_day, last_day)
+        CROSS JOIN LATERAL (
+            SELECT min(day) AS first_read, max(day),
+                sum(queries), sum(input_tokens), sum(output_tokens), sum(cost_usd::float8),
+                coalesce(sum(input_tokens) FILTER (WHERE cost_usd IS NOT NULL), 0),
+                coalesce(sum(output_tokens) FILTER (WHERE cost_usd IS NOT NULL), 0),
+                coalesce(sum(queries) FILTER (WHERE estimated), 0),
+                min(day) FILTER (WHERE queries > 0), max(day) FILTER (WHERE queries > 0),
+                min(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0),
+                max(day) FILTER (WHERE queries > 0 OR input_tokens > 0 OR output_tokens > 0)
+            FROM {UsageRecord._meta.db_table} u
+            WHERE u.tune_id = s.tune_id
+                AND u.day BETWEEN DATE '1970-01-01' + s.first_day
+                    AND DATE '1970-01-01' + s.last_day
+        ) AS a
+        WHERE a.first_read IS NOT NULL
         """,
         [
-            _int_array(starts["tune_id"]),
-            _int_array(_days_since_1970(starts["day"])),
-            _int_array(_days_since_1970(first)),
-            as_of,
+            _int_array(spans["tune_id"]),
+            _int_array(_days_since_1970(spans["day"])),
+            _int_array(_days_since_1970(spans["last_day"])),
         ],
         list(SPAN_COLUMNS),
         dates=[name for name in SPAN_COLUMNS if name in SPAN_DATES],
         floats=[name for name in SPAN_COLUMNS if name not in SPAN_DATES and name != "tune_id"],
     )
+
+
+def _spans_between(
+    first_days: pd.Series, as_of: pd.Timestamp, starts: pd.DataFrame
+) -> pd.DataFrame:
+    """Each tune's spans (``tune_id``, ``day``, ``last_day``): from its first day (none when
+    blank) and each of its ``starts`` after that, to the day before the next one, the last up
+    to ``as_of``."""
+    # Starts before a tune's first day cut nothing it reads (a catalog price years old would
+    # otherwise give every tune a start each month since).
+    first = first_days[first_days.notna() & (first_days <= as_of)]
+    kept = starts["day"].to_numpy() >= first.reindex(starts["tune_id"]).to_numpy()
+    ids = np.concatenate([first.index.to_numpy("int64"), starts["tune_id"].to_numpy("int64")[kept]])
+    days = np.concatenate(
+        [first.to_numpy("datetime64[ns]"), starts["day"].to_numpy("datetime64[ns]")[kept]]
+    )
+    order = np.lexsort((days, ids))
+    ids, days = ids[order], days[order]
+    new = np.ones(len(ids), dtype=bool)
+    new[1:] = (ids[1:] != ids[:-1]) | (days[1:] != days[:-1])
+    ids, days = ids[new], days[new]
+    last = np.full(len(ids), as_of.to_datetime64(), dtype="datetime64[ns]")
+    same_tune = ids[1:] == ids[:-1]
+    last[:-1][same_tune] = days[1:][same_tune] - np.timedelta64(1, "D")
+    keep = days <= last
+    return pd.DataFrame({"tune_id": ids[keep], "day": days[keep], "last_day": last[keep]})
 
 
 def _int_array(values: Iterable[int]) -> str:
