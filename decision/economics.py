@@ -34,6 +34,10 @@ def usage_spans(
     day, sorted: each day of ``usage`` becomes a one-day span (its sources summed) beside the
     given ``spans``. Only the rows a source billed count towards the billed tokens."""
     rows = usage[usage["tune_id"].isin(tune_ids) & (usage["day"] <= as_of)]
+    given = spans[spans["tune_id"].isin(tune_ids) & (spans["day"] <= as_of)]
+    if rows.empty and not given.empty:  # usage read as spans only: nothing to sum by day
+        given = given.loc[:, list(SPAN_COLUMNS)]
+        return given.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
     billed = rows["billed_cost"].notna()
     rows = rows.assign(
         billed_input_tokens=rows["billed_input_tokens"].where(billed, 0.0),
@@ -46,7 +50,6 @@ def usage_spans(
     used = daily["day"].where(daily["queries"] > 0)
     priced = daily["day"].where((daily[_USAGE] > 0).any(axis=1))
     daily = daily.assign(used_from=used, used_until=used, priced_from=priced, priced_until=priced)
-    given = spans[spans["tune_id"].isin(tune_ids) & (spans["day"] <= as_of)]
     if given.empty:
         return daily.loc[:, list(SPAN_COLUMNS)]
     both = pd.concat([daily.loc[:, list(SPAN_COLUMNS)], given.loc[:, list(SPAN_COLUMNS)]])
@@ -60,18 +63,33 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     price per million tokens aligned to ``keys.index``; NaN where no price was in force. Of two
     rows for the same key and day, the later one holds (``normalise`` fixes their order).
     """
+    found = _prices_on(prices, key, _numbers(keys), days.to_numpy(dtype="datetime64[ns]"))
+    return pd.DataFrame(found, index=keys.index, columns=_PRICE)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Ids (or counts) as floats, missing ones as NaN: exact for ids below 2**53."""
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _prices_on(prices: pd.DataFrame, key: str, keys: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """:func:`price_on` as an array (input and output price per row), for keys as floats
+    (:func:`_numbers`) and ``datetime64[ns]`` days."""
     out = np.full((len(keys), len(_PRICE)), np.nan)
-    table = prices.dropna(subset=_PRICE, how="all")
-    wanted = (keys.notna() & days.notna()).to_numpy()
-    if table.empty or not wanted.any():
-        return pd.DataFrame(out, index=keys.index, columns=_PRICE)
+    values = prices[_PRICE].to_numpy(dtype="float64")
+    priced = ~np.isnan(values).all(axis=1)
+    wanted = ~(np.isnan(keys) | np.isnat(days))
+    if not priced.any() or not wanted.any():
+        return out
     # Every price row and every lookup as one number ordered by key, then day: one stable sort
     # of the (small) price table and one binary search per lookup, where an as-of join would
     # sort the lookups too.
-    table_keys = table[key].to_numpy(dtype="int64")
-    wanted_keys = keys[wanted].to_numpy(dtype="int64")
+    values = values[priced]
+    table_keys = prices[key].to_numpy(dtype="int64")[priced]
+    wanted_keys = keys[wanted].astype("int64")
     known = np.unique(table_keys)
-    table_at = _key_day(np.searchsorted(known, table_keys), table["effective_from"])
+    effective_from = prices["effective_from"].to_numpy(dtype="datetime64[ns]")[priced]
+    table_at = _key_day(np.searchsorted(known, table_keys), effective_from)
     order = np.argsort(table_at, kind="stable")
     table_at = table_at[order]
     code = np.searchsorted(known, wanted_keys).clip(max=len(known) - 1)
@@ -79,8 +97,8 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     same_key = (found >= 0) & (known[code] == wanted_keys)
     same_key[same_key] = table_at[found[same_key]] >> _DAY_BITS == code[same_key]
     rows = np.flatnonzero(wanted)[same_key]
-    out[rows] = table[_PRICE].to_numpy(dtype="float64")[order][found[same_key]]
-    return pd.DataFrame(out, index=keys.index, columns=_PRICE)
+    out[rows] = values[order][found[same_key]]
+    return out
 
 
 #: A day as a number fits in 20 bits: about ±1,400 years from 1970 (``normalise``'s
@@ -88,9 +106,9 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
 _DAY_BITS = 20
 
 
-def _key_day(codes: np.ndarray, days: pd.Series) -> np.ndarray:
+def _key_day(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Key codes and days as single sortable numbers: the code, then the day."""
-    since_1970 = days.to_numpy().astype("datetime64[D]").astype("int64")
+    since_1970 = days.astype("datetime64[D]").astype("int64")
     at: np.ndarray = (codes.astype("int64") << _DAY_BITS) + since_1970 + (1 << (_DAY_BITS - 1))
     return at
 
@@ -105,36 +123,37 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
     ``net_never_negative`` says whether each single day's net saving is ≥ 0 whatever its usage
     (the alternative is dearer per token on both sides), which bounds the running total inside.
     """
-    d = daily.copy()
-    alt_model = lookup(tunes["alternative_model_id"], d["tune_id"])
-    base_model = lookup(tunes["base_model_id"], d["tune_id"])
-    extra = lookup(tunes["extra_prompt_tokens"], d["tune_id"])
+    tune_ids = daily["tune_id"]
+    days = daily["day"].to_numpy()
+    extra = _numbers(lookup(tunes["extra_prompt_tokens"], tune_ids))
+    alt_model = _numbers(lookup(tunes["alternative_model_id"], tune_ids))
+    base_model = _numbers(lookup(tunes["base_model_id"], tune_ids))
+    alt = _prices_on(portfolio.model_prices, "model_id", alt_model, days)
+    own = _prices_on(portfolio.tune_prices, "tune_id", _numbers(tune_ids), days)
+    base = _prices_on(portfolio.model_prices, "model_id", base_model, days)
+    tune_price = np.where(~np.isnan(own).any(axis=1, keepdims=True), own, base)
 
-    alt = price_on(portfolio.model_prices, "model_id", alt_model, d["day"])
-    own = price_on(portfolio.tune_prices, "tune_id", d["tune_id"], d["day"])
-    base = price_on(portfolio.model_prices, "model_id", base_model, d["day"])
-    has_own = own.notna().all(axis=1)
-    tune_price = own.where(has_own, base)
-
-    needs_price = d["priced_from"].notna()
-    alt_input = d["input_tokens"] + extra * d["queries"]
-    d["alternative_cost"] = (
-        alt_input * alt["input_per_mtok"] + d["output_tokens"] * alt["output_per_mtok"]
-    ) / TOKENS_PER_PRICE_UNIT
-    d["tune_cost"] = (
-        d["input_tokens"] * tune_price["input_per_mtok"]
-        + d["output_tokens"] * tune_price["output_per_mtok"]
-    ) / TOKENS_PER_PRICE_UNIT
-    d["alternative_missing"] = needs_price & d["alternative_cost"].isna()
-    d["tune_missing"] = needs_price & d["tune_cost"].isna()
-    d["net_never_negative"] = (
-        (extra * alt["input_per_mtok"] >= 0)
-        & (alt["input_per_mtok"] >= tune_price["input_per_mtok"])
-        & (alt["output_per_mtok"] >= tune_price["output_per_mtok"])
+    # Whole columns as arrays: the same arithmetic, without a Series' bookkeeping per step.
+    queries, input_tokens, output_tokens = (
+        daily[name].to_numpy(dtype="float64") for name in _USAGE
     )
-    # A day with nothing to price costs nothing on either side.
-    d.loc[~needs_price, ["alternative_cost", "tune_cost"]] = 0.0
-    return d
+    needs_price = daily["priced_from"].notna().to_numpy()
+    alternative_cost = (
+        (input_tokens + extra * queries) * alt[:, 0] + output_tokens * alt[:, 1]
+    ) / TOKENS_PER_PRICE_UNIT
+    tune_cost = (
+        input_tokens * tune_price[:, 0] + output_tokens * tune_price[:, 1]
+    ) / TOKENS_PER_PRICE_UNIT
+    return daily.assign(
+        # A day with nothing to price costs nothing on either side.
+        alternative_cost=np.where(needs_price, alternative_cost, 0.0),
+        tune_cost=np.where(needs_price, tune_cost, 0.0),
+        alternative_missing=needs_price & np.isnan(alternative_cost),
+        tune_missing=needs_price & np.isnan(tune_cost),
+        net_never_negative=(extra * alt[:, 0] >= 0)
+        & (alt[:, 0] >= tune_price[:, 0])
+        & (alt[:, 1] >= tune_price[:, 1]),
+    )
 
 
 def usage_days(daily: pd.DataFrame, tune_ids: pd.Index) -> pd.DataFrame:
@@ -227,25 +246,26 @@ def costs_at_todays_prices(
 ) -> pd.DataFrame:
     """Each side's cost per query for the given tokens per query, at the prices in force on
     ``as_of``: verdicts are about the future, so today's volume is priced at today's prices."""
-    on = pd.Series(as_of, index=tunes.index)
-    alt = price_on(portfolio.model_prices, "model_id", tunes["alternative_model_id"], on)
-    own = price_on(portfolio.tune_prices, "tune_id", pd.Series(tunes.index, index=tunes.index), on)
-    base = price_on(portfolio.model_prices, "model_id", tunes["base_model_id"], on)
-    tune_price = own.where(own.notna().all(axis=1), base)
-    inp, out = input_tokens_per_query, output_tokens_per_query
-    alt_cost = (
-        (inp + tunes["extra_prompt_tokens"]) * alt["input_per_mtok"] + out * alt["output_per_mtok"]
-    ) / TOKENS_PER_PRICE_UNIT
-    tune_cost = (
-        inp * tune_price["input_per_mtok"] + out * tune_price["output_per_mtok"]
-    ) / TOKENS_PER_PRICE_UNIT
+    on = np.full(len(tunes), as_of.to_datetime64(), dtype="datetime64[ns]")
+    alt = _prices_on(
+        portfolio.model_prices, "model_id", _numbers(tunes["alternative_model_id"]), on
+    )
+    own = _prices_on(portfolio.tune_prices, "tune_id", tunes.index.to_numpy("float64"), on)
+    base = _prices_on(portfolio.model_prices, "model_id", _numbers(tunes["base_model_id"]), on)
+    tune_price = np.where(~np.isnan(own).any(axis=1, keepdims=True), own, base)
+    inp = input_tokens_per_query.reindex(tunes.index).to_numpy(dtype="float64")
+    out = output_tokens_per_query.reindex(tunes.index).to_numpy(dtype="float64")
+    extra = tunes["extra_prompt_tokens"].to_numpy(dtype="float64")
     return pd.DataFrame(
         {
-            "alternative_cost_per_query": alt_cost,
-            "tune_cost_per_query": tune_cost,
-            "alternative_price_missing": alt.isna().any(axis=1),
-            "tune_price_missing": tune_price.isna().any(axis=1),
-        }
+            "alternative_cost_per_query": ((inp + extra) * alt[:, 0] + out * alt[:, 1])
+            / TOKENS_PER_PRICE_UNIT,
+            "tune_cost_per_query": (inp * tune_price[:, 0] + out * tune_price[:, 1])
+            / TOKENS_PER_PRICE_UNIT,
+            "alternative_price_missing": np.isnan(alt).any(axis=1),
+            "tune_price_missing": np.isnan(tune_price).any(axis=1),
+        },
+        index=tunes.index,
     )
 
 
@@ -286,67 +306,22 @@ def recovery(
     """
     tune_ids = last_trained_on.index
     fixed_per_day = monthly_fixed_cost / DAYS_PER_MONTH
-    since = priced[priced["day"] >= lookup(last_trained_on, priced["tune_id"])]
-    rows = since.assign(net=since["alternative_cost"] - since["tune_cost"])
-    missing = rows["net"].isna().groupby(rows["tune_id"]).any()
+    since = priced[(priced["day"] >= lookup(last_trained_on, priced["tune_id"])).to_numpy()]
+    net = since["alternative_cost"] - since["tune_cost"]
+    per_tune = net.groupby(since["tune_id"].to_numpy())
+    missing = per_tune.count() < per_tune.size()
     missing = missing.reindex(tune_ids, fill_value=False).astype(bool)
-    total = rows.groupby("tune_id")["net"].sum().reindex(tune_ids, fill_value=0.0)
+    total = per_tune.sum().reindex(tune_ids, fill_value=0.0)
     days = ((as_of - last_trained_on).dt.days + 1).astype("float64")
     cumulative = tidy(total - fixed_per_day * days, 6).where(~missing & days.notna())
 
     known = cumulative.notna() & training_cost.notna()
     recovered = pd.Series(pd.NA, index=tune_ids, dtype="boolean")
     recovered[known] = (cumulative >= training_cost)[known]
-
-    # Running total at the end of each stretch between usage days; a zero row on the training
-    # day makes the first stretch start there. The break-even day is the first usage day after
-    # which no stretch ends below the cost.
     done = recovered.fillna(False).astype(bool)
-    start_rows = pd.DataFrame(
-        {
-            "tune_id": tune_ids[done],
-            "day": last_trained_on[done].to_numpy(),
-            "last_day": last_trained_on[done].to_numpy(),
-            "net": 0.0,
-            "net_never_negative": True,
-        }
-    )
-    columns = ["tune_id", "day", "last_day", "net", "net_never_negative"]
-    steps = pd.concat([rows.loc[lookup(done, rows["tune_id"]), columns], start_rows])
-    steps = steps.groupby(["tune_id", "day"], as_index=False).agg(
-        net=("net", "sum"),
-        last_day=("last_day", "max"),
-        net_never_negative=("net_never_negative", "min"),
-    )
-    by_tune = steps.groupby("tune_id")
-    trained = lookup(last_trained_on, steps["tune_id"])
-    per_day = lookup(fixed_per_day, steps["tune_id"])
-    cost = lookup(training_cost, steps["tune_id"])
-    stretch_end = (by_tune["day"].shift(-1) - ONE_DAY).fillna(as_of)
-    elapsed = (stretch_end - trained).dt.days + 1
-    total_so_far = by_tune["net"].cumsum()
-    running = total_so_far - per_day * elapsed
-    lowest_after = tidy(running, 6)[::-1].groupby(steps["tune_id"][::-1]).cummin()[::-1]
-    holds = lowest_after >= cost
-    reached_on = steps[holds].groupby("tune_id")["day"].min().reindex(tune_ids)
 
-    # A span hides the running total at its own days. While every day's net saving is ≥ 0, the
-    # total inside stays above what came before less the fixed cost to the span's last day; a
-    # span after the break-even day where that bound could fall below the cost is read day by
-    # day (the break-even day could lie inside it). Spans before it cannot move it.
-    before = total_so_far - steps["net"]
-    bound = before - pd.concat(
-        [
-            per_day * ((steps["day"] - trained).dt.days + 1),
-            per_day * (steps["last_day"] - trained).dt.days,
-        ],
-        axis=1,
-    ).max(axis=1)
-    clear = (steps["last_day"] == steps["day"]) | (
-        steps["net_never_negative"].astype(bool) & (bound - _BOUND_MARGIN >= cost)
-    )
-    split = ~clear & (steps["day"] >= lookup(reached_on, steps["tune_id"]))
-    to_split = steps.loc[split, ["tune_id", "day", "last_day"]]
+    steps = _stretches(since[lookup(done, since["tune_id"]).to_numpy()], last_trained_on[done])
+    to_split, reached_on = _break_even(steps, last_trained_on, fixed_per_day, training_cost, as_of)
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
     days_to_go = (to_go / (saving / DAYS_PER_MONTH).where(saving > 0)).apply(np.ceil)
@@ -362,6 +337,97 @@ def recovery(
         }
     )
     return figures, to_split
+
+
+def _stretches(rows: pd.DataFrame, trained: pd.Series) -> dict[str, np.ndarray]:
+    """The priced rows of tunes trained on ``trained`` (by tune id), sorted by tune and day and
+    none before the training, as arrays (``tune_id``, ``day``, ``last_day``, ``net``,
+    ``net_never_negative``), with a zero row on each training day, merged into the row on that
+    day if there is one: a tune's first stretch starts on its training day."""
+    starts = len(trained)
+    tune = np.concatenate([trained.index.to_numpy("int64"), rows["tune_id"].to_numpy("int64")])
+    day = np.concatenate(
+        [trained.to_numpy("datetime64[ns]"), rows["day"].to_numpy("datetime64[ns]")]
+    )
+    last_day = np.concatenate([day[:starts], rows["last_day"].to_numpy("datetime64[ns]")])
+    # + 0.0 as a sum with the zero row gives it (-0.0 becomes 0.0).
+    net = np.concatenate(
+        [np.zeros(starts), (rows["alternative_cost"] - rows["tune_cost"]).to_numpy("float64") + 0.0]
+    )
+    never_negative = np.concatenate(
+        [np.ones(starts, dtype=bool), rows["net_never_negative"].to_numpy(dtype=bool)]
+    )
+    # Sorted by tune and day, a zero row just before the row it merges into (which keeps its
+    # own net, last day and bound), then dropped.
+    is_row = np.arange(len(tune)) >= starts
+    order = np.lexsort((is_row, day, tune))
+    tune, day = tune[order], day[order]
+    keep = np.ones(len(tune), dtype=bool)
+    keep[:-1] = (tune[1:] != tune[:-1]) | (day[1:] != day[:-1])
+    kept = order[keep]
+    return {
+        "tune_id": tune[keep],
+        "day": day[keep],
+        "last_day": last_day[kept],
+        "net": net[kept],
+        "net_never_negative": never_negative[kept],
+    }
+
+
+def _break_even(
+    steps: dict[str, np.ndarray],
+    last_trained_on: pd.Series,
+    fixed_per_day: pd.Series,
+    training_cost: pd.Series,
+    as_of: pd.Timestamp,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The spans whose single days the break-even day needs (``tune_id``, ``day``,
+    ``last_day``), and each recovered tune's break-even day as these stretches tell it (by tune
+    id, NaT for the others).
+
+    Running total at the end of each stretch between usage days: the break-even day is the first
+    usage day after which no stretch ends below the cost."""
+    tune, day, last_day, net = steps["tune_id"], steps["day"], steps["last_day"], steps["net"]
+    trained = _at(last_trained_on, tune)
+    per_day = _at(fixed_per_day, tune)
+    cost = _at(training_cost, tune)
+    same_tune_next = np.zeros(len(tune), dtype=bool)
+    same_tune_next[:-1] = tune[1:] == tune[:-1]
+    stretch_end = np.full(len(tune), as_of.to_datetime64(), dtype="datetime64[ns]")
+    stretch_end[:-1][same_tune_next[:-1]] = day[1:][same_tune_next[:-1]] - ONE_DAY.to_timedelta64()
+    elapsed = _days(stretch_end - trained) + 1
+    # Sums as pandas groups them (compensated), so a span sum and its days' agree.
+    total_so_far = pd.Series(net).groupby(tune).cumsum().to_numpy()
+    running = np.round(total_so_far - per_day * elapsed, 6)
+    lowest_after = pd.Series(running[::-1]).groupby(tune[::-1]).cummin().to_numpy()[::-1]
+    holds = np.flatnonzero(lowest_after >= cost)
+    reached_tunes, first = np.unique(tune[holds], return_index=True)
+    reached_on = pd.Series(day[holds[first]], index=reached_tunes).reindex(last_trained_on.index)
+
+    # A span hides the running total at its own days. While every day's net saving is ≥ 0, the
+    # total inside stays above what came before less the fixed cost to the span's last day; a
+    # span after the break-even day where that bound could fall below the cost is read day by
+    # day (the break-even day could lie inside it). Spans before it cannot move it.
+    before = total_so_far - net
+    bound = before - np.fmax(
+        per_day * (_days(day - trained) + 1), per_day * _days(last_day - trained)
+    )
+    clear = (last_day == day) | (steps["net_never_negative"] & (bound - _BOUND_MARGIN >= cost))
+    split = ~clear & (day >= _at(reached_on, tune))
+    to_split = pd.DataFrame(
+        {"tune_id": tune[split], "day": day[split], "last_day": last_day[split]}
+    )
+    return to_split, reached_on.astype("datetime64[ns]")
+
+
+def _at(values: pd.Series, keys: np.ndarray) -> np.ndarray:
+    """``values[key]`` for every key, as an array (missing where a key has none)."""
+    return values.reindex(keys).to_numpy()
+
+
+def _days(spans: np.ndarray) -> np.ndarray:
+    """Whole days of ``timedelta64`` spans, as floats."""
+    return spans.astype("timedelta64[D]").astype("int64").astype("float64")
 
 
 def billed_versus_computed(
