@@ -38,22 +38,43 @@ def usage_spans(
     if rows.empty and not given.empty:  # usage read as spans only: nothing to sum by day
         given = given.loc[:, list(SPAN_COLUMNS)]
         return given.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
-    billed = rows["billed_cost"].notna()
-    rows = rows.assign(
-        billed_input_tokens=rows["billed_input_tokens"].where(billed, 0.0),
-        billed_output_tokens=rows["billed_output_tokens"].where(billed, 0.0),
+    daily = _day_sums(rows)
+    queries, tokens = daily["queries"].to_numpy(), daily[_USAGE].to_numpy()
+    days = daily["day"].to_numpy()
+    used = np.where(queries > 0, days, np.datetime64("NaT"))
+    priced = np.where((tokens > 0).any(axis=1), days, np.datetime64("NaT"))
+    daily = daily.assign(
+        last_day=days, used_from=used, used_until=used, priced_from=priced, priced_until=priced
     )
-    grouped = rows.groupby(["tune_id", "day"], as_index=False, sort=True)
-    daily = grouped[[*_USAGE, *_BILLED_SUMS]].sum()
-    daily["billed_cost"] = grouped["billed_cost"].sum(min_count=1)["billed_cost"]
-    daily["last_day"] = daily["day"]
-    used = daily["day"].where(daily["queries"] > 0)
-    priced = daily["day"].where((daily[_USAGE] > 0).any(axis=1))
-    daily = daily.assign(used_from=used, used_until=used, priced_from=priced, priced_until=priced)
     if given.empty:
         return daily.loc[:, list(SPAN_COLUMNS)]
     both = pd.concat([daily.loc[:, list(SPAN_COLUMNS)], given.loc[:, list(SPAN_COLUMNS)]])
     return both.sort_values(["tune_id", "day"], kind="mergesort").reset_index(drop=True)
+
+
+def _day_sums(rows: pd.DataFrame) -> pd.DataFrame:
+    """Usage rows summed per tune and day (sources together), sorted; only the rows a source
+    billed count towards the billed tokens."""
+    billed = rows["billed_cost"].notna().to_numpy()
+    columns = {
+        "tune_id": rows["tune_id"].to_numpy("int64"),
+        "day": rows["day"].to_numpy("datetime64[ns]"),
+        **{name: rows[name].to_numpy("float64") for name in [*_USAGE, *_BILLED_SUMS]},
+        "billed_cost": rows["billed_cost"].to_numpy("float64"),
+    }
+    for name in ("billed_input_tokens", "billed_output_tokens"):
+        columns[name] = np.where(billed, columns[name], 0.0)
+    tune, day = columns["tune_id"], columns["day"]
+    if ((tune[1:] > tune[:-1]) | ((tune[1:] == tune[:-1]) & (day[1:] > day[:-1]))).all():
+        # Already one row per tune and day, in order (a single source's): each row is its own
+        # sum (+ 0.0 as a sum gives it: -0.0 becomes 0.0).
+        return pd.DataFrame(
+            {name: v if name in ("tune_id", "day") else v + 0.0 for name, v in columns.items()}
+        )
+    grouped = pd.DataFrame(columns).groupby(["tune_id", "day"], as_index=False, sort=True)
+    daily = grouped[[*_USAGE, *_BILLED_SUMS]].sum()
+    daily["billed_cost"] = grouped["billed_cost"].sum(min_count=1)["billed_cost"]
+    return daily
 
 
 def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -> pd.DataFrame:

@@ -117,9 +117,8 @@ def build_frame(
     if read_days is None:
         raise ValueError(f"usage spans need their single days: {len(needed)} spans")
     days = normalise(Portfolio(usage=read_days(needed))).usage
-    read = pd.MultiIndex.from_frame(needed[["tune_id", "day"]])
     spans = normalised.usage_spans
-    kept = ~pd.MultiIndex.from_frame(spans[["tune_id", "day"]]).isin(read)
+    kept = ~_among(spans, needed)
     refined = replace(
         normalised,
         usage=pd.concat([normalised.usage, days], ignore_index=True),
@@ -131,10 +130,11 @@ def build_frame(
     # span's cost (a span's cost is its own) but those read day by day. The days, given or read,
     # are priced again together, summed per day as the first pass summed them.
     ids = pd.Index(needed["tune_id"].unique())
-    again = read.union(pd.MultiIndex.from_frame(refined.usage[["tune_id", "day"]]))
-    kept_spans = priced["tune_id"].isin(ids) & ~pd.MultiIndex.from_frame(
-        priced[["tune_id", "day"]]
-    ).isin(again)
+    kept_spans = (
+        priced["tune_id"].isin(ids).to_numpy()
+        & ~_among(priced, needed)
+        & ~_among(priced, refined.usage)
+    )
     priced_days = economics.price_usage(
         economics.usage_spans(refined.usage, spans.iloc[:0], ids, day),
         refined.tunes.loc[ids],
@@ -153,6 +153,18 @@ def build_frame(
     )
     frame.loc[ids, "break_even_on"] = recovery["break_even_on"]
     return frame
+
+
+def _among(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
+    """Whether each row's (``tune_id``, ``day``) is one of ``others``'."""
+    ids = [rows["tune_id"].to_numpy("int64"), others["tune_id"].to_numpy("int64")]
+    known = np.unique(np.concatenate(ids))
+    # Each pair as one number: the tune's rank among the ids, then the day.
+    keys = [
+        (np.searchsorted(known, i) << 32) + frame["day"].to_numpy("datetime64[D]").astype("int64")
+        for i, frame in zip(ids, (rows, others), strict=True)
+    ]
+    return np.isin(keys[0], keys[1])
 
 
 def days_needed(portfolio: Portfolio, policy: Policy, as_of: date) -> pd.DataFrame:

@@ -350,8 +350,18 @@ def _models(models: pd.DataFrame) -> pd.DataFrame:
     return m.sort_index()
 
 
+#: Canonical dtypes of the usage spans, in column order.
+_SPAN_DTYPES = {
+    name: "datetime64[ns]" if name in SPAN_DATES else "int64" if name == "tune_id" else "float64"
+    for name in SPAN_COLUMNS
+}
+
+
 @_same_when_empty
 def _spans(spans: pd.DataFrame) -> pd.DataFrame:
+    blank_is_zero = ("queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS[1:])
+    if _canonical(spans, _SPAN_DTYPES, ["day", "last_day", *blank_is_zero], strictly=False):
+        return spans
     s = pd.DataFrame(
         {
             name: _dates(_column(spans, name))
@@ -364,7 +374,7 @@ def _spans(spans: pd.DataFrame) -> pd.DataFrame:
     ).dropna(subset=["tune_id", "day"])
     s["tune_id"] = s["tune_id"].astype("int64")
     s["last_day"] = s["last_day"].fillna(s["day"])
-    for name in ("queries", "input_tokens", "output_tokens", *OPTIONAL_USAGE_COLUMNS[1:]):
+    for name in blank_is_zero:
         s[name] = s[name].fillna(0.0)
     if not _in_order(s["tune_id"], s["day"], strictly=False):
         s = s.sort_values(["tune_id", "day"], kind="mergesort")
@@ -373,6 +383,11 @@ def _spans(spans: pd.DataFrame) -> pd.DataFrame:
 
 @_same_when_empty
 def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
+    dtypes = {key: "int64", "effective_from": "datetime64[ns]"}
+    if _canonical(
+        prices, {**dtypes, **dict.fromkeys(_PRICE_FIELDS, "float64")}, ["effective_from"]
+    ):
+        return prices
     out = pd.DataFrame(
         {
             key: _ids(_column(prices, key)),
@@ -382,6 +397,32 @@ def _prices(prices: pd.DataFrame, key: str) -> pd.DataFrame:
     )
     out = out.dropna(subset=[key, "effective_from"])
     return _sorted(out.astype({key: "int64"}))
+
+
+def _canonical(
+    frame: pd.DataFrame, dtypes: dict[str, str], filled: list[str], *, strictly: bool = True
+) -> bool:
+    """Whether ``frame`` is already as its normaliser would leave it, so it can be kept as it is
+    (pandas copies on write): exactly these columns and dtypes, dates on whole days, no blanks in
+    the ``filled`` columns, numbered rows in (first column, second column) order (``strictly``:
+    no two rows share both). A frame from ``normalise`` or the Django side usually is, and
+    normalising it again costs a chunk's evaluation several times over."""
+    index = frame.index
+    if not (
+        list(frame.columns) == list(dtypes)
+        and isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and all(str(frame[name].dtype) == dtype for name, dtype in dtypes.items())
+        and not any(frame[name].hasnans for name in filled)
+    ):
+        return False
+    for name, dtype in dtypes.items():
+        dates = frame[name]
+        if dtype == "datetime64[ns]" and _dates(dates) is not dates:  # not on whole days
+            return False
+    first, second = frame.columns[:2]
+    return _in_order(frame[first], frame[second], strictly=strictly)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -340,3 +340,18 @@ def test_cumulative_saving_uses_each_day_price():
     assert f["cumulative_net_saving"] == pytest.approx(
         20 * 1000 * (0.013 - 0.0012) + 11 * 1000 * (0.026 - 0.0012), abs=1e-5
     )
+
+
+def test_two_sources_on_a_day_count_as_one_day_with_their_sum():
+    """A day reported by two sources is one day of usage with their queries and tokens summed:
+    the figures are those of one source reporting the sums."""
+    from decision.economics import usage_spans
+    from decision.inputs import as_day, normalise
+
+    both = usage(queries=1000) + usage(queries=2000)
+    split = normalise(portfolio([tune()], both))
+    days = usage_spans(split.usage, split.usage_spans, split.tunes.index, as_day(day(0)))
+    assert len(days) == len(both) // 2
+    assert set(days["queries"]) == {3000.0}
+    together = figures(portfolio([tune()], usage(queries=3000)))
+    pd.testing.assert_series_equal(figures(portfolio([tune()], both)), together)

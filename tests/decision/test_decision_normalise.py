@@ -87,3 +87,63 @@ def test_spans_come_out_by_tune_and_day_whatever_order_they_came_in(in_order):
 def test_a_built_portfolio_normalises_to_itself():
     once = normalise(portfolio([tune(1), tune(2)], usage(1, -30) + usage(2, -30)))
     assert_same(normalise(once), once)
+
+
+def canonical_prices() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "model_id": np.array([1, 1, 2], dtype="int64"),
+            "effective_from": pd.to_datetime([day(-60), day(-30), day(-60)]).astype("M8[ns]"),
+            "input_per_mtok": [1.0, 0.8, 2.0],
+            "output_per_mtok": [4.0, 3.2, 8.0],
+        }
+    )
+
+
+def canonical_spans() -> pd.DataFrame:
+    spans = pd.DataFrame(
+        {
+            "tune_id": [1, 1, 2],
+            "day": [day(-60), day(-30), day(-60)],
+            "last_day": [day(-31), day(-1), day(-1)],
+            **{name: [1.0, 2.0, 3.0] for name in ("queries", "input_tokens", "output_tokens")},
+        }
+    ).reindex(columns=list(SPAN_COLUMNS))
+    return normalise(Portfolio(usage_spans=spans)).usage_spans
+
+
+PRICE_CHANGES = {
+    "rows out of order": lambda f: f.iloc[::-1].reset_index(drop=True),
+    "a key and day twice": lambda f: f.assign(effective_from=f["effective_from"].iloc[0]),
+    "a time of day": lambda f: f.assign(effective_from=f["effective_from"] + pd.Timedelta(hours=9)),
+    "rows not numbered from 0": lambda f: f.set_axis([5, 6, 7]),
+    "columns in another order": lambda f: f[f.columns[::-1]],
+}
+SPAN_CHANGES = {
+    "rows out of order": lambda f: f.iloc[::-1].reset_index(drop=True),
+    "a blank count": lambda f: f.assign(queries=[np.nan, *f["queries"].iloc[1:]]),
+    "a blank last day": lambda f: f.assign(last_day=[pd.NaT, *f["last_day"].iloc[1:]]),
+}
+
+
+@pytest.mark.parametrize("change", PRICE_CHANGES.values(), ids=PRICE_CHANGES.keys())
+def test_a_price_table_nearly_in_canonical_form_is_still_normalised(change):
+    given_prices = change(canonical_prices())
+    got = normalise(Portfolio(model_prices=given_prices)).model_prices
+    expected = normalise(as_objects(Portfolio(model_prices=given_prices))).model_prices
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("change", SPAN_CHANGES.values(), ids=SPAN_CHANGES.keys())
+def test_spans_nearly_in_canonical_form_are_still_normalised(change):
+    given_spans = change(canonical_spans())
+    got = normalise(Portfolio(usage_spans=given_spans)).usage_spans
+    expected = normalise(as_objects(Portfolio(usage_spans=given_spans))).usage_spans
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_tables_already_in_canonical_form_are_kept_as_they_are():
+    prices, spans = canonical_prices(), canonical_spans()
+    normalised = normalise(Portfolio(model_prices=prices, usage_spans=spans))
+    assert normalised.model_prices is prices
+    assert normalised.usage_spans is spans
