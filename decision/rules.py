@@ -1085,20 +1085,22 @@ def rule_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Which rules hold for each tune (one bool column per rule code, plus the helper flags),
     and the verdict they add up to under :data:`PRECEDENCE`."""
     helpers = helper_flags(frame, policy)
-    deployed = helpers["deployed"]
-    tunes = {"deployed": deployed, "proposed": ~deployed, "all": pd.Series(True, index=frame.index)}
-    held = {}
-    for rule in RULES:
-        holds = rule.holds(frame, helpers, policy).astype("boolean").fillna(False).astype(bool)
-        held[rule.code] = holds & tunes[rule.applies_to]
+    deployed = helpers["deployed"].to_numpy()
+    tunes = {"deployed": deployed, "proposed": ~deployed, "all": np.ones(len(frame), dtype=bool)}
+    # As arrays: a Series' bookkeeping per rule would cost more than the rules' own tests.
+    held = {
+        rule.code: rule.holds(frame, helpers, policy).to_numpy(dtype=bool, na_value=False)
+        & tunes[rule.applies_to]
+        for rule in RULES
+    }
     flags = pd.concat([helpers, pd.DataFrame(held, index=frame.index)], axis=1)
 
-    conditions: list[pd.Series] = []
+    conditions: list[np.ndarray] = []
     choices: list[Verdict] = []
     for kind, (order, otherwise) in PRECEDENCE.items():
         for verdict in order:
-            deciding = [r.code for r in RULES if r.verdict is verdict and r.decides]
-            conditions.append(tunes[kind] & flags[deciding].any(axis=1))
+            deciding = [held[r.code] for r in RULES if r.verdict is verdict and r.decides]
+            conditions.append(tunes[kind] & np.any(deciding, axis=0))
             choices.append(verdict)
         conditions.append(tunes[kind])
         choices.append(otherwise)
