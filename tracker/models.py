@@ -500,8 +500,14 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-day"]
         constraints = [
+            # The values ride in the unique index (on PostgreSQL): the evaluation sums a tune's
+            # rows straight from it, in (tune, day) order, however the rows lie in the table
+            # (day by day, as they arrive). Without them each tune's rows would be fetched from
+            # a page per day.
             models.UniqueConstraint(
-                fields=["tune", "day", "source"], name="tracker_usage_one_per_tune_day_source"
+                fields=["tune", "day", "source"],
+                name="tracker_usage_one_per_tune_day_source",
+                include=["queries", "input_tokens", "output_tokens", "cost_usd", "estimated"],
             ),
             not_negative("queries"),
             not_negative("input_tokens"),
