@@ -172,35 +172,45 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
         batch_size=5000,
     )
     # Day by day, every tune's rows together, as a nightly feed writes them: a tune's rows lie
-    # a page apart in the table, not side by side (which would flatter any read by tune).
-    day_list = np.array([(AS_OF - timedelta(days=d)).isoformat() for d in range(days)])[::-1]
+    # a page apart in the table, not side by side (which would flatter any read by tune). The
+    # last day is written after the vacuum, as the night's feed lands before the night's run.
+    day_list = [(AS_OF - timedelta(days=d)).isoformat() for d in range(days)][::-1]
     per_day = len(ids) * sources
-    rows = 0
     block = max(1, 500_000 // max(per_day, 1))  # days at a time, so seeding stays small
-    for start in range(0, days, block):
-        part = day_list[start : start + block]
-        day_col = np.repeat(part, per_day)
-        tune_col = np.tile(np.repeat(ids, sources), len(part))
-        source_col = np.tile([f"src{s}" for s in range(sources)], len(ids) * len(part))
-        queries = rng.integers(500, 50_000, len(tune_col))
-        frame = pd.DataFrame(
-            {
-                "tune_id": tune_col,
-                "day": day_col,
-                "source": source_col,
-                "queries": queries,
-                "input_tokens": queries * 800,
-                "output_tokens": queries * 150,
-                "updated_at": "2026-07-01 00:00:00+00",
-            }
-        )
-        copy_in("tracker_usagerecord", list(frame.columns), frame.to_csv(header=False, index=False))
-        rows += len(frame)
-    analyze()
+    rows = 0
+    for start in range(0, max(days - 1, 0), block):
+        rows += _write_usage(ids, day_list[start : min(start + block, days - 1)], sources, rng)
+    vacuum()
+    rows += _write_usage(ids, day_list[days - 1 :], sources, rng)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return rows
 
 
-def analyze() -> None:
+def _write_usage(ids: np.ndarray, days: list[str], sources: int, rng: np.random.Generator) -> int:
+    """A usage row per tune, source and day, day after day; returns how many."""
+    if not days:
+        return 0
+    day_col = np.repeat(days, len(ids) * sources)
+    tune_col = np.tile(np.repeat(ids, sources), len(days))
+    source_col = np.tile([f"src{s}" for s in range(sources)], len(ids) * len(days))
+    queries = rng.integers(500, 50_000, len(tune_col))
+    frame = pd.DataFrame(
+        {
+            "tune_id": tune_col,
+            "day": day_col,
+            "source": source_col,
+            "queries": queries,
+            "input_tokens": queries * 800,
+            "output_tokens": queries * 150,
+            "updated_at": "2026-07-01 00:00:00+00",
+        }
+    )
+    copy_in("tracker_usagerecord", list(frame.columns), frame.to_csv(header=False, index=False))
+    return len(frame)
+
+
+def vacuum() -> None:
     """Statistics, and the visibility map autovacuum keeps on a table that only grows (what
     lets a read come from an index alone)."""
     with connection.cursor() as cursor:

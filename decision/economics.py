@@ -84,22 +84,25 @@ def price_on(prices: pd.DataFrame, key: str, keys: pd.Series, days: pd.Series) -
     price per million tokens aligned to ``keys.index``; NaN where no price was in force. Of two
     rows for the same key and day, the later one holds (``normalise`` fixes their order).
     """
-    found = _prices_on(prices, key, _numbers(keys), days.to_numpy(dtype="datetime64[ns]"))
+    found = _prices_on(prices, key, _id_array(keys), days.to_numpy(dtype="datetime64[ns]"))
     return pd.DataFrame(found, index=keys.index, columns=_PRICE)
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    """Ids (or counts) as floats, missing ones as NaN: exact for ids below 2**53."""
-    return values.to_numpy(dtype="float64", na_value=np.nan)
+def _id_array(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Ids as whole numbers (0 where missing), and which are known."""
+    return values.to_numpy(dtype="int64", na_value=0), values.notna().to_numpy()
 
 
-def _prices_on(prices: pd.DataFrame, key: str, keys: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """:func:`price_on` as an array (input and output price per row), for keys as floats
-    (:func:`_numbers`) and ``datetime64[ns]`` days."""
+def _prices_on(
+    prices: pd.DataFrame, key: str, ids: tuple[np.ndarray, np.ndarray], days: np.ndarray
+) -> np.ndarray:
+    """:func:`price_on` as an array (input and output price per row), for keys as
+    :func:`_id_array` gives them and ``datetime64[ns]`` days."""
+    keys, known_keys = ids
     out = np.full((len(keys), len(_PRICE)), np.nan)
     values = prices[_PRICE].to_numpy(dtype="float64")
     priced = ~np.isnan(values).all(axis=1)
-    wanted = ~(np.isnan(keys) | np.isnat(days))
+    wanted = known_keys & ~np.isnat(days)
     if not priced.any() or not wanted.any():
         return out
     # Every price row and every lookup as one number ordered by key, then day: one stable sort
@@ -107,7 +110,7 @@ def _prices_on(prices: pd.DataFrame, key: str, keys: np.ndarray, days: np.ndarra
     # sort the lookups too.
     values = values[priced]
     table_keys = prices[key].to_numpy(dtype="int64")[priced]
-    wanted_keys = keys[wanted].astype("int64")
+    wanted_keys = keys[wanted]
     known = np.unique(table_keys)
     effective_from = prices["effective_from"].to_numpy(dtype="datetime64[ns]")[priced]
     table_at = _key_day(np.searchsorted(known, table_keys), effective_from)
@@ -146,11 +149,11 @@ def price_usage(daily: pd.DataFrame, tunes: pd.DataFrame, portfolio: Portfolio) 
     """
     tune_ids = daily["tune_id"]
     days = daily["day"].to_numpy()
-    extra = _numbers(lookup(tunes["extra_prompt_tokens"], tune_ids))
-    alt_model = _numbers(lookup(tunes["alternative_model_id"], tune_ids))
-    base_model = _numbers(lookup(tunes["base_model_id"], tune_ids))
+    extra = lookup(tunes["extra_prompt_tokens"], tune_ids).to_numpy(dtype="float64")
+    alt_model = _id_array(lookup(tunes["alternative_model_id"], tune_ids))
+    base_model = _id_array(lookup(tunes["base_model_id"], tune_ids))
     alt = _prices_on(portfolio.model_prices, "model_id", alt_model, days)
-    own = _prices_on(portfolio.tune_prices, "tune_id", _numbers(tune_ids), days)
+    own = _prices_on(portfolio.tune_prices, "tune_id", _id_array(tune_ids), days)
     base = _prices_on(portfolio.model_prices, "model_id", base_model, days)
     tune_price = np.where(~np.isnan(own).any(axis=1, keepdims=True), own, base)
 
@@ -269,10 +272,10 @@ def costs_at_todays_prices(
     ``as_of``: verdicts are about the future, so today's volume is priced at today's prices."""
     on = np.full(len(tunes), as_of.to_datetime64(), dtype="datetime64[ns]")
     alt = _prices_on(
-        portfolio.model_prices, "model_id", _numbers(tunes["alternative_model_id"]), on
+        portfolio.model_prices, "model_id", _id_array(tunes["alternative_model_id"]), on
     )
-    own = _prices_on(portfolio.tune_prices, "tune_id", tunes.index.to_numpy("float64"), on)
-    base = _prices_on(portfolio.model_prices, "model_id", _numbers(tunes["base_model_id"]), on)
+    own = _prices_on(portfolio.tune_prices, "tune_id", _id_array(tunes.index.to_series()), on)
+    base = _prices_on(portfolio.model_prices, "model_id", _id_array(tunes["base_model_id"]), on)
     tune_price = np.where(~np.isnan(own).any(axis=1, keepdims=True), own, base)
     inp = input_tokens_per_query.reindex(tunes.index).to_numpy(dtype="float64")
     out = output_tokens_per_query.reindex(tunes.index).to_numpy(dtype="float64")
@@ -341,7 +344,8 @@ def recovery(
     recovered[known] = (cumulative >= training_cost)[known]
     done = recovered.fillna(False).astype(bool)
 
-    steps = _stretches(since[lookup(done, since["tune_id"]).to_numpy()], last_trained_on[done])
+    rows = since.assign(net=net)[lookup(done, since["tune_id"]).to_numpy()]
+    steps = _stretches(rows, last_trained_on[done])
     to_split, reached_on = _break_even(steps, last_trained_on, fixed_per_day, training_cost, as_of)
 
     to_go = (training_cost - cumulative).clip(lower=0.0)
@@ -365,6 +369,12 @@ def _stretches(rows: pd.DataFrame, trained: pd.Series) -> dict[str, np.ndarray]:
     none before the training, as arrays (``tune_id``, ``day``, ``last_day``, ``net``,
     ``net_never_negative``), with a zero row on each training day, merged into the row on that
     day if there is one: a tune's first stretch starts on its training day."""
+    if rows.duplicated(["tune_id", "day"]).any():  # days given twice: summed, one step each
+        rows = rows.groupby(["tune_id", "day"], as_index=False, sort=True).agg(
+            net=("net", "sum"),
+            last_day=("last_day", "max"),
+            net_never_negative=("net_never_negative", "min"),
+        )
     starts = len(trained)
     tune = np.concatenate([trained.index.to_numpy("int64"), rows["tune_id"].to_numpy("int64")])
     day = np.concatenate(
@@ -372,9 +382,7 @@ def _stretches(rows: pd.DataFrame, trained: pd.Series) -> dict[str, np.ndarray]:
     )
     last_day = np.concatenate([day[:starts], rows["last_day"].to_numpy("datetime64[ns]")])
     # + 0.0 as a sum with the zero row gives it (-0.0 becomes 0.0).
-    net = np.concatenate(
-        [np.zeros(starts), (rows["alternative_cost"] - rows["tune_cost"]).to_numpy("float64") + 0.0]
-    )
+    net = np.concatenate([np.zeros(starts), rows["net"].to_numpy("float64") + 0.0])
     never_negative = np.concatenate(
         [np.ones(starts, dtype=bool), rows["net_never_negative"].to_numpy(dtype=bool)]
     )

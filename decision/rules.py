@@ -1085,7 +1085,7 @@ def rule_flags(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Which rules hold for each tune (one bool column per rule code, plus the helper flags),
     and the verdict they add up to under :data:`PRECEDENCE`."""
     helpers = helper_flags(frame, policy)
-    deployed = helpers["deployed"].to_numpy()
+    deployed = helpers["deployed"].to_numpy(dtype=bool, na_value=False)
     tunes = {"deployed": deployed, "proposed": ~deployed, "all": np.ones(len(frame), dtype=bool)}
     # As arrays: a Series' bookkeeping per rule would cost more than the rules' own tests.
     held = {

@@ -116,3 +116,21 @@ def test_policy_is_a_single_row():
     assert DecisionPolicy.objects.get().lookback_days == 30
     with pytest.raises(IntegrityError), transaction.atomic():
         DecisionPolicy.objects.bulk_create([DecisionPolicy(id=2)])
+
+
+def test_the_usage_key_index_carries_the_values_on_postgresql():
+    """The evaluation reads each tune's usage from the unique index alone (migration 0014); other
+    databases keep the plain key (the test above)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the values ride in the index on PostgreSQL only (this runs in CI's pass)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(conindid), c.reloptions FROM pg_constraint "
+            "JOIN pg_class c ON c.oid = conrelid "
+            "WHERE conname = 'tracker_usage_one_per_tune_day_source' AND contype = 'u'"
+        )
+        definition, options = cursor.fetchone()
+    assert "(tune_id, day, source) INCLUDE (queries, input_tokens, output_tokens" in definition
+    assert "autovacuum_vacuum_insert_scale_factor=0" in options

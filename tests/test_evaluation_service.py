@@ -394,3 +394,24 @@ def test_the_evaluation_reads_spans_and_gets_the_figures_of_days():
             f["code"] for f in result["findings"]
         ]
         assert_same_figures(got[tune_id]["figures"], result["figures"])
+
+
+def test_spans_are_cut_at_each_start_from_the_first_day_and_end_on_the_as_of_day():
+    """The span read's spans: one from each tune's first day, one from each of its starts after
+    that, each to the day before the next; none past the as-of day, however late a start."""
+    from tracker.selectors.portfolio import _spans_between
+
+    first = pd.Timestamp("2025-01-01")
+    as_of = pd.Timestamp("2025-01-31")
+    starts = pd.DataFrame(
+        {
+            "tune_id": [1, 1, 1, 2],
+            "day": pd.to_datetime(["2024-12-01", "2025-01-11", "2025-02-05", "2025-01-20"]),
+        }
+    )
+    first_days = pd.Series([first, pd.NaT], index=[1, 2], dtype="datetime64[ns]")
+    spans = _spans_between(first_days, as_of, starts)
+    assert spans.astype({"day": str, "last_day": str}).values.tolist() == [
+        [1, "2025-01-01", "2025-01-10"],
+        [1, "2025-01-11", "2025-01-31"],
+    ]

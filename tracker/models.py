@@ -500,14 +500,13 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-day"]
         constraints = [
-            # The values ride in the unique index (on PostgreSQL): the evaluation sums a tune's
-            # rows straight from it, in (tune, day) order, however the rows lie in the table
-            # (day by day, as they arrive). Without them each tune's rows would be fetched from
-            # a page per day.
+            # On PostgreSQL its index also carries the usage values (migration 0014): the
+            # evaluation sums a tune's rows from the index alone, in (tune, day) order, however
+            # the rows lie in the table (day by day, as they arrive), where it would otherwise
+            # fetch them from a page per day. Declared here without them, so SQLite keeps the
+            # constraint (it can't build such an index and would leave the constraint out).
             models.UniqueConstraint(
-                fields=["tune", "day", "source"],
-                name="tracker_usage_one_per_tune_day_source",
-                include=["queries", "input_tokens", "output_tokens", "cost_usd", "estimated"],
+                fields=["tune", "day", "source"], name="tracker_usage_one_per_tune_day_source"
             ),
             not_negative("queries"),
             not_negative("input_tokens"),

@@ -355,3 +355,32 @@ def test_two_sources_on_a_day_count_as_one_day_with_their_sum():
     assert set(days["queries"]) == {3000.0}
     together = figures(portfolio([tune()], usage(queries=3000)))
     pd.testing.assert_series_equal(figures(portfolio([tune()], both)), together)
+
+
+def test_a_day_given_twice_counts_both_towards_the_break_even_day():
+    """Spans and days that overlap (outside what ``evaluate`` ever passes) are summed per day,
+    as before: the running total passes the training cost on the day given twice."""
+    from decision.economics import recovery
+
+    days = [day(-2), day(-1), day(-1)]
+    priced = pd.DataFrame(
+        {
+            "tune_id": [1, 1, 1],
+            "day": days,
+            "last_day": days,
+            "alternative_cost": [50.0, 40.0, 40.0],
+            "tune_cost": [0.0, 0.0, 0.0],
+            "net_never_negative": [True, True, True],
+        }
+    )
+    one = pd.Index([1])
+    figures, _ = recovery(
+        priced,
+        pd.Series([day(-2)], index=one),
+        pd.Series([100.0], index=one),
+        pd.Series([0.0], index=one),
+        pd.Series([0.0], index=one),
+        day(-1),
+    )
+    assert figures.loc[1, "cumulative_net_saving"] == 130.0
+    assert figures.loc[1, "break_even_on"] == day(-1)

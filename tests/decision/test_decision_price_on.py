@@ -84,3 +84,17 @@ def test_dates_far_apart_and_large_keys_stay_apart():
     got = price_on(prices, "tune_id", keys, days)
     assert got["input_per_mtok"].tolist()[:2] == [1.0, 2.0]
     assert np.isnan(got["input_per_mtok"].iloc[2]) and got["input_per_mtok"].iloc[3] == 3.0
+
+
+def test_ids_past_the_floats_exact_range_stay_apart():
+    prices = pd.DataFrame(
+        {
+            "tune_id": [2**53, 2**53 + 1],
+            "effective_from": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+            "input_per_mtok": [1.0, 2.0],
+            "output_per_mtok": [4.0, 5.0],
+        }
+    )
+    keys = pd.Series([2**53 + 1, 2**53], dtype="int64")
+    days = pd.Series(pd.to_datetime(["2025-02-01", "2025-02-01"]))
+    assert price_on(prices, "tune_id", keys, days)["input_per_mtok"].tolist() == [2.0, 1.0]

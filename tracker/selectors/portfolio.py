@@ -379,6 +379,7 @@ def _spans_between(
     last = np.full(len(ids), as_of.to_datetime64(), dtype="datetime64[ns]")
     same_tune = ids[1:] == ids[:-1]
     last[:-1][same_tune] = days[1:][same_tune] - np.timedelta64(1, "D")
+    last = np.minimum(last, as_of.to_datetime64())  # nothing after the as-of day is read
     keep = days <= last
     return pd.DataFrame({"tune_id": ids[keep], "day": days[keep], "last_day": last[keep]})
 
