@@ -6,7 +6,8 @@
     DATABASE_URL=… .venv/bin/python bench/bench_reevaluate.py --sizes 1000,10000,100000 --days 120
 
 For each size, on a fresh synthetic portfolio (a usage row per tune and day for ``--days`` days,
-tunes trained on one of the first four weeks' days, catalog models used both as base and as
+written day by day as a nightly feed does, the last day after a vacuum; tunes trained on one of
+the first four weeks' days, catalog models used both as base and as
 alternative, half of them with a price cut on the way: ``common.seed_portfolio``):
 
 * baseline: a bare ``COPY (SELECT …) TO STDOUT`` of the usage rows the evaluation needs,
