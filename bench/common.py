@@ -174,6 +174,8 @@ def seed_portfolio(tunes: int, days: int, *, sources: int = 1, seed: int = 7) ->
     # Day by day, every tune's rows together, as a nightly feed writes them: a tune's rows lie
     # a page apart in the table, not side by side (which would flatter any read by tune). The
     # last day is written after the vacuum, as the night's feed lands before the night's run.
+    with connection.cursor() as cursor:  # vacuumed below; autovacuum would wake mid-run
+        cursor.execute("ALTER TABLE tracker_usagerecord SET (autovacuum_enabled = false)")
     day_list = [(AS_OF - timedelta(days=d)).isoformat() for d in range(days)][::-1]
     per_day = len(ids) * sources
     block = max(1, 500_000 // max(per_day, 1))  # days at a time, so seeding stays small

@@ -120,7 +120,7 @@ def test_policy_is_a_single_row():
 
 def test_the_usage_key_index_carries_the_values_on_postgresql():
     """The evaluation reads each tune's usage from the unique index alone (migration 0014); other
-    databases keep the plain key (the test above)."""
+    databases keep the plain key (``test_duplicate_usage_key_refused``)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":

@@ -505,6 +505,8 @@ class UsageRecord(models.Model):
             # the rows lie in the table (day by day, as they arrive), where it would otherwise
             # fetch them from a page per day. Declared here without them, so SQLite keeps the
             # constraint (it can't build such an index and would leave the constraint out).
+            # Removing one of those columns drops the index, and the constraint with it: a
+            # migration that does must build the constraint again.
             models.UniqueConstraint(
                 fields=["tune", "day", "source"], name="tracker_usage_one_per_tune_day_source"
             ),

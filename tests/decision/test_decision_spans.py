@@ -31,7 +31,7 @@ from decision.inputs import SPAN_COLUMNS
 
 def spans_of(rows: pd.DataFrame, starts: pd.DataFrame) -> pd.DataFrame:
     """Rows summed per tune and span between its consecutive ``starts`` (``tune_id``, ``day``),
-    as the evaluation's read does on the server (``width_bucket`` over each tune's days)."""
+    as the evaluation's read does on the server (one aggregate per span of each tune's days)."""
     rows = rows.assign(
         day=pd.to_datetime(rows["day"]).astype("datetime64[ns]"),
         tune_id=rows["tune_id"].astype("int64"),

@@ -6,9 +6,14 @@ table (``CONCURRENTLY``, outside a transaction), then takes the constraint over.
 Reading from an index alone needs the table's visibility map to be current: autovacuum visits
 the table after every 10,000 new rows instead of after a fifth of its size, so the newest days
 are not left to be fetched from the table page by page for weeks. Other databases keep the plain
-constraint (the model's state is unchanged)."""
+constraint (the model's state is unchanged).
 
-from django.db import migrations
+On PostgreSQL, dropping one of the carried columns later drops the index and the constraint with
+it: such a migration must build the constraint again."""
+
+import time
+
+from django.db import OperationalError, migrations
 
 TABLE = "tracker_usagerecord"
 CONSTRAINT = "tracker_usage_one_per_tune_day_source"
@@ -16,17 +21,43 @@ KEY = "tune_id, day, source"
 VALUES = "queries, input_tokens, output_tokens, cost_usd, estimated"
 
 
+def _carries_values(cursor) -> bool:
+    cursor.execute(
+        "SELECT pg_get_indexdef(conindid) FROM pg_constraint WHERE conname = %s", [CONSTRAINT]
+    )
+    row = cursor.fetchone()
+    return row is not None and "INCLUDE" in row[0]
+
+
 def _swap(schema_editor, include: str) -> None:
     """The constraint moved onto a new unique index on ``KEY`` (with ``include``), built
-    concurrently; the index takes the constraint's name."""
+    concurrently; the index takes the constraint's name. Done already (a rerun after a later
+    step failed), nothing is built again."""
     new = f"{CONSTRAINT}_new"
     with schema_editor.connection.cursor() as cursor:
+        if _carries_values(cursor) == bool(include):
+            return
         cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {new}")  # left by a failed build
         cursor.execute(f"CREATE UNIQUE INDEX CONCURRENTLY {new} ON {TABLE} ({KEY}){include}")
-        cursor.execute(
-            f"ALTER TABLE {TABLE} DROP CONSTRAINT {CONSTRAINT}, "
-            f"ADD CONSTRAINT {CONSTRAINT} UNIQUE USING INDEX {new}"
-        )
+        # The swap itself is instant, but waits for the table: behind a long read it would hold
+        # up every write queued after it. It waits a few seconds at a time instead, and tries
+        # again.
+        for attempt in range(30):
+            try:
+                with schema_editor.connection.cursor() as swap:
+                    swap.execute("SET lock_timeout = '5s'")
+                    swap.execute(
+                        f"ALTER TABLE {TABLE} DROP CONSTRAINT {CONSTRAINT}, "
+                        f"ADD CONSTRAINT {CONSTRAINT} UNIQUE USING INDEX {new}"
+                    )
+                break
+            except OperationalError:
+                if attempt == 29:
+                    raise
+                time.sleep(1)
+            finally:
+                with schema_editor.connection.cursor() as reset:
+                    reset.execute("RESET lock_timeout")
 
 
 def carry_values(apps, schema_editor):
