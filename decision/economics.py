@@ -417,9 +417,11 @@ def _break_even(
     Running total at the end of each stretch between usage days: the break-even day is the first
     usage day after which no stretch ends below the cost."""
     tune, day, last_day, net = steps["tune_id"], steps["day"], steps["last_day"], steps["net"]
-    trained = _at(last_trained_on, tune)
-    per_day = _at(fixed_per_day, tune)
-    cost = _at(training_cost, tune)
+    keys = pd.Series(tune)
+    trained, per_day, cost = (
+        lookup(values, keys).to_numpy()
+        for values in (last_trained_on, fixed_per_day, training_cost)
+    )
     same_tune_next = np.zeros(len(tune), dtype=bool)
     same_tune_next[:-1] = tune[1:] == tune[:-1]
     stretch_end = np.full(len(tune), as_of.to_datetime64(), dtype="datetime64[ns]")
@@ -442,16 +444,11 @@ def _break_even(
         per_day * (_days(day - trained) + 1), per_day * _days(last_day - trained)
     )
     clear = (last_day == day) | (steps["net_never_negative"] & (bound - _BOUND_MARGIN >= cost))
-    split = ~clear & (day >= _at(reached_on, tune))
+    split = ~clear & (day >= lookup(reached_on, keys).to_numpy())
     to_split = pd.DataFrame(
         {"tune_id": tune[split], "day": day[split], "last_day": last_day[split]}
     )
     return to_split, reached_on.astype("datetime64[ns]")
-
-
-def _at(values: pd.Series, keys: np.ndarray) -> np.ndarray:
-    """``values[key]`` for every key, as an array (missing where a key has none)."""
-    return values.reindex(keys).to_numpy()
 
 
 def _days(spans: np.ndarray) -> np.ndarray:

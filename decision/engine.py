@@ -130,11 +130,8 @@ def build_frame(
     # span's cost (a span's cost is its own) but those read day by day. The days, given or read,
     # are priced again together, summed per day as the first pass summed them.
     ids = pd.Index(needed["tune_id"].unique())
-    kept_spans = (
-        priced["tune_id"].isin(ids).to_numpy()
-        & ~_among(priced, needed)
-        & ~_among(priced, refined.usage)
-    )
+    read = pd.concat([needed[["tune_id", "day"]], refined.usage[["tune_id", "day"]]])
+    kept_spans = priced["tune_id"].isin(ids).to_numpy() & ~_among(priced, read)
     priced_days = economics.price_usage(
         economics.usage_spans(refined.usage, spans.iloc[:0], ids, day),
         refined.tunes.loc[ids],

@@ -309,7 +309,7 @@ def savings_inputs(as_of: date, policy: Policy, tune_ids: Iterable[int], since: 
     months = pd.date_range(first.to_period("M").to_timestamp(), as_of, freq="MS")
     starts = decision.span_starts(inputs, policy, as_of)
     every_month = pd.MultiIndex.from_product([inputs.tunes.index, months], names=["tune_id", "day"])
-    starts = pd.concat([starts, every_month.to_frame(index=False)]).drop_duplicates()
+    starts = pd.concat([starts, every_month.to_frame(index=False)])
     deployed = inputs.tunes["deployed_on"]
     with _planner(SPAN_READ_PLANNER):
         spans = _span_frame(deployed.mask(deployed < first, first), as_of, starts)
